@@ -1,0 +1,1 @@
+"""Brian2 circuit builders: frozen parameter dataclass in, network and handles out."""

@@ -1,0 +1,233 @@
+"""How Brian2 runs: one place that selects the device, its build directory and its preferences.
+
+Devices
+-------
+``runtime``          Brian2 in this Python process; code generation target ``numpy`` (no compiler,
+                     best for small, short simulations) or ``cython`` (compiled once, cached in
+                     ~/.cython, faster for long runs).
+``cpp_standalone``   a C++ project generated, compiled and run as its own program (OpenMP threads).
+``cuda_standalone``  a CUDA project through brian2cuda. Without a GPU the project is generated (and
+                     only generated): ``build_only=True`` makes that the goal, otherwise
+                     :class:`~brainsim.errors.DeviceNotRunError` says clearly that nothing ran.
+
+Circuit builders never touch the device: create a :class:`BrianSession`, build the network inside
+it, and let the session run it::
+
+    with BrianSession(DeviceConfig("cpp_standalone", threads=2)) as session:
+        handles = build_circuit(params, ...)
+        ran = session.run(handles.network, duration)
+
+Every standalone session gets its own build directory (unique per process and run), so several
+processes can build at once; temporary directories are removed afterwards unless ``keep_build``.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .errors import DeviceNotRunError, UserError
+
+DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
+RUNTIME_TARGETS = ("numpy", "cython")
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    """Where and how a Brian2 network is simulated."""
+
+    name: str = "runtime"
+    target: str = "numpy"            # runtime code generation target
+    threads: int = 1                 # OpenMP threads (cpp_standalone)
+    build_dir: str | None = None     # standalone project directory; None: a fresh temporary one
+    build_only: bool = False         # generate (and for cpp, compile) the project but do not run it
+    keep_build: bool = False         # keep a temporary build directory after the session
+    compute_capability: float = 9.0  # CUDA code generation when no GPU can be queried (H100/H200)
+
+    def __post_init__(self):
+        if self.name not in DEVICES:
+            raise UserError(f"unknown device {self.name!r}; choose one of {', '.join(DEVICES)}")
+        if self.target not in RUNTIME_TARGETS:
+            raise UserError(f"unknown runtime target {self.target!r}; choose numpy or cython")
+        if not isinstance(self.threads, int) or self.threads < 1:
+            raise UserError(f"threads must be a positive integer, got {self.threads!r}")
+
+    @property
+    def standalone(self) -> bool:
+        return self.name != "runtime"
+
+    def with_(self, **changes) -> "DeviceConfig":
+        return replace(self, **changes)
+
+
+def gpu_available() -> bool:
+    """True when an NVIDIA GPU answers ``nvidia-smi -L``."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return False
+    try:
+        out = subprocess.run([exe, "-L"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return out.returncode == 0 and "GPU" in out.stdout
+
+
+def build_root() -> Path:
+    """Parent of temporary build directories (``BRAINSIM_BUILD_ROOT`` or the system temp dir)."""
+    root = Path(os.environ.get("BRAINSIM_BUILD_ROOT", tempfile.gettempdir())) / "brainsim-builds"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def fresh_build_dir(label: str = "run") -> Path:
+    """A new directory unique to this process and call."""
+    return Path(tempfile.mkdtemp(prefix=f"{label}-{os.getpid()}-{uuid.uuid4().hex[:6]}-", dir=build_root()))
+
+
+class BrianSession:
+    """Context manager that activates a device, runs networks on it and restores Brian2 afterwards.
+
+    Attributes after :meth:`run`: ``ran`` (the simulation executed), ``project_dir`` (standalone
+    project), ``timings`` (seconds spent in build / run, where known).
+    """
+
+    def __init__(self, config: DeviceConfig = DeviceConfig(), label: str = "brainsim", quiet: bool = True):
+        self.config = config
+        self.quiet = quiet
+        self.label = label
+        self.project_dir: Path | None = None
+        self.ran = False
+        self.built = False
+        self.timings: dict[str, float] = {}
+        self._temporary = False
+        self._saved_prefs: dict[str, object] = {}
+
+    # -- activation -------------------------------------------------------------------------------
+    def __enter__(self) -> "BrianSession":
+        import brian2
+
+        cfg = self.config
+        if self.quiet:
+            # brian2 and brian2cuda print INFO lines on the console by default; keep warnings.
+            from brian2.utils.logger import BrianLogger
+
+            BrianLogger.log_level_warn()
+        self._set_pref("codegen.target", cfg.target if cfg.name == "runtime" else "numpy")
+        if cfg.standalone:
+            if cfg.build_dir is None:
+                self.project_dir = fresh_build_dir(self.label)
+                self._temporary = not cfg.keep_build
+            else:
+                self.project_dir = Path(cfg.build_dir).resolve()
+                self.project_dir.mkdir(parents=True, exist_ok=True)
+        if cfg.name == "cpp_standalone":
+            self._set_pref("devices.cpp_standalone.openmp_threads", cfg.threads if cfg.threads > 1 else 0)
+            brian2.set_device("cpp_standalone", directory=str(self.project_dir), build_on_run=False)
+        elif cfg.name == "cuda_standalone":
+            self._activate_cuda()
+        return self
+
+    def _activate_cuda(self) -> None:
+        try:
+            import brian2cuda  # noqa: F401  (registers the device)
+        except ImportError as exc:
+            raise UserError("cuda_standalone needs brian2cuda: pip install 'brainsim[cuda]'") from exc
+        import brian2
+
+        backend = "devices.cuda_standalone.cuda_backend."
+        if not gpu_available():
+            # Code generation without a GPU: tell brian2cuda what to generate for (see stack.md).
+            self._set_pref(backend + "detect_gpus", False)
+            self._set_pref(backend + "gpu_id", 0)
+            self._set_pref(backend + "compute_capability", float(self.config.compute_capability))
+            self._set_pref(backend + "detect_cuda", False)
+            self._set_pref(backend + "cuda_path", os.environ.get("CUDA_PATH", "/usr/local/cuda"))
+        # CUDA 13's thrust needs C++17; brian2cuda's makefile defaults to C++11.
+        args = list(brian2.prefs[backend + "extra_compile_args_nvcc"])
+        if "-std=c++17" not in args:
+            self._set_pref(backend + "extra_compile_args_nvcc", args + ["-std=c++17"])
+        brian2.set_device("cuda_standalone", directory=str(self.project_dir), build_on_run=False)
+
+    def _set_pref(self, name: str, value) -> None:
+        from brian2 import prefs
+
+        if name not in self._saved_prefs:
+            self._saved_prefs[name] = prefs[name]
+        prefs[name] = value
+
+    # -- running ----------------------------------------------------------------------------------
+    def run(self, network, duration, **run_kwargs) -> bool:
+        """Simulate ``network`` for ``duration``. Returns True if it ran (False: build only).
+
+        For standalone devices this generates, compiles and runs the whole project; anything read
+        from monitors afterwards comes from that run.
+        """
+        import time
+
+        cfg = self.config
+        t0 = time.perf_counter()
+        network.run(duration, **run_kwargs)
+        if cfg.name == "runtime":
+            self.timings["run"] = time.perf_counter() - t0
+            self.ran = True
+            return True
+        return self.build(run=not cfg.build_only)
+
+    def build(self, run: bool = True, run_args=None) -> bool:
+        """Generate the standalone project after the network's ``run`` calls, compile it, run it."""
+        import time
+
+        from brian2 import device
+
+        cfg = self.config
+        t0 = time.perf_counter()
+        if cfg.name == "cuda_standalone":
+            can_run = gpu_available()
+            device.build(directory=str(self.project_dir), compile=can_run, run=run and can_run,
+                         run_args=run_args, with_output=False)
+            self.built = True
+            self.timings["build"] = time.perf_counter() - t0
+            if run and not can_run:
+                raise DeviceNotRunError(
+                    f"no GPU found: generated the CUDA project in {self.project_dir} but did not "
+                    "compile or run it (use --build-only to only generate code)")
+            self.ran = run and can_run
+            return self.ran
+        device.build(directory=str(self.project_dir), compile=True, run=run, run_args=run_args,
+                     with_output=False)
+        self.built = True
+        self.ran = run
+        self.timings["build_and_run" if run else "build"] = time.perf_counter() - t0
+        return run
+
+    def rerun(self, run_args=None) -> None:
+        """Run an already compiled standalone project again with new ``run_args`` (no recompile)."""
+        import time
+
+        from brian2 import device
+
+        if not self.config.standalone or not self.built:
+            raise RuntimeError("rerun() needs a built standalone project")
+        t0 = time.perf_counter()
+        device.run(directory=str(self.project_dir), with_output=False, run_args=run_args)
+        self.timings["rerun"] = time.perf_counter() - t0
+        self.ran = True
+
+    # -- restoring --------------------------------------------------------------------------------
+    def __exit__(self, exc_type, exc, tb) -> None:
+        import brian2
+        from brian2.devices.device import get_device
+
+        if self.config.standalone:
+            get_device().reinit()
+            brian2.set_device("runtime")
+        for name, value in self._saved_prefs.items():
+            brian2.prefs[name] = value
+        self._saved_prefs.clear()
+        keep_for_user = self.config.name == "cuda_standalone" and not self.ran
+        if self._temporary and self.project_dir is not None and not keep_for_user:
+            shutil.rmtree(self.project_dir, ignore_errors=True)

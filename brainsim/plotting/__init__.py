@@ -1,0 +1,1 @@
+"""Figures (matplotlib with the Agg backend), written atomically."""

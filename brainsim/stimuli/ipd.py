@@ -1,0 +1,222 @@
+"""Interaural-phase-difference (IPD) stimulus: Poisson auditory-nerve fibres driven by a pure tone.
+
+One implementation, shared by the torch side (dense arrays) and the Brian2 side (spike indices and
+times). It follows the stimulus of the Cosyne 2022 sound-localisation tutorial (D. Goodman) as
+annotated in seeds 000/002:
+
+    theta_{e,j}(t) = 2 pi f t + phi_0 + e * ipd + j * max_phase_delay / (N_a - 1)
+    rate_{e,j}(t)  = rate_max * (0.5 * (1 + sin theta_{e,j}(t))) ** envelope_power
+
+for ear e in {0, 1} (the IPD is added to ear 1, so positive IPDs mean ear 1 leads), fibre
+j in 0..N_a-1 and a start phase phi_0 drawn uniformly in [0, 2 pi) for every stimulus. In each
+time bin of width dt a fibre spikes with probability rate * dt (Bernoulli approximation of a
+Poisson process, exactly as the tutorial does). ``phase_delays=False`` gives "plain ears" (all
+fibres of an ear in phase), the input of delay-line circuits such as the Jeffress model.
+
+Fibre layout: index ``e * N_a + j``. Brian2 layout for a batch: index
+``sample * 2 * N_a + e * N_a + j``, spike time ``step * dt``.
+
+Class conventions (seeds 000/002): IPDs in (-pi/2, pi/2) fall into ``n_classes`` bins of equal width;
+a class is represented by its bin midpoint.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import NamedTuple
+
+import numpy as np
+
+# Samples generated per vectorised chunk: bounds peak memory (float64 rates of one chunk).
+_CHUNK_SAMPLES = 256
+
+
+@dataclass(frozen=True)
+class IPDStimulusParams:
+    """Parameters of the IPD stimulus; defaults are the tutorial's."""
+
+    fibres_per_ear: int = 100
+    rate_max_hz: float = 600.0
+    envelope_power: float = 2.0
+    freq_hz: float = 20.0
+    duration_ms: float = 100.0
+    dt_ms: float = 1.0
+    phase_delays: bool = True  # fibre phase delays 0..max_phase_delay per ear (tutorial input)
+    max_phase_delay_rad: float = np.pi / 2
+    random_start_phase: bool = True
+
+    def __post_init__(self):
+        checks = [
+            (self.fibres_per_ear >= 1, "fibres_per_ear must be >= 1"),
+            (np.isfinite(self.rate_max_hz) and self.rate_max_hz >= 0, "rate_max_hz must be finite and >= 0"),
+            (np.isfinite(self.envelope_power) and self.envelope_power >= 0, "envelope_power must be finite and >= 0"),
+            (np.isfinite(self.freq_hz) and self.freq_hz > 0, "freq_hz must be finite and > 0"),
+            (np.isfinite(self.duration_ms) and self.duration_ms > 0, "duration_ms must be finite and > 0"),
+            (np.isfinite(self.dt_ms) and self.dt_ms > 0, "dt_ms must be finite and > 0"),
+            (self.n_steps >= 1, "duration_ms must cover at least one time step"),
+            (self.rate_max_hz * self.dt_ms * 1e-3 <= 1.0, "rate_max_hz * dt must be <= 1 (one spike per bin at most)"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    @property
+    def n_steps(self) -> int:
+        return int(round(self.duration_ms / self.dt_ms))
+
+    @property
+    def n_fibres(self) -> int:
+        return 2 * self.fibres_per_ear
+
+    @property
+    def fibre_phase_delays(self) -> np.ndarray:
+        """Phase delay (rad) of each of the 2 * N_a fibres, ear 0 first."""
+        if self.phase_delays:
+            per_ear = np.linspace(0.0, self.max_phase_delay_rad, self.fibres_per_ear)
+        else:
+            per_ear = np.zeros(self.fibres_per_ear)
+        return np.concatenate([per_ear, per_ear])
+
+    @property
+    def fibre_ear(self) -> np.ndarray:
+        """Ear (0 or 1) of each fibre."""
+        return np.repeat(np.array([0, 1]), self.fibres_per_ear)
+
+    def with_(self, **changes) -> "IPDStimulusParams":
+        return replace(self, **changes)
+
+
+TUTORIAL = IPDStimulusParams()
+PLAIN_EARS = IPDStimulusParams(phase_delays=False)
+
+
+class IPDStimulus(NamedTuple):
+    """A batch of stimuli. ``spikes`` is boolean with shape (samples, time steps, fibres)."""
+
+    ipd: np.ndarray          # (samples,) radians
+    start_phase: np.ndarray  # (samples,) radians
+    spikes: np.ndarray       # (samples, n_steps, n_fibres) bool
+    params: IPDStimulusParams
+
+
+def phases(params: IPDStimulusParams, ipd, start_phase) -> np.ndarray:
+    """Phase theta (rad) of every fibre at every step: shape (samples, n_steps, n_fibres)."""
+    ipd = np.atleast_1d(np.asarray(ipd, dtype=float))
+    start_phase = np.broadcast_to(np.asarray(start_phase, dtype=float), ipd.shape)
+    t = np.arange(params.n_steps) * params.dt_ms * 1e-3
+    tone = 2 * np.pi * params.freq_hz * t
+    per_fibre = params.fibre_phase_delays[None, :] + params.fibre_ear[None, :] * ipd[:, None]
+    return tone[None, :, None] + start_phase[:, None, None] + per_fibre[:, None, :]
+
+
+def firing_rates(params: IPDStimulusParams, ipd, start_phase) -> np.ndarray:
+    """Instantaneous rates in Hz, shape (samples, n_steps, n_fibres)."""
+    envelope = 0.5 * (1.0 + np.sin(phases(params, ipd, start_phase)))
+    return params.rate_max_hz * envelope**params.envelope_power
+
+
+def generate(params: IPDStimulusParams, ipd, rng: np.random.Generator | int | None = None) -> IPDStimulus:
+    """Draw Poisson spikes for the given IPDs (radians). ``rng`` is a Generator or a seed."""
+    rng = np.random.default_rng(rng)
+    ipd = np.atleast_1d(np.asarray(ipd, dtype=float))
+    if not np.all(np.isfinite(ipd)):
+        raise ValueError("IPDs must be finite")
+    n = ipd.shape[0]
+    if params.random_start_phase:
+        start_phase = rng.uniform(0.0, 2 * np.pi, size=n)
+    else:
+        start_phase = np.zeros(n)
+    spikes = np.empty((n, params.n_steps, params.n_fibres), dtype=bool)
+    p_scale = params.dt_ms * 1e-3
+    for lo in range(0, n, _CHUNK_SAMPLES):
+        hi = min(n, lo + _CHUNK_SAMPLES)
+        p = firing_rates(params, ipd[lo:hi], start_phase[lo:hi]) * p_scale
+        spikes[lo:hi] = rng.random(p.shape) < p
+    return IPDStimulus(ipd=ipd, start_phase=start_phase, spikes=spikes, params=params)
+
+
+def random_ipds(n: int, rng: np.random.Generator | int | None = None,
+                low: float = -np.pi / 2, high: float = np.pi / 2) -> np.ndarray:
+    """IPDs uniform in [low, high) radians (the seeds' (-pi/2, pi/2) by default)."""
+    return np.random.default_rng(rng).uniform(low, high, size=n)
+
+
+def random_stimuli(params: IPDStimulusParams, n: int, rng: np.random.Generator | int | None = None) -> IPDStimulus:
+    """``n`` stimuli with IPDs uniform in (-pi/2, pi/2), drawn from one generator."""
+    rng = np.random.default_rng(rng)
+    return generate(params, random_ipds(n, rng), rng)
+
+
+def to_spike_times(spikes: np.ndarray, dt_ms: float) -> tuple[np.ndarray, np.ndarray]:
+    """Dense (samples, steps, fibres) -> Brian2 (indices, times in ms) sorted by time.
+
+    Index of fibre f of sample s is ``s * n_fibres + f``; its time is ``step * dt_ms``.
+    """
+    spikes = np.asarray(spikes)
+    if spikes.ndim == 2:
+        spikes = spikes[None]
+    n_samples, _, n_fibres = spikes.shape
+    sample, step, fibre = np.nonzero(spikes)
+    order = np.lexsort((sample * n_fibres + fibre, step))
+    indices = (sample * n_fibres + fibre)[order]
+    times_ms = step[order] * dt_ms
+    return indices.astype(np.int64), times_ms.astype(float)
+
+
+def from_spike_times(indices, times_ms, n_samples: int, n_steps: int, n_fibres: int, dt_ms: float) -> np.ndarray:
+    """Inverse of :func:`to_spike_times`: back to a dense boolean array."""
+    indices = np.asarray(indices, dtype=np.int64)
+    steps = np.rint(np.asarray(times_ms, dtype=float) / dt_ms).astype(np.int64)
+    dense = np.zeros((n_samples, n_steps, n_fibres), dtype=bool)
+    dense[indices // n_fibres, steps, indices % n_fibres] = True
+    return dense
+
+
+# --- conversions ---------------------------------------------------------------------------------
+
+def wrap_angle(x):
+    """Wrap radians to [-pi, pi)."""
+    return (np.asarray(x, dtype=float) + np.pi) % (2 * np.pi) - np.pi
+
+
+def wrap_deg(x):
+    """Wrap degrees to [-180, 180)."""
+    return (np.asarray(x, dtype=float) + 180.0) % 360.0 - 180.0
+
+
+def ipd_to_itd(ipd_rad, freq_hz: float):
+    """Interaural time difference (s) of a tone of ``freq_hz`` for an IPD in radians."""
+    return np.asarray(ipd_rad, dtype=float) / (2 * np.pi * freq_hz)
+
+
+def itd_to_ipd(itd_s, freq_hz: float):
+    """IPD (radians) for an interaural time difference in seconds."""
+    return 2 * np.pi * freq_hz * np.asarray(itd_s, dtype=float)
+
+
+@dataclass(frozen=True)
+class IPDClasses:
+    """Equal-width IPD classes over (low, high) radians; defaults: 12 classes of 15 deg over (-90, 90)."""
+
+    n_classes: int = 12
+    low: float = -np.pi / 2
+    high: float = np.pi / 2
+
+    @property
+    def width(self) -> float:
+        return (self.high - self.low) / self.n_classes
+
+    def to_class(self, ipd_rad):
+        """Class index of each IPD (values on the edges are clipped into the first/last class)."""
+        k = np.floor((np.asarray(ipd_rad, dtype=float) - self.low) / self.width).astype(np.int64)
+        return np.clip(k, 0, self.n_classes - 1)
+
+    def to_ipd(self, k):
+        """Bin midpoint (radians) of class ``k``."""
+        return self.low + (np.asarray(k, dtype=float) + 0.5) * self.width
+
+    @property
+    def midpoints(self) -> np.ndarray:
+        return self.to_ipd(np.arange(self.n_classes))
+
+
+DEFAULT_CLASSES = IPDClasses()
