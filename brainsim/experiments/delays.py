@@ -54,7 +54,7 @@ def random_pattern(params: PatternParams, rng: np.random.Generator | int) -> np.
     """Sorted spike times (ms, on the dt grid) in [0, period) with circular gaps >= min_gap_ms."""
     rng = np.random.default_rng(rng)
     for _ in range(10_000):
-        times = np.sort(np.round(rng.uniform(0, params.period_ms, params.n_spikes) / params.dt_ms) * params.dt_ms)
+        times = np.sort(np.round(np.round(rng.uniform(0, params.period_ms, params.n_spikes) / params.dt_ms) * params.dt_ms, 9))
         times = times[times < params.period_ms]
         if len(times) != params.n_spikes:
             continue
