@@ -57,8 +57,7 @@ def lag_chain_equations(stages: int, var: str = "x", tau: str = "tau_d") -> str:
     ``var_K``. ``tau`` must be defined elsewhere in the model (parameter, state variable or
     subexpression, with units of time).
     """
-    if not isinstance(stages, (int, np.integer)) or stages < 1:
-        raise UserError(f"the number of stages K must be a positive integer, got {stages!r}")
+    _check_stages(stages)
     lines = [f"d{var}_1/dt = -{var}_1 / {tau} : 1"]
     lines += [f"d{var}_{k}/dt = ({var}_{k - 1} - {var}_{k}) / {tau} : 1" for k in range(2, stages + 1)]
     return "\n".join(lines)

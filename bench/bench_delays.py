@@ -1,0 +1,89 @@
+"""Delay learning, both methods side by side, offsets 1..10 ms.
+
+For every seed: the lagging-variable circuit (Brian2, one run with one learner per offset, all fed
+by the same pattern) and the torch delay layer (one training per offset) learn the offset; the
+table gives the learned delay, its error, and the simulated time (lagging) or epochs (torch) after
+which the error stayed below 0.5 ms. Wall times are printed with their ratio (measured in this run).
+
+    python bench/bench_delays.py                       # seeds 0, 1, 2; runtime numpy target
+    python bench/bench_delays.py --seeds 0 --device cpp_standalone --markdown table.md
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+import progressbar
+
+from brainsim.devices import DeviceConfig
+from brainsim.experiments import delays as ex
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--offsets", default="1,2,3,4,5,6,7,8,9,10", help="offsets in ms (default: 1..10)")
+    parser.add_argument("--seeds", default="0,1,2", help="pattern seeds (default: 0,1,2)")
+    parser.add_argument("--device", default="runtime", choices=("runtime", "cpp_standalone"))
+    parser.add_argument("--duration-s", type=float, default=1.5, help="lagging: simulated time (default 1.5 s)")
+    parser.add_argument("--epochs", type=int, default=150, help="torch: epochs (default 150)")
+    parser.add_argument("--markdown", help="also write the first seed's table as markdown to this file")
+    args = parser.parse_args(argv)
+    offsets = [float(v) for v in args.offsets.split(",")]
+    seeds = [int(v) for v in args.seeds.split(",")]
+    device = DeviceConfig(name=args.device)
+
+    rows, walls = [], {"lagging": 0.0, "torch": 0.0}
+    bar = progressbar.ProgressBar(max_value=len(seeds) * (1 + len(offsets)), fd=sys.stderr)
+    done = 0
+    for seed in seeds:
+        t0 = time.perf_counter()
+        lag = ex.run_lagging_many(offsets, seed, ex.LaggingRunParams(duration_s=args.duration_s), device=device)
+        walls["lagging"] += time.perf_counter() - t0
+        done += 1
+        bar.update(done)
+        for offset, lag_result in zip(offsets, lag["results"]):
+            t0 = time.perf_counter()
+            torch_result = ex.run_torch(offset, seed, ex.TorchRunParams(epochs=args.epochs))
+            walls["torch"] += time.perf_counter() - t0
+            done += 1
+            bar.update(done)
+            rows.append((seed, offset, lag_result, torch_result))
+    bar.finish()
+
+    header = ("| seed | offset (ms) | lagging: learned (ms) | error (ms) | simulated s to <0.5 ms "
+              "| torch: learned (ms) | error (ms) | epochs to <0.5 ms |")
+    rule = "|---:|---:|---:|---:|---:|---:|---:|---:|"
+    lines = [header, rule]
+    for seed, offset, lag, tor in rows:
+        need = "never" if lag["simulated_s_needed"] is None else f"{lag['simulated_s_needed']:.2f}"
+        epochs = "never" if tor["epochs_needed"] is None else str(tor["epochs_needed"])
+        lines.append(f"| {seed} | {offset:g} | {lag['learned_delay_ms']:.3f} | {lag['error_ms']:.3f} | {need} "
+                     f"| {tor['learned_delay_ms']:.3f} | {tor['error_ms']:.3f} | {epochs} |")
+    print("\n".join(lines))
+    lag_err = np.array([r[2]["error_ms"] for r in rows])
+    tor_err = np.array([r[3]["error_ms"] for r in rows])
+    lag_need = [r[2]["simulated_s_needed"] for r in rows]
+    tor_need = [r[3]["epochs_needed"] for r in rows]
+    print()
+    print(f"lagging: max error {lag_err.max():.3f} ms, {np.sum(lag_err < 0.5)}/{len(rows)} within 0.5 ms, "
+          f"simulated time to 0.5 ms: median {np.median([v for v in lag_need if v is not None]):.2f} s, "
+          f"max {max(v for v in lag_need if v is not None):.2f} s (of {args.duration_s:g} s simulated)")
+    print(f"torch:   max error {tor_err.max():.3f} ms, {np.sum(tor_err < 0.5)}/{len(rows)} within 0.5 ms, "
+          f"epochs to 0.5 ms: median {np.median([v for v in tor_need if v is not None]):.0f}, "
+          f"max {max(v for v in tor_need if v is not None)} (of {args.epochs})")
+    per_offset = {k: v / (len(seeds) * len(offsets)) for k, v in walls.items()}
+    print(f"wall per offset: lagging {per_offset['lagging']:.2f} s ({args.device}, {len(offsets)} learners per run), "
+          f"torch {per_offset['torch']:.2f} s; ratio torch/lagging {per_offset['torch'] / per_offset['lagging']:.2f}")
+    if args.markdown:
+        from brainsim.io import write_text
+
+        first = [line for line in lines[2:] if line.startswith(f"| {seeds[0]} |")]
+        write_text(args.markdown, "\n".join(lines[:2] + first) + "\n")
+    ok = bool(np.all(lag_err < 0.5) and np.all(tor_err < 0.5))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Differentiable delays in torch: exact integer shifts, gradient signs, learning the task and the toy."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from brainsim.experiments import delays as ex
+from brainsim.snn.delays import DelayLayer, DelayParameters, shift
+
+SURROGATES = ("interpolate", "straight_through")
+
+
+def _spikes(steps, channels, where):
+    x = torch.zeros(2, steps, channels)
+    for t, c in where:
+        x[:, t, c] = 1.0
+    return x
+
+
+@pytest.mark.parametrize("surrogate", SURROGATES)
+def test_integer_delays_shift_spikes_exactly_and_nothing_is_lost(surrogate):
+    x = _spikes(12, 3, [(0, 0), (4, 1), (11, 1), (11, 2)])
+    delays = torch.tensor([0.0, 3.0, 6.0])
+    y = shift(x, delays, DelayParameters(6, surrogate))
+    assert y.shape == (2, 18, 3)
+    expected = torch.zeros_like(y)
+    for t, c in [(0, 0), (4, 1), (11, 1), (11, 2)]:
+        expected[:, t + int(delays[c]), c] = 1.0
+    assert torch.equal(y, expected)          # binary, exact, the last spike (11 + 6 = 17) kept
+
+
+def test_per_synapse_delays_broadcast_to_n_in_by_n_out():
+    x = _spikes(5, 2, [(1, 0), (2, 1)])
+    layer = DelayLayer((2, 3), max_delay=4, init="zero")
+    with torch.no_grad():
+        layer.delays.copy_(torch.tensor([[0.0, 1.0, 2.0], [4.0, 3.0, 0.0]]))
+    y = layer(x.unsqueeze(-1))
+    assert y.shape == (2, 9, 2, 3)
+    for i, t0 in enumerate([1, 2]):
+        for j in range(3):
+            column = y[0, :, i, j]
+            assert torch.nonzero(column).ravel().tolist() == [t0 + int(layer.delays[i, j])]
+
+
+def test_fractional_delay_splits_the_spike_and_gradient_points_the_right_way():
+    x = _spikes(10, 1, [(2, 0)])
+    d = torch.tensor([2.3], requires_grad=True)
+    y = shift(x, d, DelayParameters(5, "interpolate"))
+    assert y[0, 4, 0].item() == pytest.approx(0.7) and y[0, 5, 0].item() == pytest.approx(0.3)
+    # Want more at t = 5 (later): increasing d helps, so d(loss)/dd < 0.
+    (-y[0, 5, 0]).backward()
+    assert d.grad.item() < 0
+    d.grad = None
+    y = shift(x, d, DelayParameters(5, "interpolate"))
+    (-y[0, 4, 0]).backward()                 # want more at t = 4 (earlier): gradient > 0
+    assert d.grad.item() > 0
+
+
+def test_straight_through_gradient_has_the_right_sign_and_vanishes_at_the_optimum():
+    # Reference spike at t = 6; input spike at t = 2 (best delay 4); loss = - coincidence after filtering.
+    x = _spikes(12, 1, [(2, 0)])
+    ref = torch.zeros(1, 12 + 8, 1)
+    ref[0, 6, 0] = 1.0
+    grads = {}
+    for start in (2.6, 4.0, 5.4):            # rounds to 3 (too early), 4 (right), 5 (too late)
+        d = torch.tensor([start], requires_grad=True)
+        y = shift(x[:1], d, DelayParameters(8, "straight_through"))
+        assert set(torch.unique(y).tolist()) <= {0.0, 1.0}
+        loss = -ex.coincidence(ref, y, tau_steps=2.0).sum()
+        loss.backward()
+        grads[start] = d.grad.item()
+    assert grads[2.6] < 0 < grads[5.4]       # gradient descent moves d towards 4 from both sides
+    assert abs(grads[4.0]) < 0.1 * min(abs(grads[2.6]), abs(grads[5.4]))
+
+
+def test_interpolation_gradient_matches_finite_differences():
+    x = torch.rand(2, 15, 3, dtype=torch.float64)
+    d = torch.tensor([1.3, 4.7, 2.2], dtype=torch.float64, requires_grad=True)
+    torch.autograd.gradcheck(lambda dd: shift(x, dd, DelayParameters(6, "interpolate")), (d,))
+
+
+@pytest.mark.parametrize("offset", [1.0, 9.5])
+def test_torch_learns_the_offset(offset):
+    r = ex.run_torch(offset, seed=2, params=ex.TorchRunParams(epochs=80, repetitions=2))
+    assert r["error_ms"] < 0.5, r
+    assert r["epochs_needed"] is not None and r["epochs_needed"] < 80
+
+
+def test_straight_through_learns_the_offset_too():
+    r = ex.run_torch(6.0, seed=4, params=ex.TorchRunParams(epochs=80, repetitions=2, surrogate="straight_through"))
+    assert r["error_ms"] < 0.5, r
+
+
+def test_toy_problem_recovers_planted_shifts():
+    """Seed 001's toy problem (smaller): every planted shift of every class is recovered."""
+    r = ex.toy_problem(1, ex.ToyParams(classes=6, inputs=3, epochs=200))
+    assert r["planted"].shape == (6, 2)
+    assert r["recovered_fraction"] == 1.0, (r["planted"], r["learned"])
+    assert np.all(np.round(r["learned"]) == r["planted"])
