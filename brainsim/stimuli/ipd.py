@@ -52,12 +52,14 @@ class IPDStimulusParams:
             (np.isfinite(self.freq_hz) and self.freq_hz > 0, "freq_hz must be finite and > 0"),
             (np.isfinite(self.duration_ms) and self.duration_ms > 0, "duration_ms must be finite and > 0"),
             (np.isfinite(self.dt_ms) and self.dt_ms > 0, "dt_ms must be finite and > 0"),
-            (self.n_steps >= 1, "duration_ms must cover at least one time step"),
-            (self.rate_max_hz * self.dt_ms * 1e-3 <= 1.0, "rate_max_hz * dt must be <= 1 (one spike per bin at most)"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        if self.n_steps < 1:
+            raise ValueError("duration_ms must cover at least one time step")
+        if self.rate_max_hz * self.dt_ms * 1e-3 > 1.0:
+            raise ValueError("rate_max_hz * dt must be <= 1 (at most one spike per time bin)")
 
     @property
     def n_steps(self) -> int:

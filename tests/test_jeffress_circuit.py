@@ -1,0 +1,131 @@
+"""The Jeffress circuit in Brian2: delay layout, detector semantics, tuning, symmetry, devices."""
+import numpy as np
+import pytest
+
+brian2 = pytest.importorskip("brian2")
+
+from brainsim.circuits.jeffress import JeffressParams, build_jeffress, fibre_delays_ms, input_weight  # noqa: E402
+from brainsim.devices import BrianSession, DeviceConfig  # noqa: E402
+from brainsim.experiments.jeffress import accuracy_metrics, simulate_jeffress  # noqa: E402
+from brainsim.stimuli.ipd import PLAIN_EARS, TUTORIAL, IPDStimulus, wrap_angle  # noqa: E402
+
+
+def test_delay_lines_realise_each_best_ipd():
+    params = JeffressParams(n_detectors=12, freq_hz=20.0)
+    stim = PLAIN_EARS.with_(fibres_per_ear=3)
+    delays = fibre_delays_ms(params, stim.fibre_ear, stim.fibre_phase_delays)
+    ear0, ear1 = delays[0], delays[3]
+    # ear 1 reaches detector k later by best_ipd / (2 pi f): 50 ms period -> 360 deg
+    assert np.allclose((ear1 - ear0) / 50.0 * 360.0, np.degrees(params.best_ipd_rad))
+    assert delays.min() >= 0 and np.allclose(ear0 + ear1, 25.0)
+    # the tutorial's fibre phase delays (0..pi/2) are undone by 0..12.5 ms of extra delay
+    tut = TUTORIAL.with_(fibres_per_ear=3)
+    comp = fibre_delays_ms(params, tut.fibre_ear, tut.fibre_phase_delays) - delays
+    assert np.allclose(comp[[0, 1, 2], 0], [0.0, 6.25, 12.5])
+
+
+def test_built_synapses_carry_the_layout_and_stay_within_trials():
+    params = JeffressParams(n_detectors=6)
+    p = PLAIN_EARS.with_(fibres_per_ear=2, duration_ms=10)
+    stim = IPDStimulus(ipd=np.zeros(3), start_phase=np.zeros(3),
+                       spikes=np.zeros((3, p.n_steps, p.n_fibres), bool), params=p)
+    with BrianSession(DeviceConfig("runtime")):
+        net = build_jeffress(params, stim, rng=0)
+        i, j = np.asarray(net.synapses.i[:]), np.asarray(net.synapses.j[:])
+        d = np.asarray(net.synapses.delay[:] / brian2.ms)
+    assert len(i) == 3 * 4 * 6
+    assert np.array_equal(i // 4, j // 6)  # fibres of trial s reach only detectors of trial s
+    expected = fibre_delays_ms(params, p.fibre_ear, p.fibre_phase_delays)
+    assert np.allclose(d, expected[i % 4, j % 6])
+
+
+def _single_detector_response(arrival_ms):
+    """One detector, explicit weight 0.65, tau 1 ms, dt 0.1 ms."""
+    params = JeffressParams(n_detectors=3, weight=0.65, tau_ms=1.0, dt_ms=0.1)
+    with BrianSession(DeviceConfig("runtime")):
+        brian2.defaultclock.dt = 0.1 * brian2.ms
+        G = brian2.NeuronGroup(1, "dv/dt = -v / tau_detector : 1 (unless refractory)", threshold="v > 1",
+                               reset="v = 0", refractory=1 * brian2.ms, method="exact",
+                               namespace={"tau_detector": params.tau_ms * brian2.ms})
+        inp = brian2.SpikeGeneratorGroup(2, [0, 1], np.asarray(arrival_ms) * brian2.ms)
+        S = brian2.Synapses(inp, G, on_pre="v_post += w_input", namespace={"w_input": params.weight})
+        S.connect()
+        M = brian2.SpikeMonitor(G)
+        brian2.Network(G, inp, S, M).run(20 * brian2.ms)
+        return int(M.num_spikes)
+
+
+def test_detector_is_a_coincidence_detector():
+    # Brian2 order per step: integrate, test threshold, deliver spikes; so a jump is tested after one
+    # more decay step: spike iff exp(-0.1) * (0.65 exp(-delta/1ms) + 0.65) > 1  <=>  delta < 0.357 ms
+    assert _single_detector_response([5.0, 5.0]) == 1
+    assert _single_detector_response([5.0, 5.3]) == 1
+    assert _single_detector_response([5.0, 5.4]) == 0
+    assert _single_detector_response([5.0, 8.0]) == 0
+
+
+def test_weight_scales_with_input_strength():
+    params = JeffressParams()
+    w100 = input_weight(params, PLAIN_EARS)
+    w50 = input_weight(params, PLAIN_EARS.with_(fibres_per_ear=50))
+    assert w50 == pytest.approx(2 * w100)
+    # coincident volleys at the envelope peak: v ~ w * 2 N rate tau = 1 / threshold_fraction
+    assert w100 * 2 * 100 * 0.6 * 1.0 == pytest.approx(1 / params.threshold_fraction)
+
+
+@pytest.fixture(scope="module")
+def sweep_run():
+    ipds = np.array([-150.0, -90.0, -45.0, 0.0, 45.0, 90.0, 150.0])
+    return simulate_jeffress(np.concatenate([ipds, -ipds]), seed=11)
+
+
+def test_peak_of_the_population_moves_with_the_ipd(sweep_run):
+    est = np.degrees(sweep_run.estimate[:7])
+    truth = np.degrees(sweep_run.ipd[:7])
+    assert np.all(np.abs(np.degrees(wrap_angle(np.deg2rad(est - truth)))) < 15), est
+    assert np.all(np.diff(est) > 0)
+    # the most active detector also moves (coarser place code)
+    peak = np.degrees(sweep_run.peak_ipd[:7])
+    assert np.all(np.abs(np.degrees(wrap_angle(np.deg2rad(peak - truth)))) < 35), peak
+
+
+def test_mirror_symmetry(sweep_run):
+    counts = sweep_run.counts
+    best = np.degrees(sweep_run.best_ipd)
+    mirror = np.array([np.argmin(np.abs(wrap_angle(np.deg2rad(-b) - np.deg2rad(best)))) for b in best])
+    pos, neg = counts[:7], counts[7:]
+    # +ipd on detector k looks like -ipd on the mirrored detector (best IPD -> -best IPD)
+    r = np.corrcoef(pos.ravel(), neg[:, mirror].ravel())[0, 1]
+    assert r > 0.8, r
+    est = np.degrees(sweep_run.estimate)
+    assert np.allclose(est[:7], -est[7:], atol=12)
+
+
+def test_accuracy_metrics_on_a_batch(sweep_run):
+    m = accuracy_metrics(sweep_run)
+    assert m["n_trials"] == 14 and m["fraction_silent"] == 0
+    assert m["mae_deg"] < 8
+
+
+def test_cpp_standalone_matches_runtime(tmp_path):
+    """The circuit is deterministic given its input: both devices give the same spikes."""
+    ipd = [-30.0, 60.0]
+    stim = PLAIN_EARS.with_(fibres_per_ear=40, duration_ms=60)
+    rt = simulate_jeffress(ipd, stimulus=stim, seed=3, device=DeviceConfig("runtime"))
+    cpp = simulate_jeffress(ipd, stimulus=stim, seed=3,
+                            device=DeviceConfig("cpp_standalone", build_dir=str(tmp_path / "cpp")))
+    assert cpp.ran and (tmp_path / "cpp" / "main").exists()
+    assert rt.counts.sum() > 0
+    # identical up to last-bit differences of exp() in numpy vs C++ near threshold
+    assert np.abs(rt.counts - cpp.counts).sum() <= 2, (rt.counts, cpp.counts)
+
+
+def test_cuda_standalone_generates_code_without_a_gpu(tmp_path):
+    pytest.importorskip("brian2cuda")
+    out = tmp_path / "cuda"
+    run = simulate_jeffress([30.0], stimulus=PLAIN_EARS.with_(fibres_per_ear=10, duration_ms=20), seed=0,
+                            device=DeviceConfig("cuda_standalone", build_dir=str(out), build_only=True))
+    assert not run.ran
+    assert (out / "main.cu").exists() and (out / "makefile").exists()
+    code = list((out / "code_objects").glob("*.cu"))
+    assert any("detectors" in c.name for c in code) and any("delay_lines" in c.name for c in code)
