@@ -100,10 +100,10 @@ def read_manifest(directory) -> dict:
 
 def load_model(directory, backend: str = "auto") -> LoadedModel:
     """Load a model directory (UserError if it is missing, malformed or of another format version)."""
+    directory = Path(directory)
+    manifest = read_manifest(directory)  # checked before importing torch: bad input fails fast
     from .models import IPDNet, NetConfig
 
-    directory = Path(directory)
-    manifest = read_manifest(directory)
     try:
         config = _dataclass_from(NetConfig, manifest["net"])
         config.validate()
