@@ -267,7 +267,7 @@ def _ipd_objects(params: dict):
 
     if params["tau_ms"] is not None and (params["tau_hidden_ms"] is not None or params["tau_out_ms"] is not None):
         raise UserError("give tau_ms (both layers) or tau_hidden_ms / tau_out_ms, not both")
-    overrides = {f.name: params[f.name] for f in fields(IPDProtocol) if f.name in params}
+    overrides = {f.name: params[f.name] for f in fields(IPDProtocol) if f.name in params and f.name != "preset"}
     if params["tau_ms"] is not None:
         overrides["tau_hidden_ms"] = overrides["tau_out_ms"] = params["tau_ms"]
     protocol = protocol_from(params["preset"], **overrides)

@@ -1,0 +1,26 @@
+"""A plug-in sweep experiment for the tests (``experiment = "sweep_plugin:PROBE"``).
+
+Cheap (no Brian2, no torch): it reports where the worker would build Brian2 projects and fails on
+purpose for ``x > fail_above``, so tests can check per-worker build directories and failure rows.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from brainsim.experiments.sweep_adapters import Experiment, Param
+
+
+def _run(params: dict, seed: int, workdir: Path) -> dict:
+    from brainsim.devices import build_root
+
+    if params["x"] > params["fail_above"]:
+        raise ValueError(f"x = {params['x']:g} is above {params['fail_above']:g}")
+    return {"y": params["x"] * 10 + seed, "build_root": str(build_root()), "workdir_exists": workdir.is_dir(),
+            "worker_pid": os.getpid()}
+
+
+PROBE = Experiment("probe", "test probe: y = 10 x + seed; fails for x > fail_above",
+                   (Param("x", float, 0.0, "input"), Param("fail_above", float, 1e9, "fail when x is above this"),
+                    Param("label", str, "a", "a string parameter")),
+                   ("y", "build_root", "workdir_exists", "worker_pid"), _run)

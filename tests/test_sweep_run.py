@@ -1,0 +1,164 @@
+"""Sweeps that really run: local worker processes, a dask.distributed LocalCluster, resume, failures, plots."""
+from __future__ import annotations
+
+import csv
+import math
+import os
+
+import numpy as np
+import pytest
+
+from brainsim.experiments import sweep as sw
+
+TINY_JEFFRESS = """
+experiment = "jeffress"
+repeats = 2
+[grid]
+ipd_deg = [-30.0, 30.0]
+[fixed]
+n_trials = 2
+duration_ms = 40
+fibres_per_ear = 40
+"""
+
+PROBE = """
+experiment = "sweep_plugin:PROBE"
+repeats = 2
+[grid]
+x = [0.0, 1.0, 2.0]
+[fixed]
+fail_above = 1.5
+"""
+
+
+def _rows(out_dir):
+    with open(out_dir / sw.TABLE, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="module")
+def jeffress_sweep(tmp_path_factory):
+    """One real tiny Jeffress sweep on two local worker processes, shared by the tests below."""
+    out = tmp_path_factory.mktemp("jeffress_sweep")
+    spec = sw.parse_spec(TINY_JEFFRESS)
+    result = sw.run_sweep(spec, out, workers=2, progress=False)
+    return spec, out, result
+
+
+def test_local_sweep_runs_every_setting_and_seed(jeffress_sweep):
+    from brainsim.circuits.jeffress import JeffressParams
+    from brainsim.experiments.jeffress import accuracy_metrics, simulate_jeffress
+    from brainsim.stimuli.ipd import PLAIN_EARS
+
+    spec, out, result = jeffress_sweep
+    assert (result.runs, result.ok, result.failed, result.skipped) == (4, 4, 0, 0)
+    rows = _rows(out)
+    assert [(float(r["ipd_deg"]), int(r["seed"])) for r in rows if r] and len(rows) == 4
+    assert {(float(r["ipd_deg"]), int(r["seed"])) for r in rows} == {(-30.0, 0), (-30.0, 1), (30.0, 0), (30.0, 1)}
+    assert all(r["status"] == "ok" and r["error"] == "" for r in rows)
+    assert all("brian2 2.7" in r["versions"] and float(r["wall_s"]) > 0 for r in rows)
+    # the table's numbers are the experiment's own: recompute one run in this process
+    row = next(r for r in rows if float(r["ipd_deg"]) == 30.0 and r["seed"] == "1")
+    stim = PLAIN_EARS.with_(duration_ms=40.0, fibres_per_ear=40)
+    run = simulate_jeffress(np.full(2, 30.0), circuit=JeffressParams(), stimulus=stim, seed=1)
+    expected = accuracy_metrics(run)
+    assert math.isclose(float(row["mae_deg"]), expected["mae_deg"], rel_tol=1e-9)
+    assert math.isclose(float(row["mean_detector_spikes_per_trial"]), expected["mean_detector_spikes_per_trial"])
+    # the column layout the plots rely on
+    params, metrics = sw.split_columns(list(rows[0].keys()))
+    assert params == ["ipd_deg", "n_trials", "duration_ms", "fibres_per_ear"]
+    assert metrics[0] == "mae_deg"
+
+
+def test_rerun_skips_finished_rows_and_keeps_the_table(jeffress_sweep):
+    spec, out, _ = jeffress_sweep
+    before = (out / sw.TABLE).read_text()
+    result = sw.run_sweep(spec, out, workers=2, progress=False)
+    assert (result.skipped, result.ok, result.failed) == (4, 0, 0)
+    assert (out / sw.TABLE).read_text() == before
+
+
+def test_interrupted_sweep_resumes_only_missing_runs(tmp_path):
+    spec = sw.parse_spec(PROBE.replace("fail_above = 1.5", "fail_above = 100.0"))
+    first = sw.run_sweep(spec, tmp_path, workers=1, progress=False, max_runs=2)  # "killed" after 2 runs
+    assert (first.ok, first.skipped) == (2, 0)
+    done_ids = {r["run_id"] for r in _rows(tmp_path)}
+    second = sw.run_sweep(spec, tmp_path, workers=1, progress=False)
+    assert (second.skipped, second.ok) == (2, 4)
+    rows = _rows(tmp_path)
+    assert len(rows) == 6 and {r["run_id"] for r in rows} == {r.run_id for r in sw.expand(spec)}
+    assert done_ids <= {r["run_id"] for r in rows}
+
+
+def test_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path):
+    spec = sw.parse_spec(PROBE)
+    result = sw.run_sweep(spec, tmp_path, workers=2, progress=False)
+    assert (result.ok, result.failed) == (4, 2)
+    rows = {(float(r["x"]), int(r["seed"])): r for r in _rows(tmp_path)}
+    for seed in (0, 1):
+        failed = rows[(2.0, seed)]
+        assert failed["status"] == "failed"
+        assert failed["error"] == "ValueError: x = 2 is above 1.5"
+        assert failed["y"] == ""
+        for x in (0.0, 1.0):
+            ok = rows[(x, seed)]
+            assert ok["status"] == "ok" and float(ok["y"]) == 10 * x + seed
+            # each worker process builds below its own directory
+            assert f"sweep-{ok['host']}-{ok['pid']}" in ok["build_root"]
+            assert ok["worker_pid"] == ok["pid"] and ok["workdir_exists"] == "True"
+    assert f"sweep-" not in os.environ.get("BRAINSIM_BUILD_ROOT", "")  # restored in this process
+    # a rerun retries the failed runs only (they fail again), or keeps them with retry_failed=False
+    again = sw.run_sweep(spec, tmp_path, workers=1, progress=False)
+    assert (again.skipped, again.failed) == (4, 2)
+    kept = sw.run_sweep(spec, tmp_path, workers=1, progress=False, retry_failed=False)
+    assert (kept.skipped, kept.failed, kept.ok) == (6, 0, 0)
+
+
+def test_dask_localcluster_runs_a_tiny_sweep(tmp_path):
+    from distributed import LocalCluster
+
+    spec = sw.parse_spec(TINY_JEFFRESS.replace("repeats = 2", "repeats = 1"))
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=40) as cluster:
+        result = sw.run_sweep(spec, tmp_path, scheduler=cluster.scheduler_address, progress=False)
+    assert (result.ok, result.failed) == (2, 0)
+    assert result.executor.startswith("Dask cluster")
+    rows = _rows(tmp_path)
+    assert {float(r["ipd_deg"]) for r in rows} == {-30.0, 30.0}
+    assert all(r["status"] == "ok" and float(r["mae_deg"]) < 45 for r in rows)
+
+
+def test_out_dir_of_another_experiment_is_refused(jeffress_sweep, tmp_path):
+    from brainsim.errors import UserError
+
+    _, out, _ = jeffress_sweep
+    with pytest.raises(UserError, match="holds results of experiment 'jeffress'"):
+        sw.run_sweep(sw.parse_spec(PROBE), out, workers=1, progress=False)
+
+
+def test_unreachable_scheduler_is_a_user_error(tmp_path):
+    from brainsim.errors import UserError
+
+    with pytest.raises(UserError, match="cannot reach the Dask scheduler"):
+        sw.run_sweep(sw.parse_spec(PROBE), tmp_path, scheduler="tcp://127.0.0.1:1", progress=False)
+
+
+def test_plots_and_their_statistics(jeffress_sweep, tmp_path):
+    import pandas as pd
+
+    from brainsim.plotting.sweep import plot_sweep
+
+    _, out, _ = jeffress_sweep
+    table = pd.read_csv(out / sw.TABLE)
+    result = plot_sweep(out, "ipd_deg", ["mae_deg", "fraction_within"], kind="errorbar", path=tmp_path / "e.png")
+    assert (tmp_path / "e.png").read_bytes()[:4] == b"\x89PNG"
+    for rec in result["summary"]:
+        values = table.loc[np.isclose(table["ipd_deg"], rec["ipd_deg"]), rec["metric"]]
+        assert rec["n"] == 2
+        assert math.isclose(rec["mean"], values.mean()) and math.isclose(rec["std"], values.std(ddof=1))
+    box = plot_sweep(out, None, ["mae_deg"], kind="auto", path=tmp_path / "b.svg")
+    assert box["kind"] == "box" and box["x"] == "setting"
+    assert (tmp_path / "b.svg").read_text().lstrip().startswith("<?xml")
+    assert (tmp_path / "b_summary.csv").is_file()
+    only = plot_sweep(out, "ipd_deg", ["mae_deg"], where=["ipd_deg=30"], path=tmp_path / "w.png")
+    assert [r["ipd_deg"] for r in only["summary"]] == [30.0]
