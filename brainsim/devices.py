@@ -33,6 +33,8 @@ from pathlib import Path
 from .errors import DeviceNotRunError, UserError
 
 DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
+#: Environment variable read by standalone programs prepared with BrianSession.reseed_from_environment()
+RNG_SEED_ENV = "BRAINSIM_RNG_SEED"
 RUNTIME_TARGETS = ("numpy", "cython")
 
 
@@ -204,16 +206,58 @@ class BrianSession:
         self.timings["build_and_run" if run else "build"] = time.perf_counter() - t0
         return run
 
-    def rerun(self, run_args=None) -> None:
-        """Run an already compiled standalone project again with new ``run_args`` (no recompile)."""
+    def reseed_from_environment(self) -> None:
+        """Let every (re)run of the standalone program take its random seed from ``$BRAINSIM_RNG_SEED``.
+
+        Call inside the session before the network's ``run``. A compiled program otherwise uses the
+        seed fixed at build time (or a fresh random one), so chunks run with :meth:`rerun` would
+        repeat one random stream or not be reproducible. No effect on the runtime device (use
+        ``brian2.seed``). Without the variable set, the build-time behaviour is kept.
+        """
+        from brian2 import device
+
+        if self.config.name == "cpp_standalone":
+            reseed = (f'{{ const char* _s = std::getenv("{RNG_SEED_ENV}"); if (_s) {{ '
+                      "for (size_t _i = 0; _i < brian::_mersenne_twister_states.size(); _i++) "
+                      "rk_seed(std::strtoul(_s, NULL, 10) + _i, brian::_mersenne_twister_states[_i]); } }")
+        elif self.config.name == "cuda_standalone":
+            reseed = (f'{{ const char* _s = std::getenv("{RNG_SEED_ENV}"); if (_s) '
+                      "random_number_buffer.set_seed(std::strtoull(_s, NULL, 10)); }")
+        else:
+            return
+        device.insert_code("main", reseed)
+
+    def rerun(self, run_args=None, rng_seed: int | None = None) -> None:
+        """Run an already compiled standalone project again with new ``run_args`` (no recompile).
+
+        ``rng_seed`` reaches programs prepared with :meth:`reseed_from_environment`. The value files
+        that Brian2 writes for ``run_args`` are removed afterwards, so that long chunked runs do not
+        fill the build directory.
+        """
         import time
 
         from brian2 import device
 
         if not self.config.standalone or not self.built:
             raise RuntimeError("rerun() needs a built standalone project")
+        static = self.project_dir / "static_arrays"
+        before = set(static.iterdir()) if static.is_dir() else set()
+        previous = os.environ.get(RNG_SEED_ENV)
+        if rng_seed is not None:
+            os.environ[RNG_SEED_ENV] = str(int(rng_seed))
         t0 = time.perf_counter()
-        device.run(directory=str(self.project_dir), with_output=False, run_args=run_args)
+        try:
+            device.run(directory=str(self.project_dir), with_output=False, run_args=run_args)
+        finally:
+            if rng_seed is not None:
+                if previous is None:
+                    os.environ.pop(RNG_SEED_ENV, None)
+                else:
+                    os.environ[RNG_SEED_ENV] = previous
+            if static.is_dir():
+                for path in set(static.iterdir()) - before:
+                    if path.name.startswith("init_"):
+                        path.unlink(missing_ok=True)
         self.timings["rerun"] = time.perf_counter() - t0
         self.ran = True
 

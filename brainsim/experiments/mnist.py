@@ -1,0 +1,535 @@
+"""Diehl & Cook (2015) on MNIST: the train, observe and test stages, chunked, checkpointed, resumable.
+
+Protocol (the paper's, as in seed 003)
+--------------------------------------
+``train``    unsupervised STDP on the first ``n_train`` training images (cycled if more are asked for
+             than exist), one at a time, with the boost rule and weight normalisation.
+``observe``  learning off, theta frozen: the first ``n_observe`` training images are shown; every
+             excitatory neuron is labelled with the class it responded to most (mean spike count).
+``test``     learning off: the first ``n_test`` test images (never trained on) are shown; the
+             predicted class is the one whose labelled neurons fire most on average.
+
+Each stage presents its samples in chunks through one network: with a standalone device the project is
+compiled once and rerun for every chunk with new initial values (``run_args``: weights, thresholds,
+stimulus table, controller state), which is also where the random seed of each chunk comes in. The
+boost rule and normalisation run inside the simulation (see :mod:`brainsim.circuits.diehl_cook`);
+Python replays the controller's decisions from the recorded spikes to attribute spikes to samples
+and checks them against the controller's own count. After every chunk the stage writes its
+checkpoint atomically; ``resume=True`` continues from it.
+
+Between chunks the membrane potentials, conductances and STDP traces restart from rest: a chunk
+always ends after a 150 ms rest, by when they have decayed to within a few percent.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..circuits.diehl_cook import (DiehlCookParams, build_diehl_cook, column_sums, initial_delays_ms,
+                                   initial_theta, initial_weights, stimulus_table)
+from ..devices import BrianSession, DeviceConfig
+from ..errors import UserError
+from ..io import save_npy, save_npz, write_json
+from ..stimuli.mnist import N_CLASSES, MnistData
+
+STAGES = ("train", "observe", "test")
+CHECKPOINT = "{stage}_checkpoint.npz"
+SNAPSHOT_DIR = "snapshots"
+STAGE_CODES = {"train": 1, "observe": 2, "test": 3}
+
+
+@dataclass(frozen=True)
+class StageOptions:
+    """How a stage runs (not what it computes)."""
+
+    data_dir: Path
+    device: DeviceConfig = field(default_factory=lambda: DeviceConfig("cpp_standalone"))
+    seed: int = 42
+    resume: bool = False
+    chunk_samples: int = 250       # samples per compiled run: one checkpoint per chunk
+    n_snapshots: int = 10          # weight snapshots during training
+    progress: bool = True
+
+
+# -- presenting samples in chunks ----------------------------------------------------------------------
+@dataclass
+class ChunkOutcome:
+    spike_i: np.ndarray            # excitatory neuron of each spike
+    spike_step: np.ndarray         # time step of each spike within the chunk
+    n_done_in_sim: int             # samples the controller completed before the chunk's last boundary
+    weights: np.ndarray | None     # after the chunk (learning only)
+    theta: np.ndarray | None
+    seconds: float                 # wall time of the simulation (run, I/O of the program)
+    cpu_seconds: float = 0.0       # CPU time of the simulation (the standalone program, or this process)
+
+
+class Presenter:
+    """One network (one compiled project for standalone devices) presenting chunks of samples."""
+
+    def __init__(self, params: DiehlCookParams, learning: bool, rows: int, device: DeviceConfig,
+                 delays_ms: np.ndarray, label: str):
+        self.params, self.learning, self.rows = params, learning, rows
+        self.device, self.delays_ms = device, delays_ms
+        self.session = BrianSession(device, label=label)
+        self.handles = None
+        self.build_seconds = 0.0
+        self.generated_only = False
+
+    def __enter__(self) -> "Presenter":
+        self.session.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.handles = None
+        self.session.__exit__(*exc)
+
+    def _build(self, images, n_valid, intensity, new_sample, weights, theta):
+        return build_diehl_cook(self.params, learning=self.learning, rows=self.rows, weights=weights,
+                                delays_ms=self.delays_ms, theta=theta, images=images, intensity=intensity,
+                                new_sample=new_sample, n_valid=n_valid)
+
+    def present(self, images, intensity: float, new_sample: int, weights, theta, rng_seed: int):
+        """Show ``images`` (at most ``rows``) starting with ``intensity``; None if only generated."""
+        import brian2
+
+        p = self.params
+        duration = self.rows * p.period_ms * brian2.ms
+        n_valid = len(images)
+        if not self.device.standalone:
+            self.handles = None   # drop the previous chunk's objects before building anew
+            brian2.seed(int(rng_seed))
+            h = self._build(images, n_valid, intensity, new_sample, weights, theta)
+            t0, c0 = time.perf_counter(), time.process_time()
+            h.network.run(duration, namespace={})
+            seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+            self.handles = h
+        else:
+            if self.handles is None:
+                self.handles = self._build(images, n_valid, intensity, new_sample, weights, theta)
+                self.session.reseed_from_environment()
+                self.handles.network.run(duration, namespace={})
+                t0 = time.perf_counter()
+                self.session.build(run=False)
+                self.build_seconds = time.perf_counter() - t0
+                if self.device.build_only:
+                    self.generated_only = True
+                    return None
+            h = self.handles
+            run_args = {
+                h.stimulus: stimulus_table(p, images, self.rows) * brian2.Hz,
+                h.controller.intensity: float(intensity), h.controller.new_sample: int(new_sample),
+                h.controller.n_valid: int(n_valid), h.controller.slot: 0, h.controller.n_done: 0,
+                h.controller.n_shown: 0, h.controller.count: 0, h.controller.in_table: 1,
+                h.controller.normalise: 0,
+                h.input_synapses.w: np.asarray(weights, dtype=float),
+                h.exc.theta: np.asarray(theta, dtype=float) * brian2.volt,
+            }
+            if self.learning:
+                run_args[h.exc.colsum] = column_sums(p, weights)
+            t0, c0 = time.perf_counter(), _children_cpu()
+            self.session.rerun(run_args=run_args, rng_seed=int(rng_seed))
+            seconds, cpu = time.perf_counter() - t0, _children_cpu() - c0
+        steps = np.rint(np.asarray(h.exc_spikes.t_[:]) / (p.dt_ms * 1e-3)).astype(np.int64)
+        return ChunkOutcome(
+            spike_i=np.asarray(h.exc_spikes.i[:], dtype=np.int64), spike_step=steps,
+            n_done_in_sim=int(h.controller.n_done[0]),
+            weights=np.array(h.input_synapses.w[:], dtype=float) if self.learning else None,
+            theta=np.array(h.exc.theta_[:], dtype=float) if self.learning else None, seconds=seconds,
+            cpu_seconds=cpu)
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class Replay:
+    patterns: list              # spike-count vector (N,) of the successful presentation of each sample
+    presentations: list         # presentations this chunk spent on each completed sample
+    intensities: list           # intensity of the successful presentation
+    next_intensity: float
+    next_new_sample: int        # 0: the next presentation repeats an unfinished sample
+    pending_presentations: int  # presentations already spent on that unfinished sample
+    n_done_before_last: int
+
+
+def replay(params: DiehlCookParams, outcome: ChunkOutcome, rows: int, n_valid: int, intensity: float,
+           new_sample: int) -> Replay:
+    """Attribute the chunk's spikes to presentations and replay the controller's decisions."""
+    p = params
+    n_pres = rows
+    in_phase = (outcome.spike_step % p.steps_per_period) < p.steps_present
+    pres_of_spike = outcome.spike_step[in_phase] // p.steps_per_period
+    keep = pres_of_spike < n_pres
+    counts = np.zeros((n_pres, p.n_neurons), dtype=np.int64)
+    np.add.at(counts, (pres_of_spike[keep], outcome.spike_i[in_phase][keep]), 1)
+    patterns, presentations, intensities = [], [], []
+    slot, spent, slot_after = 0, 0, []
+    for k in range(n_pres):
+        if slot < n_valid:          # the controller is idle once the table is exhausted
+            spent += 1
+            if counts[k].sum() < p.min_spikes:
+                intensity += 1.0
+                new_sample = 0
+            else:
+                patterns.append(counts[k])
+                presentations.append(spent)
+                intensities.append(intensity)
+                slot, spent, intensity, new_sample = slot + 1, 0, float(p.intensity), 1
+        slot_after.append(slot)
+    # the controller judges presentation k at boundary k + 1: the last one is judged here only
+    done_before_last = slot_after[-2] if n_pres >= 2 else 0
+    return Replay(patterns, presentations, intensities, intensity, new_sample, spent, done_before_last)
+
+
+def chunk_seed(seed: int, stage: str, chunk_index: int) -> int:
+    """A reproducible, independent Brian2 seed for every chunk of every stage."""
+    return int(np.random.SeedSequence([seed, STAGE_CODES[stage], chunk_index]).generate_state(1)[0] % 2**31)
+
+
+# -- checkpoints ---------------------------------------------------------------------------------------
+def _save_checkpoint(path: Path, meta: dict, arrays: dict) -> None:
+    save_npz(path, meta=np.array(json.dumps(meta)), **arrays)
+
+
+def _load_checkpoint(path: Path) -> tuple[dict, dict]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        meta = json.loads(str(arrays.pop("meta")))
+    except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is the user's file problem
+        raise UserError(f"cannot read checkpoint {path}: {exc}") from None
+    return meta, arrays
+
+
+def _progress(stage: str, total: int, done: int, enabled: bool):
+    import progressbar
+
+    if not enabled:
+        return progressbar.NullBar(max_value=total)
+    widgets = [f"{stage}: ", progressbar.Counter(format="%(value)d/%(max_value)d samples"), " ",
+               progressbar.Bar(), " ", progressbar.FileTransferSpeed(unit="samples", prefixes=("",)), " ",
+               progressbar.ETA()]
+    bar = progressbar.ProgressBar(max_value=total, widgets=widgets, initial_value=done)
+    bar.start()
+    return bar
+
+
+def _params_meta(params: DiehlCookParams) -> dict:
+    return asdict(params)
+
+
+def _check_compatible(stage: str, meta: dict, params: DiehlCookParams, n: int) -> None:
+    old = meta["params"]
+    for key in ("n_neurons", "dt_ms"):
+        if old[key] != getattr(params, key):
+            raise UserError(f"cannot resume {stage}: the checkpoint has {key}={old[key]}, "
+                            f"this run asks for {getattr(params, key)}")
+    if meta["done"] > n:
+        raise UserError(f"cannot resume {stage}: the checkpoint already has {meta['done']} samples, "
+                        f"more than the {n} asked for")
+
+
+def _present_stage(stage: str, params: DiehlCookParams, learning: bool, images: np.ndarray, n: int,
+                   opts: StageOptions, state: dict, on_chunk) -> dict:
+    """Present samples 0..n-1 of ``images`` (cyclic) from ``state['done']`` on, chunk by chunk.
+
+    ``on_chunk(replay, state, outcome)`` consumes the completed samples and writes the checkpoint.
+    Returns timing information.
+    """
+    rows = min(opts.chunk_samples, n)
+    timing = {"build_seconds": 0.0, "chunk_seconds": [], "generated_only": False}
+    if state["done"] >= n:
+        return timing
+    with Presenter(params, learning, rows, opts.device, state["delays_ms"], label=f"mnist-{stage}") as pres:
+        bar = _progress(stage, n, state["done"], opts.progress)
+        while state["done"] < n:
+            start = state["done"]
+            count = min(rows, n - start)
+            chunk_images = images[(start + np.arange(count)) % len(images)]
+            outcome = pres.present(chunk_images, state["intensity"], state["new_sample"], state["weights"],
+                                   state["theta"], chunk_seed(opts.seed, stage, state["chunk_index"]))
+            if outcome is None:
+                timing["generated_only"] = True
+                timing["project_dir"] = str(pres.session.project_dir)
+                break
+            rep = replay(params, outcome, rows, count, state["intensity"], state["new_sample"])
+            if rep.n_done_before_last != outcome.n_done_in_sim:
+                raise RuntimeError(f"{stage}: replayed {rep.n_done_before_last} completed samples, the "
+                                   f"simulation's controller counted {outcome.n_done_in_sim}")
+            if learning:
+                state["weights"], state["theta"] = outcome.weights, outcome.theta
+            state["intensity"], state["new_sample"] = rep.next_intensity, rep.next_new_sample
+            state["chunk_index"] += 1
+            state["sim_seconds"] += outcome.seconds
+            state["cpu_seconds"] = state.get("cpu_seconds", 0.0) + outcome.cpu_seconds
+            timing["chunk_seconds"].append(outcome.seconds)
+            on_chunk(rep, state, outcome)      # advances state["done"], writes the checkpoint
+            bar.update(state["done"])
+        bar.finish()
+        timing["build_seconds"] = pres.build_seconds
+    return timing
+
+
+# -- stages --------------------------------------------------------------------------------------------
+def _require(data_dir: Path, name: str, before: str) -> np.ndarray:
+    path = data_dir / name
+    if not path.is_file():
+        raise UserError(f"{path} not found: run '{before}' first with the same --data-dir")
+    try:
+        return np.load(path, allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001
+        raise UserError(f"cannot read {path}: {exc}") from None
+
+
+def load_trained(data_dir: Path, n_neurons: int | None) -> dict:
+    """weights, theta, delays and the training parameters from ``data_dir`` (validated)."""
+    data_dir = Path(data_dir)
+    weights = _require(data_dir, "weights.npy", "train")
+    theta = _require(data_dir, "theta.npy", "train")
+    delays = _require(data_dir, "delays.npy", "train")
+    summary_path = data_dir / "training.json"
+    if not summary_path.is_file():
+        raise UserError(f"{summary_path} not found: run 'train' first with the same --data-dir")
+    summary = json.loads(summary_path.read_text())
+    trained_n = int(summary["params"]["n_neurons"])
+    if n_neurons is not None and n_neurons != trained_n:
+        raise UserError(f"--neurons {n_neurons} does not match the {trained_n} neurons trained in {data_dir}")
+    n_input = int(summary["params"]["n_input"])
+    if weights.shape != (n_input * trained_n,) or delays.shape != weights.shape or theta.shape != (trained_n,):
+        raise UserError(f"{data_dir}: weights.npy {weights.shape}, delays.npy {delays.shape} and theta.npy "
+                        f"{theta.shape} do not fit {trained_n} neurons x {n_input} inputs")
+    return {"weights": weights, "theta": theta, "delays_ms": delays, "summary": summary}
+
+
+def _fresh_or_resumed(stage: str, params: DiehlCookParams, n: int, opts: StageOptions):
+    path = Path(opts.data_dir) / CHECKPOINT.format(stage=stage)
+    if path.exists():
+        meta, arrays = _load_checkpoint(path)
+        if opts.resume:
+            _check_compatible(stage, meta, params, n)
+            return path, meta, arrays
+        if meta["done"] < meta["n"]:
+            raise UserError(f"{opts.data_dir} holds an unfinished {stage} run ({meta['done']}/{meta['n']} "
+                            "samples): pass --resume to continue it, or use another --data-dir")
+    return path, None, None
+
+
+def train(params: DiehlCookParams, data: MnistData, n_train: int, opts: StageOptions) -> dict:
+    """Unsupervised STDP training. Writes weights.npy, theta.npy, delays.npy, train_stats.npz,
+    training.json and weight snapshots; returns the training summary."""
+    data_dir = Path(opts.data_dir)
+    path, meta, arrays = _fresh_or_resumed("train", params, n_train, opts)
+    if meta is None:
+        rng = np.random.default_rng(opts.seed)
+        state = {"done": 0, "weights": initial_weights(params, rng), "delays_ms": initial_delays_ms(params, rng),
+                 "theta": initial_theta(params), "intensity": float(params.intensity), "new_sample": 1,
+                 "pending": 0, "chunk_index": 0, "sim_seconds": 0.0, "build_seconds": 0.0}
+        stats = {k: [] for k in ("spikes", "presentations", "intensity")}
+        resumed_from = 0
+    else:
+        state = {"done": meta["done"], "weights": arrays["weights"], "delays_ms": arrays["delays_ms"],
+                 "theta": arrays["theta"], "intensity": meta["intensity"], "new_sample": meta["new_sample"],
+                 "pending": meta["pending"], "chunk_index": meta["chunk_index"],
+                 "sim_seconds": meta["sim_seconds"], "cpu_seconds": meta.get("cpu_seconds", 0.0),
+                 "build_seconds": meta["build_seconds"]}
+        stats = {k: list(arrays[f"stats_{k}"]) for k in ("spikes", "presentations", "intensity")}
+        resumed_from = meta["done"]
+        _drop_snapshots_after(data_dir, state["done"])
+    snapshot_points = set(np.linspace(0, n_train, opts.n_snapshots + 1)[1:].round().astype(int).tolist()) \
+        if opts.n_snapshots else set()
+    next_snapshot = [min((s for s in snapshot_points if s > state["done"]), default=None)]
+
+    def on_chunk(rep: Replay, st: dict, outcome: ChunkOutcome) -> None:
+        if rep.presentations:
+            rep.presentations[0] += st["pending"]
+        stats["spikes"].extend(int(pat.sum()) for pat in rep.patterns)
+        stats["presentations"].extend(rep.presentations)
+        stats["intensity"].extend(rep.intensities)
+        st["pending"] = rep.pending_presentations + (0 if rep.patterns else st["pending"])
+        st["done"] += len(rep.patterns)
+        while next_snapshot[0] is not None and st["done"] >= next_snapshot[0]:
+            save_npy(data_dir / SNAPSHOT_DIR / f"weights_{st['done']:08d}.npy", st["weights"].astype(np.float32))
+            next_snapshot[0] = min((s for s in snapshot_points if s > st["done"]), default=None)
+        _save_checkpoint(path, _train_meta(params, n_train, st, data, opts), _train_arrays(st, stats))
+
+    (data_dir / SNAPSHOT_DIR).mkdir(parents=True, exist_ok=True)
+    timing = _present_stage("train", params, True, data.train_images, n_train, opts, state, on_chunk)
+    if timing["generated_only"]:
+        return {"stage": "train", "generated_only": True, "project_dir": timing["project_dir"]}
+    state["build_seconds"] += timing["build_seconds"]
+    labels = data.train_labels[np.arange(n_train) % len(data.train_labels)]
+    summary = _train_meta(params, n_train, state, data, opts)
+    done_here = state["done"] - resumed_from
+    chunk_s = timing["chunk_seconds"]
+    summary.update({
+        "seconds_per_sample": state["sim_seconds"] / max(state["done"], 1),
+        "cpu_seconds_per_sample": state["cpu_seconds"] / max(state["done"], 1),
+        "seconds_per_sample_first_chunk": (chunk_s[0] / min(opts.chunk_samples, n_train)) if chunk_s else None,
+        "samples_this_run": done_here, "resumed_from": resumed_from,
+        "mean_presentations_per_sample": float(np.mean(stats["presentations"])) if stats["presentations"] else None,
+        "cycled_training_set": n_train > len(data.train_labels),
+    })
+    save_npy(data_dir / "weights.npy", state["weights"])
+    save_npy(data_dir / "theta.npy", state["theta"])
+    save_npy(data_dir / "delays.npy", state["delays_ms"])
+    save_npz(data_dir / "train_stats.npz", label=labels[:len(stats["spikes"])],
+             spikes=np.asarray(stats["spikes"], np.int64), presentations=np.asarray(stats["presentations"], np.int64),
+             intensity=np.asarray(stats["intensity"], float))
+    write_json(data_dir / "training.json", summary)
+    _save_checkpoint(path, _train_meta(params, n_train, state, data, opts), _train_arrays(state, stats))
+    return summary
+
+
+def _train_meta(params, n_train, st, data: MnistData, opts: StageOptions) -> dict:
+    return {"stage": "train", "n": n_train, "done": int(st["done"]), "intensity": float(st["intensity"]),
+            "new_sample": int(st["new_sample"]), "pending": int(st["pending"]),
+            "chunk_index": int(st["chunk_index"]), "sim_seconds": float(st["sim_seconds"]),
+            "cpu_seconds": float(st.get("cpu_seconds", 0.0)), "build_seconds": float(st["build_seconds"]), "seed": opts.seed, "device": opts.device.name,
+            "threads": opts.device.threads, "chunk_samples": opts.chunk_samples,
+            "params": _params_meta(params), "data": data.describe()}
+
+
+def _train_arrays(st, stats) -> dict:
+    return {"weights": np.asarray(st["weights"]), "theta": np.asarray(st["theta"]),
+            "delays_ms": np.asarray(st["delays_ms"]),
+            "stats_spikes": np.asarray(stats["spikes"], np.int64),
+            "stats_presentations": np.asarray(stats["presentations"], np.int64),
+            "stats_intensity": np.asarray(stats["intensity"], float)}
+
+
+def _drop_snapshots_after(data_dir: Path, done: int) -> None:
+    for snap in (data_dir / SNAPSHOT_DIR).glob("weights_*.npy"):
+        try:
+            if int(snap.stem.split("_")[1]) > done:
+                snap.unlink()
+        except ValueError:
+            pass
+
+
+def _evaluation(stage: str, params: DiehlCookParams, trained: dict, images: np.ndarray, n: int,
+                opts: StageOptions, data: MnistData, accumulate, init_arrays: dict) -> tuple[dict, dict, dict]:
+    """Shared driver of observe and test: learning off, weights and theta from training."""
+    path, meta, arrays = _fresh_or_resumed(stage, params, n, opts)
+    if meta is None:
+        acc = {k: v.copy() for k, v in init_arrays.items()}
+        state = {"done": 0, "intensity": float(params.intensity), "new_sample": 1, "chunk_index": 0,
+                 "sim_seconds": 0.0}
+    else:
+        acc = {k: arrays[k] for k in init_arrays}
+        state = {k: meta[k] for k in ("done", "intensity", "new_sample", "chunk_index", "sim_seconds")}
+    state.update(weights=trained["weights"], theta=trained["theta"], delays_ms=trained["delays_ms"])
+
+    def on_chunk(rep: Replay, st: dict, outcome: ChunkOutcome) -> None:
+        for k, pattern in enumerate(rep.patterns):
+            accumulate(acc, st["done"] + k, pattern)
+        st["done"] += len(rep.patterns)
+        _save_checkpoint(path, _eval_meta(stage, params, n, st, data, opts), acc)
+
+    timing = _present_stage(stage, params, False, images, n, opts, state, on_chunk)
+    return state, acc, timing
+
+
+def _eval_meta(stage, params, n, st, data, opts) -> dict:
+    return {"stage": stage, "n": n, "done": int(st["done"]), "intensity": float(st["intensity"]),
+            "new_sample": int(st["new_sample"]), "chunk_index": int(st["chunk_index"]),
+            "sim_seconds": float(st["sim_seconds"]), "seed": opts.seed, "device": opts.device.name,
+            "params": _params_meta(params), "data": data.describe()}
+
+
+def _eval_params(trained: dict, dt_ms: float | None) -> DiehlCookParams:
+    fields = dict(trained["summary"]["params"])
+    if dt_ms is not None:
+        fields["dt_ms"] = dt_ms
+    return DiehlCookParams(**fields)
+
+
+def observe(data: MnistData, n_observe: int, opts: StageOptions, n_neurons: int | None = None,
+            dt_ms: float | None = None) -> dict:
+    """Label every excitatory neuron with the class it responds to most. Writes assign.npy."""
+    data_dir = Path(opts.data_dir)
+    trained = load_trained(data_dir, n_neurons)
+    params = _eval_params(trained, dt_ms)
+    labels = data.train_labels
+    init = {"class_sums": np.zeros((N_CLASSES, params.n_neurons)), "class_counts": np.zeros(N_CLASSES)}
+
+    def accumulate(acc, index, pattern):
+        cls = int(labels[index % len(labels)])
+        acc["class_sums"][cls] += pattern
+        acc["class_counts"][cls] += 1
+
+    state, acc, timing = _evaluation("observe", params, trained, data.train_images, n_observe, opts, data,
+                                     accumulate, init)
+    if timing["generated_only"]:
+        return {"stage": "observe", "generated_only": True, "project_dir": timing["project_dir"]}
+    rates = acc["class_sums"] / np.maximum(acc["class_counts"], 1)[:, None]
+    assign = np.argmax(rates, axis=0)
+    save_npy(data_dir / "assign.npy", assign)
+    save_npy(data_dir / "observe_rates.npy", rates)
+    summary = {"stage": "observe", "n_observe": n_observe, "samples_per_class": acc["class_counts"].astype(int),
+               "neurons_per_class": np.bincount(assign, minlength=N_CLASSES),
+               "silent_neurons": int((rates.sum(axis=0) == 0).sum()),
+               "seconds_per_sample": state["sim_seconds"] / max(state["done"], 1),
+               "labels_from": f"the first {n_observe} training images", "data": data.describe(),
+               "device": opts.device.name, "params": _params_meta(params)}
+    write_json(data_dir / "observe.json", summary)
+    return summary
+
+
+def test(data: MnistData, n_test: int, opts: StageOptions, n_neurons: int | None = None,
+         dt_ms: float | None = None) -> dict:
+    """Classify test images by the mean response of the neurons labelled with each class."""
+    data_dir = Path(opts.data_dir)
+    trained = load_trained(data_dir, n_neurons)
+    assign = _require(data_dir, "assign.npy", "observe")
+    params = _eval_params(trained, dt_ms)
+    if assign.shape != (params.n_neurons,):
+        raise UserError(f"{data_dir / 'assign.npy'} has shape {assign.shape}, expected ({params.n_neurons},): "
+                        "run 'observe' again after training")
+    groups = [np.flatnonzero(assign == cls) for cls in range(N_CLASSES)]
+    labels = data.test_labels
+    init = {"predictions": np.full(n_test, -1, np.int64), "confusion": np.zeros((N_CLASSES, N_CLASSES), np.int64)}
+
+    def accumulate(acc, index, pattern):
+        scores = [pattern[g].mean() if len(g) else -1.0 for g in groups]
+        guess = int(np.argmax(scores))
+        acc["predictions"][index] = guess
+        acc["confusion"][int(labels[index % len(labels)]), guess] += 1
+
+    state, acc, timing = _evaluation("test", params, trained, data.test_images, n_test, opts, data,
+                                     accumulate, init)
+    if timing["generated_only"]:
+        return {"stage": "test", "generated_only": True, "project_dir": timing["project_dir"]}
+    confusion = acc["confusion"]
+    accuracy = float(np.trace(confusion) / max(confusion.sum(), 1))
+    save_npy(data_dir / "confusion.npy", confusion)
+    save_npy(data_dir / "predictions.npy", acc["predictions"])
+    train_summary = trained["summary"]
+    results = {
+        "accuracy": accuracy, "confusion": confusion, "n_test": n_test,
+        "protocol": {
+            "n_train": train_summary["n"], "n_observe": _observed_count(data_dir),
+            "labels": "each excitatory neuron labelled with its most responsive class on training images "
+                      "(observe stage)",
+            "test": f"the first {n_test} test images, never used in training",
+            "decision": "class whose labelled neurons have the highest mean spike count",
+            "boost_rule": f"fewer than {params.min_spikes} spikes: shown again with intensity + 1",
+            "dt_ms": params.dt_ms, "n_neurons": params.n_neurons,
+        },
+        "data": data.describe(), "device": opts.device.name, "seed": opts.seed,
+        "seconds_per_sample": state["sim_seconds"] / max(state["done"], 1),
+    }
+    write_json(data_dir / "results.json", results)
+    return results
+
+
+def _observed_count(data_dir: Path):
+    path = data_dir / "observe.json"
+    return json.loads(path.read_text()).get("n_observe") if path.is_file() else None

@@ -1,0 +1,139 @@
+"""Figures of a Diehl & Cook MNIST run (PNG, Agg backend, written atomically)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+from ..io import save_figure
+
+SIDE = 28
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _load(path: Path):
+    try:
+        return np.load(path, allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001
+        raise UserError(f"cannot read {path}: {exc}") from None
+
+
+def plot_confusion(confusion: np.ndarray, path: Path) -> Path:
+    """Confusion matrix with row percentages in each cell (seed style)."""
+    plt = _pyplot()
+    confusion = np.asarray(confusion, dtype=float)
+    row = confusion.sum(axis=1, keepdims=True)
+    percent = 100 * confusion / np.maximum(row, 1)
+    accuracy = np.trace(confusion) / max(confusion.sum(), 1)
+    fig, ax = plt.subplots(figsize=(7, 6))
+    im = ax.imshow(percent, cmap="Blues", vmin=0, vmax=100)
+    for i in range(confusion.shape[0]):
+        for j in range(confusion.shape[1]):
+            ax.text(j, i, f"{percent[i, j]:.0f}", ha="center", va="center", fontsize=8,
+                    color="white" if percent[i, j] > 50 else "black")
+    ax.set_xticks(range(10))
+    ax.set_yticks(range(10))
+    ax.set_xlabel("predicted digit")
+    ax.set_ylabel("true digit")
+    ax.set_title(f"confusion matrix (% of each true digit), accuracy {accuracy:.1%}")
+    fig.colorbar(im, ax=ax, label="%")
+    save_figure(fig, path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def plot_receptive_fields(weights: np.ndarray, n_neurons: int, path: Path, assign=None) -> Path:
+    """Input weights of every excitatory neuron as a grid of 28x28 images."""
+    plt = _pyplot()
+    w = np.asarray(weights, dtype=float).reshape(SIDE * SIDE, n_neurons)
+    cols = int(np.ceil(np.sqrt(n_neurons)))
+    rows = int(np.ceil(n_neurons / cols))
+    mosaic = np.full((rows * (SIDE + 1), cols * (SIDE + 1)), np.nan)
+    for j in range(n_neurons):
+        r, c = divmod(j, cols)
+        mosaic[r * (SIDE + 1):r * (SIDE + 1) + SIDE, c * (SIDE + 1):c * (SIDE + 1) + SIDE] = w[:, j].reshape(SIDE, SIDE)
+    size = max(4.0, min(16.0, cols * 0.45))
+    fig, ax = plt.subplots(figsize=(size, size * rows / cols + 0.6))
+    im = ax.imshow(mosaic, cmap="hot_r", interpolation="nearest")
+    ax.set_axis_off()
+    title = f"receptive fields of {n_neurons} excitatory neurons (input weights)"
+    if assign is not None and len(assign) == n_neurons and cols <= 30:
+        for j, label in enumerate(assign):
+            r, c = divmod(j, cols)
+            ax.text(c * (SIDE + 1) + 1, r * (SIDE + 1) + 4, str(int(label)), color="tab:blue", fontsize=6)
+        title += "; digits: labels from observe"
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, fraction=0.03, label="weight")
+    save_figure(fig, path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def plot_training(stats: dict, path: Path) -> Path:
+    """Spikes per sample, presentations per sample (boost rule) and final intensity over training."""
+    plt = _pyplot()
+    spikes = np.asarray(stats["spikes"])
+    pres = np.asarray(stats["presentations"])
+    x = np.arange(1, len(spikes) + 1)
+    window = max(1, len(spikes) // 50)
+    kernel = np.ones(window) / window
+    fig, axes = plt.subplots(3, 1, figsize=(8, 7), sharex=True)
+    for ax, values, label in ((axes[0], spikes, "excitatory spikes\nper sample"),
+                              (axes[1], pres, "presentations\nper sample"),
+                              (axes[2], np.asarray(stats["intensity"]), "intensity of the\ncounted presentation")):
+        ax.plot(x, values, ".", ms=2, alpha=0.4, color="0.5")
+        if len(values) >= window:
+            ax.plot(x[window - 1:], np.convolve(values, kernel, mode="valid"), color="tab:red",
+                    label=f"running mean ({window})")
+            ax.legend(loc="upper right", fontsize=8)
+        ax.set_ylabel(label)
+    axes[-1].set_xlabel("training sample")
+    axes[0].set_title("training statistics")
+    save_figure(fig, path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def plot_theta(theta_volt: np.ndarray, path: Path) -> Path:
+    plt = _pyplot()
+    theta_mv = np.asarray(theta_volt) * 1e3
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.hist(theta_mv, bins=min(50, max(5, len(theta_mv) // 4)), color="tab:purple")
+    ax.set_xlabel("adaptive threshold theta (mV)")
+    ax.set_ylabel("excitatory neurons")
+    ax.set_title(f"theta after training: mean {theta_mv.mean():.2f} mV, max {theta_mv.max():.2f} mV")
+    save_figure(fig, path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def plot_run(data_dir) -> list[Path]:
+    """Every figure the outputs in ``data_dir`` allow; at least training must have run."""
+    data_dir = Path(data_dir)
+    weights_path = data_dir / "weights.npy"
+    if not weights_path.is_file():
+        raise UserError(f"{weights_path} not found: run 'train' first with the same --data-dir")
+    weights = _load(weights_path)
+    theta = _load(data_dir / "theta.npy") if (data_dir / "theta.npy").is_file() else None
+    if weights.ndim != 1 or weights.size % (SIDE * SIDE):
+        raise UserError(f"{weights_path} has shape {weights.shape}, not 784 x N weights")
+    n_neurons = weights.size // (SIDE * SIDE)
+    assign = _load(data_dir / "assign.npy") if (data_dir / "assign.npy").is_file() else None
+    written = [plot_receptive_fields(weights, n_neurons, data_dir / "receptive_fields.png", assign)]
+    if theta is not None:
+        written.append(plot_theta(theta, data_dir / "theta.png"))
+    if (data_dir / "train_stats.npz").is_file():
+        with np.load(data_dir / "train_stats.npz") as z:
+            written.append(plot_training({k: z[k] for k in z.files}, data_dir / "training.png"))
+    if (data_dir / "confusion.npy").is_file():
+        written.append(plot_confusion(_load(data_dir / "confusion.npy"), data_dir / "confusion.png"))
+    return written
