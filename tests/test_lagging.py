@@ -85,7 +85,7 @@ def test_delay_change_takes_effect_within_the_same_run():
 
 def test_learner_converges_on_a_small_case():
     """Offsets below and above the initial delay (5 ms) are learned to well within 0.5 ms in 1 s."""
-    out = ex.run_lagging_many([2.0, 8.5], seed=3, params=ex.LaggingRunParams(duration_s=1.0))
+    out = ex.run_lagging_many([2.0, 8.5], seed=3, params=ex.LaggingRunParams(initial_delay_ms=5.0, duration_s=1.0))
     for r in out["results"]:
         delay = r["traces"]["delay_ms"]
         assert delay[0] == pytest.approx(5.0)

@@ -31,7 +31,12 @@ the delay relaxes exponentially to the offset, with time constant tau_learn, fro
 whatever the chain length. With many pairs the fixed point is the kernel-weighted mean of the lags
 (the mean-shift iteration of a gamma kernel density), so unmatched pairs must lie far from the
 matched lag in units of the spread sqrt(K) * tau_d: a sparse pattern (pattern spikes further apart
-than the longest delay) keeps them out of the way. The gradient of the coincidence c_now with
+than the longest delay) keeps them out of the way. The iteration is local, hence the learner starts
+short (1 ms): the kernel's tail then reaches the nearest positive lag first, and with such a pattern
+that is the matched one (unmatched lags are offset + gap, longer). Started long, the tail may meet
+an unmatched lag first (an SG2 spike paired with a later SG1 spike) and the delay settles there.
+The ratio is scale-free, so even a tiny tail works: ``c_floor`` only avoids 0/0 and is far below
+any coincidence the chain can produce (double precision). The gradient of the coincidence c_now with
 respect to tau_d is (K x_{K+1} - (K-1) x_K) / tau_d, so this is also a normalised (Newton-like)
 ascent on the coincidence of the delayed input with the reference.
 
@@ -123,11 +128,11 @@ class DelayLearnerParams:
     """The delay-learning circuit (see the module docstring for the rule)."""
 
     stages: int = 8                  # K
-    initial_delay_ms: float = 5.0    # D at t = 0
+    initial_delay_ms: float = 1.0    # D at t = 0 (start short: see the module docstring)
     max_delay_ms: float = 20.0       # D is kept in [min_delay, max_delay]
     tau_c_ms: float = 50.0           # memory of the coincidence traces
     tau_learn_ms: float = 200.0      # time constant with which D relaxes to the offset
-    c_floor: float = 1e-12           # keeps the ratio finite before the first coincidence
+    c_floor: float = 1e-200          # only avoids 0/0 before the first coincidence (see the docstring)
     dt_ms: float = 0.1
 
     def __post_init__(self):

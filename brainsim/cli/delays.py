@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from .args import add_device_arguments, positive_float, positive_int
 
@@ -45,7 +46,7 @@ def add_parser(subparsers) -> None:
     common = p.add_argument_group("task")
     common.add_argument("--max-delay-ms", type=positive_float, default=20.0, help="largest delay (default: 20)")
     common.add_argument("--initial-delay-ms", type=positive_float, default=None,
-                        help="delay at the start (default: 5)")
+                        help="delay at the start (default: 1 ms, longer for large K*dt: tau_d >= 4/3 dt)")
     common.add_argument("--dt-ms", type=positive_float, default=0.1, help="time step in ms (default: 0.1)")
     common.add_argument("--pattern-spikes", type=positive_int, default=4, help="spikes per pattern (default: 4)")
     common.add_argument("--period-ms", type=positive_float, default=100.0, help="pattern period (default: 100)")
@@ -102,7 +103,10 @@ def run(args) -> int:
         check_writable(args.plot)
     if args.initial_delay_ms is not None and args.tau_ms is not None:
         raise UserError("give --initial-delay-ms or --tau-ms, not both")
-    initial = 5.0 if args.initial_delay_ms is None else args.initial_delay_ms
+    # Start short (the rule is local; the nearest positive lag is the matched one), but with
+    # tau_d >= 4/3 dt: at tau_d = dt the Euler chain is a shift register without spread to learn from.
+    short = math.ceil(((4 / 3) * args.stages - 1) * args.dt_ms * 10) / 10
+    initial = max(1.0, short) if args.initial_delay_ms is None else args.initial_delay_ms
     if args.tau_ms is not None:
         initial = args.stages * args.tau_ms - args.dt_ms
 

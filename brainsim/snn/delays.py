@@ -17,7 +17,10 @@ Two ways to make the shift differentiable:
     boundary and oscillates half a step away from the answer. The central difference vanishes at a
     symmetric optimum, so the latent delay settles on it.
 
-Functional core: :func:`shift` (a pure function). Module: :class:`DelayLayer` (parameters + shift).
+Functional core: :func:`shift` (a pure function) and :func:`delayed_projection` (delays on the synapses
+of a dense projection, computed as one convolution). Modules: :class:`DelayLayer` (parameters + shift)
+and :class:`DelayedIPDNet` (the IPD network of :mod:`brainsim.snn.models` with learnable
+input-to-hidden delays instead of built-in fibre phase delays).
 """
 from __future__ import annotations
 
@@ -78,6 +81,42 @@ def shift(x: torch.Tensor, delays: torch.Tensor, params: DelayParameters) -> tor
     return out.reshape(batch, out_steps, *trailing)
 
 
+def delay_kernel(weight: torch.Tensor, delays: torch.Tensor, params: DelayParameters) -> torch.Tensor:
+    """(n_out, n_in, max_delay + 3) convolution kernel over the taps k = -1 .. max_delay + 1.
+
+    Tap k multiplies x(t - k). Interpolation: weight * (1 - f) at floor(d) and weight * f at
+    floor(d) + 1, exactly :func:`shift`'s. Straight-through: weight at round(d) in the forward pass,
+    central-difference gradient through the taps round(d) +- 1 (the -1 tap only carries gradient).
+    """
+    d = delays.clamp(0.0, float(params.max_delay)).unsqueeze(-1)        # (n_in, n_out, 1)
+    taps = torch.arange(-1, params.max_delay + 2, device=weight.device)
+    if params.surrogate == "interpolate":
+        whole = torch.floor(d).detach()
+        frac = d - whole
+        profile = (taps == whole) * (1.0 - frac) + (taps == whole + 1) * frac
+    else:
+        whole = torch.round(d).detach()
+        frac = d - d.detach()
+        profile = (taps == whole) + 0.5 * frac * ((taps == whole + 1).to(d.dtype) - (taps == whole - 1).to(d.dtype))
+    return (weight.unsqueeze(-1) * profile).permute(1, 0, 2)
+
+
+def delayed_projection(x: torch.Tensor, weight: torch.Tensor, delays: torch.Tensor, params: DelayParameters,
+                       full: bool = True) -> torch.Tensor:
+    """Input current sum_i W_ij x_i(t - d_ij) of a dense projection with per-synapse delays.
+
+    ``x``: (batch, time, n_in); ``weight``, ``delays``: (n_in, n_out). Returns (batch, time +
+    max_delay, n_out) (``full``) or the first ``time`` steps. Equal to summing :func:`shift` over the
+    inputs (values and gradients), as one convolution, without the (batch, time, n_in, n_out) tensor.
+    """
+    if params.surrogate not in SURROGATES:
+        raise ValueError(f"unknown surrogate {params.surrogate!r}; choose one of {', '.join(SURROGATES)}")
+    kernel = delay_kernel(weight, delays, params).flip(-1)               # conv1d correlates: flip taps
+    right = (params.max_delay if full else 0) + 1
+    padded = torch.nn.functional.pad(x.transpose(1, 2), (params.max_delay + 1, right))
+    return torch.nn.functional.conv1d(padded, kernel).transpose(1, 2)
+
+
 class DelayLayer(nn.Module):
     """Learnable per-synapse delays (in time steps) of shape ``shape``.
 
@@ -113,3 +152,47 @@ class DelayLayer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"shape={tuple(self.delays.shape)}, max_delay={self.params.max_delay}, surrogate={self.params.surrogate}"
+
+
+def _ipd_net_class():
+    from .models import IPDNet
+
+    return IPDNet
+
+
+class DelayedIPDNet(_ipd_net_class()):
+    """:class:`~brainsim.snn.models.IPDNet` with a learnable delay on every input-to-hidden synapse.
+
+    The input current of hidden neuron j is sum_i W1_ij x_i(t - d_ij) (:func:`delayed_projection`,
+    first T steps). The delays are stored as ``delay_raw`` = d / ``delay_scale`` so that one Adam
+    learning rate suits weights and delays (a step of lr on delay_raw moves d by lr * delay_scale
+    time steps); :meth:`project` keeps them in [0, max_delay] after every optimiser step.
+    """
+
+    def __init__(self, config, max_delay_steps: int, seed: int = 0, backend: str = "auto",
+                 delay_scale: float = 20.0, surrogate: str = "interpolate"):
+        super().__init__(config, seed=seed, backend=backend)
+        if config.model != "snn":
+            raise ValueError("delays sit on the input-to-hidden synapses: model must be 'snn'")
+        self.delay_params = DelayParameters(int(max_delay_steps), surrogate)
+        self.delay_scale = float(delay_scale)
+        gen = torch.Generator().manual_seed(int(seed) + 1)
+        initial = torch.rand((config.n_inputs, config.n_hidden), generator=gen) * max_delay_steps
+        self.delay_raw = nn.Parameter(initial / self.delay_scale)
+
+    @property
+    def delays(self) -> torch.Tensor:
+        """Delays in time steps, (n_inputs, n_hidden)."""
+        return self.delay_raw * self.delay_scale
+
+    def forward(self, x: torch.Tensor, traces: bool = True) -> dict:
+        current = delayed_projection(x, self.W1, self.delays, self.delay_params, full=False)
+        hidden = self.hidden_from_current(current)
+        out = self._output(hidden @ self.W2, traces)
+        out["hidden_spikes"] = hidden
+        return out
+
+    @torch.no_grad()
+    def project(self) -> None:
+        super().project()
+        self.delay_raw.clamp_(0.0, self.delay_params.max_delay / self.delay_scale)
