@@ -95,9 +95,10 @@ def _list(name: str) -> int:
     if name:
         print(adapters.get(name).describe())
         return 0
+    available = adapters.available()
     for n in adapters.names():
-        exp = adapters.get(n)
-        print(f"{n:14s} {exp.summary}")
+        summary = adapters.get(n).summary if n in available else "(not available in this installation)"
+        print(f"{n:14s} {summary}")
     print("\n'brainsim sweep --list EXPERIMENT' shows its parameters and metrics.")
     return 0
 

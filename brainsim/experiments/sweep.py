@@ -120,10 +120,18 @@ def load_spec(path) -> SweepSpec:
 
 
 def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
+    """A spec from TOML text (see the module docstring)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{source} is not valid TOML: {exc}") from None
+    return spec_from_dict(data, source)
+
+
+def spec_from_dict(data: dict, source: str = "<spec>") -> SweepSpec:
+    """A spec from the same structure as a parsed TOML file (for scripts building sweeps in Python)."""
+    if not isinstance(data, dict):
+        raise UserError(f"{source}: a spec is a table of keys")
     unknown = sorted(set(data) - SPEC_KEYS)
     if unknown:
         raise UserError(f"{source}: unknown key {unknown[0]!r} (a spec has {', '.join(sorted(SPEC_KEYS))}; "

@@ -438,10 +438,25 @@ def names() -> list[str]:
     return list(_REGISTRY)
 
 
+def available() -> list[str]:
+    """Registered experiments whose code is installed here."""
+    out = []
+    for name in _REGISTRY:
+        try:
+            get(name)
+        except UserError:
+            continue
+        out.append(name)
+    return out
+
+
 def get(name: str) -> Experiment:
     """The experiment called ``name`` (a registered name or ``package.module:attr``); UserError if unknown."""
     if name in _REGISTRY:
-        return _REGISTRY[name].get()
+        try:
+            return _REGISTRY[name].get()
+        except ModuleNotFoundError as exc:
+            raise UserError(f"experiment {name!r} is not available in this installation ({exc})") from None
     if ":" in name:
         module_name, _, attr = name.partition(":")
         try:

@@ -75,6 +75,28 @@ def _sort_key(value):
         else (1, 0.0, str(value))
 
 
+def _spec_orders(out_dir) -> dict:
+    """Order of every grid parameter's values in the sweep's spec (sweep.json), to keep it in plots."""
+    import json
+
+    from ..experiments.sweep import SWEEP_JSON
+
+    try:
+        grid = json.loads((Path(out_dir) / SWEEP_JSON).read_text())["spec"]["grid"]
+        return {k: list(v) for k, v in grid.items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def _value_key(orders: dict, name: str, value):
+    order = orders.get(name, [])
+    for i, v in enumerate(order):
+        if v == value or (isinstance(v, (int, float)) and isinstance(value, (int, float))
+                          and not isinstance(v, bool) and np.isclose(v, value)):
+            return (0, i, 0.0, "")
+    return (1, 0, *_sort_key(value)[1:])
+
+
 def prepare(out_dir, x: str | None, ys: list[str], where: list[str] | None = None):
     """Checked inputs of a plot: ok rows (filtered), x column, metric list, the other varying params."""
     import pandas as pd
@@ -94,11 +116,17 @@ def prepare(out_dir, x: str | None, ys: list[str], where: list[str] | None = Non
     if frame.empty:
         raise UserError(f"no finished runs to plot in {out_dir}" + (" (after --where)" if where else ""))
     varying = [p for p in params if p != x and frame[p].astype(str).nunique(dropna=False) > 1]
+    orders = _spec_orders(out_dir)
     if x == SETTING or x is None:
+        combos = sorted({tuple(r) for r in frame[varying].itertuples(index=False, name=None)},
+                        key=lambda t: [_value_key(orders, p, v) for p, v in zip(varying, t)])
+        labels = [", ".join(f"{p}={_label(v)}" for p, v in zip(varying, t)) or "all" for t in combos]
+        orders[SETTING] = labels
         frame = frame.assign(**{SETTING: frame.apply(
             lambda r: ", ".join(f"{p}={_label(r[p])}" for p in varying) or "all", axis=1)})
         varying = []
         x = SETTING
+    frame.attrs["orders"] = orders
     return frame, x, varying
 
 
@@ -120,8 +148,9 @@ def summary_table(frame, x: str, ys: list[str], series: list[str]):
     if not out:
         raise UserError(f"no values of {', '.join(ys)} among the finished runs")
     table = pd.concat(out, ignore_index=True)
-    order = sorted(range(len(table)), key=lambda i: (_sort_key(table[x].iloc[i]),
-                                                      [str(table[s].iloc[i]) for s in series]))
+    orders = frame.attrs.get("orders", {})
+    order = sorted(range(len(table)), key=lambda i: (_value_key(orders, x, table[x].iloc[i]),
+                                                      [_value_key(orders, s, table[s].iloc[i]) for s in series]))
     return table.iloc[order].reset_index(drop=True)
 
 
@@ -145,10 +174,11 @@ def choose_kind(kind: str, frame, x: str) -> str:
 
 def _groups(frame, x: str, ys: list[str], series: list[str]):
     """[(label, metric, series values, {x value: array of values})], series in a stable order."""
-    xs = sorted(frame[x].dropna().unique().tolist(), key=_sort_key)
+    orders = frame.attrs.get("orders", {})
+    xs = sorted(frame[x].dropna().unique().tolist(), key=lambda v: _value_key(orders, x, v))
     if series:
         combos = sorted({tuple(r) for r in frame[series].itertuples(index=False, name=None)},
-                        key=lambda t: [_sort_key(v) for v in t])
+                        key=lambda t: [_value_key(orders, s, v) for s, v in zip(series, t)])
     else:
         combos = [()]
     out = []
