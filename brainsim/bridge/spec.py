@@ -47,6 +47,9 @@ class IPDNetworkSpec:
     stimulus: IPDStimulusParams = field(default_factory=IPDStimulusParams)
     classes: IPDClasses = field(default_factory=IPDClasses)
     source: str = ""
+    # decay factors exactly as stored by a source that holds them rather than tau (NIR export)
+    alpha_hidden_exact: np.ndarray | None = None
+    alpha_out_exact: np.ndarray | None = None
 
     def __post_init__(self):
         if self.readout not in READOUTS:
@@ -94,10 +97,14 @@ class IPDNetworkSpec:
 
     @property
     def alpha_hidden(self) -> np.ndarray | None:
+        if self.alpha_hidden_exact is not None:
+            return np.asarray(self.alpha_hidden_exact, dtype=np.float32)
         return None if self.tau_hidden_ms is None else decay_factor(self.tau_hidden_ms, self.dt_ms)
 
     @property
     def alpha_out(self) -> np.ndarray:
+        if self.alpha_out_exact is not None:
+            return np.asarray(self.alpha_out_exact, dtype=np.float32)
         return decay_factor(self.tau_out_ms, self.dt_ms)
 
     def scores(self, output_sum: np.ndarray, output_max: np.ndarray | None, n_steps: int) -> np.ndarray:

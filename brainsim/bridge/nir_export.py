@@ -1,0 +1,102 @@
+"""Export the project's trained IPD networks to NIR, with a side file for what NIR cannot say.
+
+Graph (node names fixed)::
+
+    input (Input, n_in) -> fc1 (Affine, W1^T, bias 0) -> hidden (LIF) -> fc2 (Affine, W2^T) -> output (LI or LIF) -> out (Output)
+    membrane-only model:   input -> fc2 -> output -> out
+
+Neuron parameters follow snnTorch's convention, so that one Euler step of NIR's ODE with the model's
+dt is the torch update's decay: ``tau = dt / (1 - alpha)``, ``r = tau / dt``, ``v_leak = 0``,
+``v_reset = 0``, ``v_threshold = theta`` (alpha = exp(-dt / tau_torch), float32, as torch uses it).
+
+The side file ``GRAPH.nir.brainsim.json`` holds what NIR lacks: the readout (oc / max / fr / pop and
+its class grouping), the classes, the stimulus, dt, the torch time constants, and the discretisation
+of the project's neurons, which differs from NIR's generic LIF: the spike is emitted one step after
+the crossing and the multiplicative reset acts one step later (see :mod:`brainsim.snn.core`). A
+generic NIR reader (``brainsim nir-run``, snnTorch, Norse) runs the same weights with its own LIF
+semantics; ``brainsim compare --model GRAPH.nir`` uses the side file and reproduces torch exactly.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+from ..io import atomic_path, write_json
+from .nir_import import side_file
+from .spec import IPDNetworkSpec
+
+SIDE_FORMAT = "brainsim.ipd-nir-side"
+SIDE_VERSION = 1
+DISCRETISATION = ("brainsim.snn.core v1: s_{t+1} = H(v_t - theta); v_{t+1} = (alpha v_t + I_t)(1 - s_t) "
+                  "(spiking); v_{t+1} = alpha v_t + I_t (leaky); I_t = x_t W; records t = 0..T-1")
+
+
+def _lif_like(alpha: np.ndarray, dt_s: float):
+    alpha = np.asarray(alpha, dtype=np.float64)
+    if np.any(alpha >= 1.0) or np.any(alpha <= 0.0):
+        raise UserError("decay factors must lie in (0, 1) to be written as NIR time constants")
+    tau = dt_s / (1.0 - alpha)
+    return tau, tau / dt_s
+
+
+def spec_to_graph(spec: IPDNetworkSpec):
+    """The NIR graph of a trained IPD network (see the module docstring)."""
+    import nir
+
+    dt_s = spec.dt_ms * 1e-3
+    nodes = {"input": nir.Input(input_type={"input": np.array([spec.n_inputs])})}
+    edges = []
+    previous = "input"
+    if spec.has_hidden:
+        tau, r = _lif_like(spec.alpha_hidden, dt_s)
+        n = spec.n_hidden
+        nodes["fc1"] = nir.Affine(weight=spec.W1.T.astype(np.float64), bias=np.zeros(n))
+        nodes["hidden"] = nir.LIF(tau=tau, r=r, v_leak=np.zeros(n), v_threshold=np.full(n, float(spec.threshold)),
+                                  v_reset=np.zeros(n))
+        edges += [("input", "fc1"), ("fc1", "hidden")]
+        previous = "hidden"
+    tau, r = _lif_like(spec.alpha_out, dt_s)
+    n = spec.n_out
+    nodes["fc2"] = nir.Affine(weight=spec.W2.T.astype(np.float64), bias=np.zeros(n))
+    if spec.spiking_output:
+        nodes["output"] = nir.LIF(tau=tau, r=r, v_leak=np.zeros(n), v_threshold=np.full(n, float(spec.threshold)),
+                                  v_reset=np.zeros(n))
+    else:
+        nodes["output"] = nir.LI(tau=tau, r=r, v_leak=np.zeros(n))
+    nodes["out"] = nir.Output(output_type={"output": np.array([n])})
+    edges += [(previous, "fc2"), ("fc2", "output"), ("output", "out")]
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"source": "brainsim", "dt_s": dt_s})
+
+
+def side_metadata(spec: IPDNetworkSpec) -> dict:
+    return {
+        "format": SIDE_FORMAT, "format_version": SIDE_VERSION,
+        "readout": spec.readout, "n_classes": spec.n_classes,
+        "pop_per_class": spec.pop_per_class, "threshold": spec.threshold, "dt_ms": spec.dt_ms,
+        "tau_hidden_ms": None if spec.tau_hidden_ms is None else np.asarray(spec.tau_hidden_ms).tolist(),
+        "tau_out_ms": np.asarray(spec.tau_out_ms).tolist(),
+        "stimulus": asdict(spec.stimulus), "classes": asdict(spec.classes),
+        "discretisation": DISCRETISATION,
+        "readout_definition": {"oc": "argmax_c mean_t v_t,c", "max": "argmax_c max_t v_t,c",
+                               "fr": "argmax_c mean_t s_t,c",
+                               "pop": "argmax_c mean over t and the pop_per_class outputs c*P..c*P+P-1"},
+        "source": spec.source,
+    }
+
+
+def export_nir(spec: IPDNetworkSpec, path) -> tuple[Path, Path]:
+    """Write ``path`` (NIR, HDF5) and its side file, each atomically. Returns both paths."""
+    import nir
+
+    path = Path(path)
+    if path.suffix != ".nir":
+        raise UserError(f"{path}: NIR files must end in .nir")
+    graph = spec_to_graph(spec)
+    with atomic_path(path, suffix=".nir") as tmp:
+        nir.write(str(tmp), graph)
+    side = side_file(path)
+    write_json(side, side_metadata(spec))
+    return path, side

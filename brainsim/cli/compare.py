@@ -1,0 +1,92 @@
+"""``brainsim compare``: torch vs Brian2 (cuba or coba) on the same IPD test stimuli.
+
+Only the standard library is imported here; torch and Brian2 are imported when the command runs.
+"""
+from __future__ import annotations
+
+from .args import add_device_arguments, nonnegative_int, positive_int
+
+EPILOG = """examples:
+  brainsim compare --model models/ipd_seed --neuron cuba --n-test 256          # bit-exact torch in Brian2
+  brainsim compare --model models/ipd_best --neuron coba --n-test 2048 --plot compare.png
+  brainsim compare --model exported.nir --neuron cuba --json                      # a NIR export + side file
+  brainsim compare --model models/ipd_seed --device cuda_standalone --build-only # CUDA code, no GPU needed
+
+The model is a model directory, its weights.npz (manifest beside it) or a NIR file written by the
+bridge (with its .brainsim.json side file). Test stimuli: stream [SEED, 1], as 'brainsim ipd evaluate'.
+"""
+
+
+def add_parser(subparsers) -> None:
+    import argparse
+
+    parser = subparsers.add_parser(
+        "compare", help="torch vs Brian2 (cuba / coba) on a trained IPD network",
+        description="Simulate a trained IPD network in Brian2, all test stimuli side by side in one compiled "
+                    "run, and compare with torch on the same stimuli: accuracy, MAE, identical predictions, "
+                    "per-hidden-neuron spike-count correlation, confusion matrices, wall times.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="model directory, weights.npz or brainsim .nir export")
+    parser.add_argument("--neuron", choices=("cuba", "coba"), default="cuba",
+                        help="cuba: the torch equations exactly (dt 1 ms); coba: conductance-based neurons in mV "
+                             "and ms (dt 0.1 ms). Default: cuba")
+    parser.add_argument("--n-test", type=positive_int, default=256, help="test stimuli (default 256)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the test stimuli (default 0)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--plot", default=None, help="write the comparison figure (PNG) here")
+    parser.add_argument("--torch-threads", type=positive_int, default=1, help="torch threads (default 1)")
+    add_device_arguments(parser, default="cpp_standalone")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import json
+    import sys
+
+    from ..experiments.compare import check_model_path, compare, public
+    from ..io import check_writable, to_json
+    from .args import device_config
+
+    check_model_path(args.model)
+    if args.plot:
+        check_writable(args.plot)
+    config = device_config(args)
+    result = compare(args.model, neuron=args.neuron, n_test=args.n_test, seed=args.seed, device_config=config,
+                     threads=args.torch_threads)
+    if not result.get("ran", False):
+        message = f"generated the {config.name} project in {result['project_dir']} (not run)"
+        print(to_json(public(result)) if args.json else message)
+        return 0
+    if args.plot:
+        from ..plotting.compare import comparison_figure
+
+        comparison_figure(result, args.plot)
+    if args.json:
+        print(to_json(public(result)))
+        return 0
+    r = result
+    lines = [
+        f"model {r['model']} ({r['readout']} readout, {r['n_hidden']} hidden), {r['n_test']} test stimuli (seed {r['seed']})",
+        f"Brian2 {r['neuron']} on {r['device']}",
+        f"  accuracy      torch {100 * r['torch_accuracy']:.2f} %   Brian2 {100 * r['brian2_accuracy']:.2f} %   "
+        f"(difference {100 * r['accuracy_difference']:+.2f} points)",
+        f"  MAE           torch {r['torch_mae_deg']:.2f} deg   Brian2 {r['brian2_mae_deg']:.2f} deg",
+        f"  identical predictions {100 * r['identical_predictions']:.2f} %",
+    ]
+    if "hidden_count_correlation" in r:
+        mean_r = r["hidden_count_correlation_mean"]
+        lines.append(f"  hidden spikes torch {r['torch_hidden_spikes']}  Brian2 {r['brian2_hidden_spikes']};  "
+                     f"spike-count correlation per neuron: mean {mean_r:.4f}" if mean_r is not None else
+                     f"  hidden spikes torch {r['torch_hidden_spikes']}  Brian2 {r['brian2_hidden_spikes']}")
+    if "hidden_bins_identical" in r:
+        lines.append(f"  identical hidden spike bins {100 * r['hidden_bins_identical']:.4f} % "
+                     f"(spike trains identical: {'yes' if r['hidden_spike_trains_identical'] else 'no'})")
+    lines.append(f"  wall time     torch {r['torch_seconds']:.2f} s   Brian2 build {r['brian2_build_seconds']:.1f} s, "
+                 f"run {r['brian2_run_seconds']:.2f} s")
+    lines.append("confusion matrices [true class][predicted class]: use --json")
+    if args.plot:
+        lines.append(f"figure: {args.plot}")
+    print("\n".join(lines))
+    sys.stdout.flush()
+    del json
+    return 0
