@@ -85,7 +85,7 @@ def test_analyse_writes_figures(tiny_model, run_cli, tmp_path):
 
 
 def test_repeats_table_boxplots_and_resume(run_cli, tmp_path):
-    args = ["ipd", "train", "--repeats", "2", "--readout", "oc", "fr", "--tau-ms", "2", "--hidden", "8",
+    args = ["ipd", "train", "--repeats", "2", "--readout", "oc", "pop", "--tau-ms", "2", "--hidden", "8",
             "--epochs", "1", "--n-train", "64", "--n-test", "32", "--batch-size", "32", "--quiet", "--out", tmp_path / "rep"]
     res = run_cli(*args)
     assert res.returncode == 0, res
