@@ -87,6 +87,9 @@ def test_explicit_seeds_and_default_single_seed():
     ('experiment = "ipd"\n[grid]\nreadout = ["xyz"]', "unknown readout"),
     ('experiment = "ipd"\n[grid]\ntau_ms = [2.0]\n[fixed]\ntau_out_ms = 5.0', "not both"),
     ('experiment = "ipd-evaluate"\n[grid]\nn_test = [10]', "needs a value for model"),
+    ('experiment = "compare"\n[grid]\nneuron = ["lif"]\n[fixed]\nmodel = "m"', "must be one of"),
+    ('experiment = "compare"\n[grid]\nn_test = [8]', "needs a value for model"),
+    ('experiment = "compare"\n[grid]\ncoba_E_i_mV = [-50.0]\n[fixed]\nmodel = "m"', "need E_i < E_L"),
     ('experiment = "no_such_module:X"\n[grid]\nx = [1]', "cannot import experiment"),
 ])
 def test_bad_specs_are_one_line_user_errors(text, fragment):
@@ -109,7 +112,7 @@ def test_stdp_settings_are_checked_by_its_parameter_class():
 
 
 def test_every_adapter_declares_unique_parameters_and_metrics():
-    assert {"jeffress", "ipd", "ipd-evaluate"} <= set(adapters.available())
+    assert {"jeffress", "ipd", "ipd-evaluate", "compare"} <= set(adapters.available())
     for name in adapters.available():
         exp = adapters.get(name)
         names = exp.param_names

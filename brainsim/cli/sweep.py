@@ -12,7 +12,7 @@ SWEEP_DESCRIPTION = """\
 Run every setting x seed of a TOML sweep spec and collect one tidy table (OUT/results.csv: one row
 per run with its parameters, seed, status, metrics, error, wall time, host and versions).
 
-  experiment = "jeffress"       # jeffress, ipd, ipd-evaluate, stdp (or package.module:ADAPTER)
+  experiment = "jeffress"       # jeffress, ipd, ipd-evaluate, stdp, compare (or package.module:ADAPTER)
   repeats = 2                   # seeds 0..repeats-1 (first_seed = S shifts them; or seeds = [...])
   [grid]                        # the cartesian product of these lists
   ipd_deg = [-45.0, 0.0, 45.0]
@@ -89,6 +89,24 @@ def add_parser(subparsers) -> None:
     q.set_defaults(func=run_plot_command)
 
 
+def _pipe_safe(func):
+    """Output piped into e.g. ``head`` that closes early: stop printing quietly (the work is done)."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except BrokenPipeError:
+            import os
+            import sys
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+
+    return wrapper
+
+
 def _list(name: str) -> int:
     from ..experiments import sweep_adapters as adapters
 
@@ -103,6 +121,7 @@ def _list(name: str) -> int:
     return 0
 
 
+@_pipe_safe
 def run_sweep_command(args) -> int:
     from ..errors import UserError
 
@@ -147,6 +166,7 @@ def run_sweep_command(args) -> int:
     return 1 if result.failed else 0
 
 
+@_pipe_safe
 def run_plot_command(args) -> int:
     from ..errors import UserError
     from ..io import to_json

@@ -2,7 +2,7 @@
 
 Spec (TOML)::
 
-    experiment = "jeffress"      # jeffress, ipd, ipd-evaluate, stdp (or package.module:ADAPTER)
+    experiment = "jeffress"      # jeffress, ipd, ipd-evaluate, stdp, compare (or package.module:ADAPTER)
     repeats = 2                  # seeds first_seed .. first_seed + repeats - 1 (or: seeds = [3, 7])
     first_seed = 0               # optional
     description = "..."          # optional

@@ -15,6 +15,8 @@ Adapters (``brainsim sweep --list`` prints them with their parameters):
                   followed by its evaluation on fresh test stimuli; accuracies and errors.
 ``ipd-evaluate``  a saved IPD model (``model`` = model directory) on fresh test stimuli of each seed.
 ``stdp``          a small Diehl & Cook run (:mod:`brainsim.experiments.mnist`): train, observe, test.
+``compare``       torch vs Brian2 (cuba or coba) on a trained IPD network (:mod:`brainsim.experiments.compare`):
+                  the same test stimuli through both; accuracies, agreement, timings.
 
 Own experiments: a spec may name ``experiment = "package.module:ADAPTER"``, an :class:`Experiment`
 object importable on every worker.
@@ -365,6 +367,50 @@ def _stdp_run(params: dict, seed: int, workdir: Path) -> dict:
             "build_seconds": trained.get("build_seconds"), "stages_seconds": round(time.perf_counter() - t0, 3)}
 
 
+# --- compare (torch vs Brian2 on a trained IPD network) ----------------------------------------------
+
+COMPARE_METRICS = ("accuracy_difference", "torch_accuracy", "brian2_accuracy", "identical_predictions",
+                   "torch_mae_deg", "brian2_mae_deg", "hidden_count_correlation_mean", "hidden_bins_identical",
+                   "torch_seconds", "brian2_build_seconds", "brian2_run_seconds", "brian2_total_seconds")
+
+
+def _compare_params() -> tuple[Param, ...]:
+    from ..circuits.ipd_network import CobaParams
+
+    own = [
+        Param("model", str, REQUIRED, "trained IPD network: model directory, weights.npz or brainsim NIR file"),
+        Param("neuron", str, "cuba", "Brian2 realisation: cuba (torch dynamics) or coba (conductances)",
+              choices=("cuba", "coba")),
+        Param("n_test", int, 256, "test stimuli (stream [seed, 1], as brainsim ipd evaluate)"),
+        Param("torch_threads", int, 1, "torch threads per run"),
+    ]
+    coba = _dataclass_params(CobaParams, rename={f.name: f"coba_{f.name}" for f in fields(CobaParams)},
+                             helps={f.name: f"coba realisation: CobaParams.{f.name}" for f in fields(CobaParams)})
+    device = [Param("device", str, "cpp_standalone", "Brian2 device",
+                    choices=("runtime", "cpp_standalone", "cuda_standalone")), *DEVICE_PARAMS[1:]]
+    return tuple(own + coba + device)
+
+
+def _compare_objects(params: dict):
+    from ..circuits.ipd_network import CobaParams
+
+    coba = _value_error(CobaParams, **{f.name: params[f"coba_{f.name}"] for f in fields(CobaParams)})
+    if params["n_test"] < 1:
+        raise UserError("n_test must be >= 1")
+    return coba, _device(params)
+
+
+def _compare_run(params: dict, seed: int, workdir: Path) -> dict:
+    from .compare import compare
+
+    coba, device = _compare_objects(params)
+    result = compare(params["model"], neuron=params["neuron"], n_test=params["n_test"], seed=seed,
+                     device_config=device, coba_params=coba, threads=params["torch_threads"])
+    if not result.get("ran", False):
+        raise RuntimeError(f"Brian2 did not run on {device.name} (project generated only)")
+    return {k: result.get(k) for k in COMPARE_METRICS}
+
+
 # --- registry -------------------------------------------------------------------------------------------
 
 @dataclass
@@ -416,11 +462,19 @@ def _stdp() -> Experiment:
                       cost="cpp_standalone: three compilations (~10-30 s each) + ~0.05 s per sample at 100 neurons")
 
 
+def _compare() -> Experiment:
+    return Experiment("compare", "torch vs Brian2 (cuba or coba) on a trained IPD network, same test stimuli",
+                      _compare_params(), COMPARE_METRICS, _compare_run,
+                      check=lambda p: (_compare_objects(p), None)[1],
+                      cost="cpp_standalone: one compilation (~10-30 s) + the run; runtime/numpy for small n_test")
+
+
 _REGISTRY: dict[str, _Lazy] = {
     "jeffress": _Lazy(_jeffress),
     "ipd": _Lazy(_ipd),
     "ipd-evaluate": _Lazy(_ipd_evaluate),
     "stdp": _Lazy(_stdp),
+    "compare": _Lazy(_compare),
 }
 
 
