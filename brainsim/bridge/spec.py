@@ -119,9 +119,19 @@ class IPDNetworkSpec:
 
 
 def decay_factor(tau_ms, dt_ms: float) -> np.ndarray:
-    """alpha = exp(-dt / tau) in float32 (the torch models compute it so)."""
+    """alpha = exp(-dt / tau) in float32, bit for bit as the torch models compute it.
+
+    torch's float32 exp is not always correctly rounded (about 1 % of values differ by one ulp from
+    the correctly rounded result), and one ulp can flip a threshold decision, so torch itself
+    computes it when it can be imported (the only callers, export and compare, use torch anyway);
+    otherwise the correctly rounded value is used."""
     tau = np.maximum(np.asarray(tau_ms, dtype=np.float32), np.float32(0.1))  # models.MIN_TAU_MS clamp
-    return np.exp(np.float32(-dt_ms) / tau).astype(np.float32)
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        quotient = np.float32(-dt_ms) / tau
+        return np.exp(quotient.astype(np.float64)).astype(np.float32)
+    return torch.exp(-float(dt_ms) / torch.from_numpy(np.ascontiguousarray(tau))).numpy().astype(np.float32)
 
 
 def _dataclass_from(cls, data: dict):
