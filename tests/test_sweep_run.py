@@ -162,3 +162,23 @@ def test_plots_and_their_statistics(jeffress_sweep, tmp_path):
     assert (tmp_path / "b_summary.csv").is_file()
     only = plot_sweep(out, "ipd_deg", ["mae_deg"], where=["ipd_deg=30"], path=tmp_path / "w.png")
     assert [r["ipd_deg"] for r in only["summary"]] == [30.0]
+
+
+@pytest.mark.slow
+def test_parallel_cpp_standalone_builds_do_not_collide(tmp_path):
+    """Two worker processes compile Jeffress cpp_standalone projects at the same time."""
+    spec = sw.parse_spec(TINY_JEFFRESS.replace("repeats = 2", "repeats = 1")
+                         + 'device = "cpp_standalone"\n')
+    result = sw.run_sweep(spec, tmp_path / "out", workers=2, progress=False)
+    assert (result.ok, result.failed) == (2, 0), result.failures
+    rows = _rows(tmp_path / "out")
+    runtime = sw.run_sweep(sw.parse_spec(TINY_JEFFRESS.replace("repeats = 2", "repeats = 1")), tmp_path / "rt",
+                           workers=1, progress=False)
+    assert runtime.ok == 2
+    # same stimuli, same circuit: the standalone runs decode like the runtime ones
+    by_ipd = {float(r["ipd_deg"]): float(r["mae_deg"]) for r in _rows(tmp_path / "rt")}
+    for r in rows:
+        assert abs(float(r["mae_deg"]) - by_ipd[float(r["ipd_deg"])]) < 10.0
+    # the worker build roots are left empty (temporary projects and scratch directories removed)
+    leftovers = [p for p in (tmp_path / "builds").rglob("*") if p.is_file()] if (tmp_path / "builds").exists() else []
+    assert leftovers == []
