@@ -13,8 +13,10 @@ about 1 s per run on a free core) of ``--runs`` runs. Measured in the same proce
 Reported: runs/s, speedup = time(1 worker) / time(2 workers), overhead per run =
 (time(1 worker) - runs x direct) / runs (worker start-up included, amortised over the runs), and the
 machine's load average before and after (this bench is sensitive to other work on the machine:
-the speedup can only reach 2x when two cores are free). Optionally (--dask) the same sweep on a
-dask.distributed LocalCluster with 2 worker processes.
+the speedup can only reach 2x when two cores are free). The pure sweep overhead per run is measured
+with ``--overhead-runs`` runs that do no work (tests/sweep_plugin.py): dispatch to the worker, result
+back, table rewritten. Optionally (--dask) the Jeffress sweep on a dask.distributed LocalCluster with
+2 worker processes.
 
     python bench/bench_sweep.py [--runs 24] [--repeats 2] [--dask]
 """
@@ -28,7 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # sweep_plugin: a run that does no work, for the pure overhead
 
 
 def spec(runs: int):
@@ -73,6 +77,7 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=24, help="runs per sweep (default 24)")
     parser.add_argument("--repeats", type=int, default=2, help="repeats of every measurement (default 2)")
     parser.add_argument("--dask", action="store_true", help="also time a 2-worker dask LocalCluster")
+    parser.add_argument("--overhead-runs", type=int, default=200, help="no-op runs for the overhead (default 200)")
     args = parser.parse_args(argv)
     sp = spec(args.runs)
     n = sp.n_runs
@@ -99,6 +104,15 @@ def main(argv=None) -> int:
             results["dask2"].append(wd)
             line += f"; dask LocalCluster(2) {wd:.2f} s ({w1 / wd:.2f}x)"
         print(line, flush=True)
+    from brainsim.experiments import sweep as sw
+
+    noop = sw.spec_from_dict({"experiment": "sweep_plugin:PROBE", "repeats": args.overhead_runs,
+                              "grid": {"x": [0.0]}}, source="bench-noop")
+    noop_small = sw.spec_from_dict({"experiment": "sweep_plugin:PROBE", "repeats": 1, "grid": {"x": [0.0]}},
+                                   source="bench-noop")
+    t_one, _ = sweep_time(noop_small, workers=1)   # worker start-up + one run
+    t_many, _ = sweep_time(noop, workers=1)
+    overhead = (t_many - t_one) / max(1, args.overhead_runs - 1)
     med = {k: statistics.median(v) for k, v in results.items() if v}
     load1 = os.getloadavg()
     print("median over repeats:")
@@ -108,6 +122,8 @@ def main(argv=None) -> int:
     print(f"  speedup 2 vs 1 workers          {med['1'] / med['2']:.2f}x  (goal >= 1.7x)")
     print(f"  overhead per run, 1 worker      {med['1'] / n - med['direct']:.3f} s "
           f"(start-up amortised over {n} runs; inside the worker a run took {med['inside1']:.3f} s)")
+    print(f"  sweep machinery per run         {1e3 * overhead:.1f} ms  ({args.overhead_runs} no-op runs, 1 worker; "
+          f"start-up of a sweep with its worker {t_one:.2f} s)")
     if "dask2" in med:
         print(f"  dask LocalCluster, 2 workers    {med['dask2'] / n:.3f} s/run  ({med['1'] / med['dask2']:.2f}x)")
     print(f"load average after: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")
