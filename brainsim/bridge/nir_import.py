@@ -91,8 +91,13 @@ def read_graph(path):
     if not path.is_file():
         raise UserError(f"NIR graph {path} does not exist")
     try:
-        graph = nir.read(str(path))
-    except Exception as exc:  # h5py/KeyError/ValueError on a file that is not a NIR graph
+        # our own checks (plan_graph) name unsupported nodes and shape mismatches precisely
+        graph = nir.read(str(path), type_check=False)
+    except ValueError as exc:
+        if "type mismatch" in str(exc):  # nir's own shape inference
+            raise UserError(f"{path}: shape mismatch between connected NIR nodes ({exc})") from None
+        raise UserError(f"cannot read {path} as a NIR graph (ValueError: {exc})") from None
+    except Exception as exc:  # h5py/KeyError/OSError on a file that is not a NIR graph
         raise UserError(f"cannot read {path} as a NIR graph ({type(exc).__name__}: {exc})") from None
     if type(graph).__name__ != "NIRGraph":
         raise UserError(f"{path}: the top-level node is a {type(graph).__name__}, not a NIRGraph")

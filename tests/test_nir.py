@@ -1,0 +1,274 @@
+"""NIR import into Brian2 and export of the project's models.
+
+Expectations: a direct numpy implementation of the documented discrete-time node equations (written
+here, independently of the Brian2 code), the weights of the exported model, and snnTorch's own
+simulation of a graph it exported."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from brainsim.bridge.nir_brian2 import simulate_nir
+from brainsim.bridge.nir_import import plan_graph
+from brainsim.devices import BrianSession, DeviceConfig
+from brainsim.errors import UserError
+from conftest import assert_one_line_error
+
+nir = pytest.importorskip("nir")
+
+
+def brian_run(graph, x, dt):
+    with BrianSession(DeviceConfig("runtime", target="numpy")) as session:
+        return simulate_nir(plan_graph(graph), x, dt, session)
+
+
+def reference(layers, x, dt):
+    """Numpy forward pass of a chain [(W, b, kind, params), ...] with the documented equations."""
+    T, B, _ = x.shape
+    signal = x.astype(float)
+    for W, b, kind, p in layers:
+        I_all = signal @ W.T + b                            # (T, B, n)
+        n = W.shape[0]
+        v, z, Is = np.zeros((B, n)), np.zeros((B, n)), np.zeros((B, n))
+        out = np.zeros((T, B, n))
+        for t in range(T):
+            I = I_all[t]
+            if kind in ("CubaLIF", "CubaLI"):
+                Is = Is + dt / p["tau_syn"] * (p["w_in"] * I - Is)
+                I = Is
+            if kind in ("LIF", "IF", "CubaLIF"):
+                v = np.where(z > 0, p["v_reset"], v)
+            if kind == "IF":
+                v = v + dt * p["r"] * I
+            elif kind == "Threshold":
+                v = I
+            else:
+                v = v + dt / p["tau"] * (p["v_leak"] - v + p["r"] * I)
+            if kind in ("LIF", "IF", "CubaLIF", "Threshold"):
+                z = (v > p["v_threshold"]).astype(float)
+                out[t] = z
+            else:
+                out[t] = v
+        signal = out
+    return signal
+
+
+def chain_graph(layers, n_in):
+    nodes = {"in": nir.Input(input_type={"input": np.array([n_in])})}
+    edges, prev = [], "in"
+    for k, (W, b, kind, p) in enumerate(layers):
+        nodes[f"w{k}"] = nir.Affine(weight=W, bias=b)
+        n = W.shape[0]
+        if kind == "LIF":
+            node = nir.LIF(tau=p["tau"], r=p["r"], v_leak=p["v_leak"], v_threshold=p["v_threshold"], v_reset=p["v_reset"])
+        elif kind == "LI":
+            node = nir.LI(tau=p["tau"], r=p["r"], v_leak=p["v_leak"])
+        elif kind == "IF":
+            node = nir.IF(r=p["r"], v_threshold=p["v_threshold"], v_reset=p["v_reset"])
+        elif kind == "CubaLIF":
+            node = nir.CubaLIF(tau_syn=p["tau_syn"], tau_mem=p["tau"], r=p["r"], v_leak=p["v_leak"],
+                               v_threshold=p["v_threshold"], v_reset=p["v_reset"], w_in=p["w_in"])
+        elif kind == "CubaLI":
+            node = nir.CubaLI(tau_syn=p["tau_syn"], tau_mem=p["tau"], r=p["r"], v_leak=p["v_leak"], w_in=p["w_in"])
+        elif kind == "Threshold":
+            node = nir.Threshold(threshold=p["v_threshold"])
+        nodes[f"n{k}"] = node
+        edges += [(prev, f"w{k}"), (f"w{k}", f"n{k}")]
+        prev = f"n{k}"
+        del n
+    nodes["out"] = nir.Output(output_type={"output": np.array([layers[-1][0].shape[0]])})
+    edges.append((prev, "out"))
+    return nir.NIRGraph(nodes=nodes, edges=edges)
+
+
+def params(kind, n, rng, dt):
+    tau = rng.uniform(3, 10, n) * dt
+    return {"tau": tau, "r": rng.uniform(0.5, 2, n) * (1 / dt if kind == "IF" else 1.0), "v_leak": rng.uniform(-0.1, 0.1, n),
+            "v_threshold": rng.uniform(0.2, 0.6, n), "v_reset": rng.uniform(-0.2, 0.0, n),
+            "tau_syn": rng.uniform(2, 5, n) * dt, "w_in": rng.uniform(0.5, 1.5, n)}
+
+
+@pytest.mark.parametrize("kinds", [("LIF", "LI"), ("CubaLIF", "IF", "Threshold"), ("LIF", "CubaLI")])
+def test_imported_graph_follows_documented_equations(kinds):
+    rng = np.random.default_rng(len(kinds))
+    dt = 1e-3
+    n_in, sizes = 7, [9, 6, 5][:len(kinds)]
+    layers, prev = [], n_in
+    for kind, n in zip(kinds, sizes):
+        layers.append((rng.normal(0.3, 0.8, (n, prev)), rng.normal(0, 0.05, n), kind, params(kind, n, rng, dt)))
+        prev = n
+    x = (rng.random((40, 3, n_in)) < 0.4).astype(np.uint8)
+    y = brian_run(chain_graph(layers, n_in), x, dt)
+    expected = reference(layers, x, dt)
+    if kinds[-1] in ("LI", "CubaLI"):
+        np.testing.assert_allclose(y, expected, rtol=1e-9, atol=1e-9)
+    else:
+        assert expected.sum() > 10
+        np.testing.assert_array_equal(y, expected)
+
+
+def test_delay_and_linear_nodes():
+    rng = np.random.default_rng(3)
+    n_in = 4
+    delays = np.array([0.0, 1e-3, 3e-3, 2e-3])
+    W = np.eye(n_in) * 2.0
+    nodes = {"in": nir.Input(input_type={"input": np.array([n_in])}),
+             "d": nir.Delay(delay=delays), "lin": nir.Linear(weight=W),
+             "th": nir.Threshold(threshold=np.ones(n_in)),
+             "out": nir.Output(output_type={"output": np.array([n_in])})}
+    graph = nir.NIRGraph(nodes=nodes, edges=[("in", "d"), ("d", "lin"), ("lin", "th"), ("th", "out")])
+    x = (rng.random((20, 2, n_in)) < 0.3).astype(np.uint8)
+    y = brian_run(graph, x, 1e-3)
+    expected = np.zeros_like(x)
+    for f, d in enumerate(np.rint(delays / 1e-3).astype(int)):
+        expected[d:, :, f] = x[:x.shape[0] - d, :, f]
+    np.testing.assert_array_equal(y, expected)
+
+
+def test_unsupported_and_mismatched_graphs():
+    n = 3
+    inp = nir.Input(input_type={"input": np.array([n])})
+    out = nir.Output(output_type={"output": np.array([n])})
+    conv = nir.Scale(scale=np.ones(n))
+    with pytest.raises(UserError, match="unsupported NIR node type Scale"):
+        plan_graph(nir.NIRGraph(nodes={"in": inp, "s": conv, "out": out}, edges=[("in", "s"), ("s", "out")]))
+    lif = nir.LIF(tau=np.ones(5), r=np.ones(5), v_leak=np.zeros(5), v_threshold=np.ones(5))
+    aff = nir.Affine(weight=np.ones((4, n)), bias=np.zeros(4))
+    with pytest.raises(UserError, match="shape mismatch"):
+        plan_graph(nir.NIRGraph(nodes={"in": inp, "a": aff, "l": lif, "out": out},
+                                edges=[("in", "a"), ("a", "l"), ("l", "out")], type_check=False))
+
+
+# --- export of the project's models ------------------------------------------------------------------
+
+def test_export_import_round_trip(tmp_path):
+    from brainsim.bridge.nir_export import export_nir
+    from brainsim.bridge.spec import load_network
+    from test_bridge import small_spec
+
+    for readout in ("oc", "pop"):
+        spec = small_spec(readout)
+        graph_path, side = export_nir(spec, tmp_path / f"{readout}.nir")
+        meta = json.loads(side.read_text())
+        assert meta["readout"] == readout and meta["dt_ms"] == 1.0 and "discretisation" in meta
+        graph = nir.read(str(graph_path))
+        kinds = {name: type(node).__name__ for name, node in graph.nodes.items()}
+        assert kinds["hidden"] == "LIF" and kinds["output"] == ("LIF" if readout == "pop" else "LI")
+        np.testing.assert_allclose(graph.nodes["fc1"].weight, spec.W1.T)
+        back = load_network(graph_path)
+        np.testing.assert_array_equal(back.W1, spec.W1)
+        np.testing.assert_array_equal(back.W2, spec.W2)
+        np.testing.assert_array_equal(back.alpha_hidden, spec.alpha_hidden)
+        np.testing.assert_array_equal(back.alpha_out, spec.alpha_out)
+        assert back.pop_per_class == spec.pop_per_class and back.stimulus == spec.stimulus
+    # the generic reader runs the same weights with NIR's LIF (Euler step = the torch decay)
+    x = (np.random.default_rng(0).random((30, 2, spec.n_inputs)) < 0.3).astype(np.uint8)
+    y = brian_run(nir.read(str(tmp_path / "oc.nir")), x, 1e-3)
+    assert y.shape == (30, 2, 12) and np.all(np.isfinite(y))
+
+
+def test_graph_without_side_file_is_not_a_model(tmp_path):
+    from brainsim.bridge.nir_export import export_nir
+    from brainsim.bridge.spec import load_network
+    from test_bridge import small_spec
+
+    graph_path, side = export_nir(small_spec("oc"), tmp_path / "m.nir")
+    side.unlink()
+    with pytest.raises(UserError, match="side file"):
+        load_network(graph_path)
+
+
+# --- snnTorch ----------------------------------------------------------------------------------------
+
+def test_snntorch_export_runs_identically(tmp_path, run_cli):
+    """A Linear + Leaky network exported by snnTorch's own export_to_nir, run by `brainsim nir-run`,
+    gives snnTorch's output spikes (time-step convention: one input bin = one step; snnTorch's
+    dt = 1e-4 s is nir-run's default)."""
+    torch = pytest.importorskip("torch")
+    snn = pytest.importorskip("snntorch")
+    from snntorch import utils as snn_utils
+    from snntorch.export_nir import export_to_nir
+
+    torch.manual_seed(0)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = torch.nn.Linear(16, 24)
+            self.lif1 = snn.Leaky(beta=torch.rand(24) * 0.3 + 0.65, threshold=torch.full((24,), 0.8),
+                                  reset_mechanism="zero", init_hidden=True)
+            self.fc2 = torch.nn.Linear(24, 6)
+            self.lif2 = snn.Leaky(beta=torch.full((6,), 0.85), threshold=torch.ones(6),
+                                  reset_mechanism="zero", init_hidden=True)
+
+        def forward(self, x):
+            return self.lif2(self.fc2(self.lif1(self.fc1(x))))
+
+    net = Net()
+    with torch.no_grad():
+        net.fc1.weight.mul_(2.5)
+        net.fc2.weight.mul_(2.0)
+    x = (torch.rand(60, 5, 16) < 0.3).float()
+    graph = export_to_nir(net, x[0, 0])
+    nir.write(str(tmp_path / "snn.nir"), graph)
+    snn_utils.reset(net)
+    with torch.no_grad():
+        expected = torch.stack([net(x[t]) for t in range(x.shape[0])]).numpy()
+    np.save(tmp_path / "x.npy", x.numpy().astype(np.uint8))
+    result = run_cli("nir-run", tmp_path / "snn.nir", "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy")
+    assert result.returncode == 0, result
+    y = np.load(tmp_path / "y.npy")
+    assert y.shape == expected.shape and expected.sum() > 20
+    assert np.mean(y == expected) >= 0.99
+    np.testing.assert_array_equal(y, expected)
+
+
+# --- CLI errors --------------------------------------------------------------------------------------
+
+def _tiny_graph(path, kind="LIF"):
+    n = 3
+    m = 4 if kind == "mismatch" else n
+    nodes = {"in": nir.Input(input_type={"input": np.array([n])}),
+             "a": nir.Affine(weight=np.eye(n), bias=np.zeros(n)),
+             "out": nir.Output(output_type={"output": np.array([n])})}
+    if kind == "Conv1d":
+        nodes["l"] = nir.Conv1d(input_shape=n, weight=np.ones((1, 1, 1)), stride=1, padding=0, dilation=1, groups=1,
+                                bias=np.zeros(1))
+    else:
+        nodes["l"] = nir.LIF(tau=np.ones(m), r=np.ones(m), v_leak=np.zeros(m), v_threshold=np.ones(m))
+    nir.write(str(path), nir.NIRGraph(nodes=nodes, edges=[("in", "a"), ("a", "l"), ("l", "out")],
+                                      type_check=kind == "LIF"))
+    return path
+
+
+@pytest.mark.parametrize("case, fragment", [
+    ("unsupported", "Conv1d"),
+    ("features", "shape mismatch"),
+    ("layout", "shape mismatch"),
+    ("graph_shapes", "shape mismatch"),
+    ("missing_graph", "does not exist"),
+    ("missing_input", "does not exist"),
+    ("not_nir", "cannot read"),
+    ("not_binary", "only 0 and 1"),
+])
+def test_nir_run_errors(tmp_path, run_cli, case, fragment):
+    graph = _tiny_graph(tmp_path / "g.nir", {"unsupported": "Conv1d", "graph_shapes": "mismatch"}.get(case, "LIF"))
+    x = np.zeros((5, 2, 3), dtype=np.uint8)
+    if case == "features":
+        x = np.zeros((5, 2, 4), dtype=np.uint8)
+    elif case == "layout":
+        x = np.zeros((5, 3), dtype=np.uint8)
+    elif case == "not_binary":
+        x = np.full((5, 2, 3), 0.5)
+    np.save(tmp_path / "x.npy", x)
+    if case == "missing_graph":
+        graph = tmp_path / "none.nir"
+    elif case == "not_nir":
+        graph.write_text("not hdf5")
+    inp = tmp_path / ("none.npy" if case == "missing_input" else "x.npy")
+    result = run_cli("nir-run", graph, "--input", inp, "--output", tmp_path / "y.npy")
+    assert_one_line_error(result, fragment)
+    assert not (tmp_path / "y.npy").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".y")]
