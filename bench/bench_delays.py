@@ -28,24 +28,30 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="runtime", choices=("runtime", "cpp_standalone"))
     parser.add_argument("--duration-s", type=float, default=1.5, help="lagging: simulated time (default 1.5 s)")
     parser.add_argument("--epochs", type=int, default=150, help="torch: epochs (default 150)")
+    parser.add_argument("--initial-delay-ms", type=float, default=1.0, help="both methods start here (default 1 ms)")
+    parser.add_argument("--pattern-spikes", type=int, default=4, help="spikes per 100 ms pattern (default 4)")
+    parser.add_argument("--min-gap-ms", type=float, default=20.0, help="minimum gap between pattern spikes (default 20)")
     parser.add_argument("--markdown", help="also write the first seed's table as markdown to this file")
     args = parser.parse_args(argv)
     offsets = [float(v) for v in args.offsets.split(",")]
     seeds = [int(v) for v in args.seeds.split(",")]
     device = DeviceConfig(name=args.device)
+    pattern = ex.PatternParams(n_spikes=args.pattern_spikes, min_gap_ms=args.min_gap_ms)
+    lag_params = ex.LaggingRunParams(duration_s=args.duration_s, initial_delay_ms=args.initial_delay_ms)
+    torch_params = ex.TorchRunParams(epochs=args.epochs, initial_delay_ms=args.initial_delay_ms)
 
     rows, walls = [], {"lagging": 0.0, "torch": 0.0}
     bar = progressbar.ProgressBar(max_value=len(seeds) * (1 + len(offsets)), fd=sys.stderr)
     done = 0
     for seed in seeds:
         t0 = time.perf_counter()
-        lag = ex.run_lagging_many(offsets, seed, ex.LaggingRunParams(duration_s=args.duration_s), device=device)
+        lag = ex.run_lagging_many(offsets, seed, lag_params, pattern=pattern, device=device)
         walls["lagging"] += time.perf_counter() - t0
         done += 1
         bar.update(done)
         for offset, lag_result in zip(offsets, lag["results"]):
             t0 = time.perf_counter()
-            torch_result = ex.run_torch(offset, seed, ex.TorchRunParams(epochs=args.epochs))
+            torch_result = ex.run_torch(offset, seed, torch_params, pattern=pattern)
             walls["torch"] += time.perf_counter() - t0
             done += 1
             bar.update(done)
@@ -67,12 +73,13 @@ def main(argv=None) -> int:
     lag_need = [r[2]["simulated_s_needed"] for r in rows]
     tor_need = [r[3]["epochs_needed"] for r in rows]
     print()
+    finite = lambda values: [v for v in values if v is not None] or [float("nan")]
     print(f"lagging: max error {lag_err.max():.3f} ms, {np.sum(lag_err < 0.5)}/{len(rows)} within 0.5 ms, "
-          f"simulated time to 0.5 ms: median {np.median([v for v in lag_need if v is not None]):.2f} s, "
-          f"max {max(v for v in lag_need if v is not None):.2f} s (of {args.duration_s:g} s simulated)")
+          f"simulated time to 0.5 ms: median {np.median(finite(lag_need)):.2f} s, "
+          f"max {max(finite(lag_need)):.2f} s (of {args.duration_s:g} s simulated)")
     print(f"torch:   max error {tor_err.max():.3f} ms, {np.sum(tor_err < 0.5)}/{len(rows)} within 0.5 ms, "
-          f"epochs to 0.5 ms: median {np.median([v for v in tor_need if v is not None]):.0f}, "
-          f"max {max(v for v in tor_need if v is not None)} (of {args.epochs})")
+          f"epochs to 0.5 ms: median {np.median(finite(tor_need)):.0f}, "
+          f"max {max(finite(tor_need))} (of {args.epochs})")
     per_offset = {k: v / (len(seeds) * len(offsets)) for k, v in walls.items()}
     print(f"wall per offset: lagging {per_offset['lagging']:.2f} s ({args.device}, {len(offsets)} learners per run), "
           f"torch {per_offset['torch']:.2f} s; ratio torch/lagging {per_offset['torch'] / per_offset['lagging']:.2f}")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from brainsim.experiments import delays as ex
-from brainsim.snn.delays import DelayLayer, DelayParameters, shift
+from brainsim.snn.delays import DelayLayer, DelayParameters, delayed_projection, shift
 
 SURROGATES = ("interpolate", "straight_through")
 
@@ -78,6 +78,43 @@ def test_interpolation_gradient_matches_finite_differences():
     x = torch.rand(2, 15, 3, dtype=torch.float64)
     d = torch.tensor([1.3, 4.7, 2.2], dtype=torch.float64, requires_grad=True)
     torch.autograd.gradcheck(lambda dd: shift(x, dd, DelayParameters(6, "interpolate")), (d,))
+
+
+@pytest.mark.parametrize("surrogate", SURROGATES)
+@pytest.mark.parametrize("kind", ["fractional", "integer"])
+def test_delayed_projection_equals_summed_shifts_values_and_gradients(surrogate, kind):
+    gen = torch.Generator().manual_seed(0)
+    x = (torch.rand(3, 20, 5, generator=gen) < 0.3).double()
+    weight = torch.randn(5, 4, dtype=torch.double, generator=gen)
+    values = torch.rand(5, 4, generator=gen, dtype=torch.double) * 6
+    if kind == "integer":
+        values = values.round()
+    params = DelayParameters(6, surrogate)
+    for full in (True, False):
+        grads = []
+        for fn in (lambda w, d: delayed_projection(x, w, d, params, full=full),
+                   lambda w, d: (shift(x.unsqueeze(-1), d, params) * w).sum(2)[:, :None if full else 20]):
+            w, d = weight.clone().requires_grad_(True), values.clone().requires_grad_(True)
+            out = fn(w, d)
+            grads.append((out.detach(),) + torch.autograd.grad((out ** 2).sum() + out.sum(), (w, d)))
+        for a, b in zip(*grads):
+            assert torch.allclose(a, b, atol=1e-10)
+
+
+def test_delayed_ipd_network_runs_and_delays_get_gradients():
+    from brainsim.snn.delays import DelayedIPDNet
+    from brainsim.snn.models import NetConfig
+
+    model = DelayedIPDNet(NetConfig(n_inputs=20, n_hidden=6), max_delay_steps=10, seed=0, backend="torch")
+    x = (torch.rand(4, 30, 20) < 0.1).float()
+    out = model(x)
+    assert out["scores"].shape == (4, 12) and out["hidden_spikes"].shape == (4, 30, 6)
+    out["scores"].pow(2).sum().backward()
+    assert model.delay_raw.grad is not None and model.delay_raw.grad.abs().sum() > 0
+    with torch.no_grad():
+        model.delay_raw.add_(100.0)
+    model.project()
+    assert model.delays.max().item() == pytest.approx(10.0)
 
 
 @pytest.mark.parametrize("offset", [1.0, 9.5])
