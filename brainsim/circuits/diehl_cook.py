@@ -36,13 +36,11 @@ import numpy as np
 # -- equations (units in every line); constants are resolved from the builder's namespace ---------
 
 INPUT_EQS = """
-rate = stimulus(slot * ms, i) * intensity * input_phase * in_table : Hz
-input_phase = int((t + 0.5 * dt) % t_period < t_present) : 1
+rate = stimulus(slot * ms, i) * gain : Hz
 slot : integer (linked)
-intensity : 1 (linked)
-in_table : integer (linked)
+gain : 1 (linked)
 """
-INPUT_THRESHOLD = "rate > 0 * Hz and rand() < rate * dt"
+INPUT_THRESHOLD = "gain > 0 and rate > 0 * Hz and rand() < rate * dt"  # C++ short-circuits: no rand() for blank pixels or at rest
 
 CONTROLLER_EQS = """
 count : integer       # excitatory spikes in the input phase of the current presentation
@@ -54,6 +52,7 @@ in_table : integer      # 1 while the table still holds samples to present
 n_valid : integer     # samples in this run's stimulus table
 n_done : integer      # samples completed in this run (decided at presentation boundaries)
 n_shown : integer     # presentations started in this run
+gain : 1              # input gain now: intensity in the input phase of a presentation, else 0
 """
 # At every presentation boundary: judge the presentation that just ended, then set up the next one.
 CONTROLLER_STEP = """
@@ -69,6 +68,8 @@ normalise = new_sample * in_table
 n_shown += 1
 count = 0
 """
+# Every step, once for all inputs (cheaper than a modulo per input neuron):
+CONTROLLER_GAIN = "gain = intensity * in_table * int((t + 0.5 * dt) % t_period < t_present)"
 COUNT_SPIKES = "count_post += int((t + 0.5 * dt) % t_period < t_present)"
 
 EXC_EQS = """
@@ -301,12 +302,12 @@ def build_diehl_cook(params: DiehlCookParams, *, learning: bool, rows: int, weig
     controller.n_valid = len(images) if n_valid is None else int(n_valid)
     controller.in_table = 1
     controller.run_regularly(CONTROLLER_STEP, dt=p.period_ms * ms, when="start", order=0, name="schedule")
+    controller.run_regularly(CONTROLLER_GAIN, when="start", order=5, name="input_gain")
 
     to_controller = np.zeros(p.n_input, dtype=int)
     inputs = NeuronGroup(p.n_input, INPUT_EQS, threshold=INPUT_THRESHOLD, namespace=ns, dt=dt, name="inputs")
     inputs.slot = linked_var(controller, "slot", index=to_controller)
-    inputs.intensity = linked_var(controller, "intensity", index=to_controller)
-    inputs.in_table = linked_var(controller, "in_table", index=to_controller)
+    inputs.gain = linked_var(controller, "gain", index=to_controller)
 
     exc_eqs = EXC_EQS + (THETA_LEARNING + NORMALISATION_VARS + POST_TRACE_VARS if learning else THETA_FROZEN)
     exc = NeuronGroup(p.n_neurons, exc_eqs, threshold=EXC_THRESHOLD,
