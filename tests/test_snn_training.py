@@ -48,3 +48,13 @@ def test_interrupted_training_resumes_to_identical_weights(tmp_path, monkeypatch
     for name in a:
         assert np.array_equal(a[name], b[name]), name
     assert resumed["scores"]["test_accuracy"] == straight["scores"]["test_accuracy"]
+
+
+def test_membrane_only_baseline_trains_saves_and_analyses(tmp_path):
+    protocol = exp.IPDProtocol(model="membrane", readout="oc", epochs=1, batch_size=32, n_train=64, n_test=32, seed=0)
+    result = exp.train_ipd(protocol, tmp_path / "membrane", progress=False)
+    assert 0 <= result["scores"]["test_accuracy"] <= 1
+    loaded = load_model(tmp_path / "membrane")
+    assert loaded.model.W1 is None and loaded.model.config.model == "membrane"
+    figures = exp.analyse_model(tmp_path / "membrane", n_test=16)["figures"]
+    assert "weights" in figures and "w1_ear_profiles" not in figures
