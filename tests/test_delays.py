@@ -135,3 +135,23 @@ def test_toy_problem_recovers_planted_shifts():
     assert r["planted"].shape == (6, 2)
     assert r["recovered_fraction"] == 1.0, (r["planted"], r["learned"])
     assert np.all(np.round(r["learned"]) == r["planted"])
+
+
+def test_ipd_with_learnable_delays_small_run():
+    """The IPD experiment end to end on a tiny protocol (the real run is in docs/delays.md)."""
+    out = ex.run_ipd_delays(0, ex.IPDDelayParams(epochs=1, n_train=64, n_test=64, hidden=4), conditions=("delays",))
+    r = out["results"]["delays"]
+    assert 0.0 <= r["test_accuracy"] <= 1.0 and np.isfinite(r["final_loss"])
+    d = r["delays_ms"]
+    assert d.shape == (200, 4) and d.min() >= 0.0 and d.max() <= 25.0 and d.std() > 1.0
+
+
+@pytest.mark.slow
+def test_cli_ipd_task(run_cli, tmp_path):
+    plot = tmp_path / "ipd.png"
+    result = run_cli("delays", "--task", "ipd", "--epochs", "1", "--conditions", "delays,plain", "--json",
+                     "--plot", plot, timeout=1800)
+    assert result.returncode == 0, result
+    out = result.json()
+    assert set(out["results"]) == {"delays", "plain"}
+    assert plot.read_bytes()[:4] == b"\x89PNG"

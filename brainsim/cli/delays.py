@@ -34,8 +34,9 @@ def add_parser(subparsers) -> None:
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--method", default=None, help="lagging (Brian2) or torch (default: lagging; toy: torch)")
     p.add_argument("--task", default="offset",
-                   help="offset (learn one offset, default), toy (seed 001's toy problem, torch) or "
-                        "impulse (lag-chain impulse response vs closed form, Brian2)")
+                   help="offset (learn one offset, default), toy (seed 001's toy problem, torch), "
+                        "impulse (lag-chain impulse response vs closed form, Brian2) or ipd (IPD network "
+                        "with learnable input delays instead of fibre phase delays, torch; minutes)")
     p.add_argument("--offset-ms", type=positive_float, default=7.0,
                    help="how much earlier SG2 fires than SG1, in ms (default: 7)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the pattern (default: 0)")
@@ -67,6 +68,12 @@ def add_parser(subparsers) -> None:
     tch.add_argument("--surrogate", default="interpolate", help="interpolate (default) or straight_through")
     tch.add_argument("--filter-tau-ms", type=positive_float, default=5.0,
                      help="synaptic filter of the coincidence objective (default: 5)")
+    ipd = p.add_argument_group("ipd (--task ipd)")
+    ipd.add_argument("--tau-hidden-ms", type=positive_float, default=None,
+                     help="hidden membrane time constant (default: the seed protocol's 20 ms)")
+    ipd.add_argument("--conditions", default="delays,phase,plain",
+                     help="networks to train: delays (plain ears + learnable delays), phase (tutorial input "
+                          "with fibre phase delays), plain (plain ears, no delays); default: all three")
     p.set_defaults(func=run)
 
 
@@ -90,12 +97,12 @@ def run(args) -> int:
     from ..errors import UserError
     from ..io import check_writable, to_json
 
-    if args.task not in ("offset", "toy", "impulse"):
-        raise UserError(f"unknown task {args.task!r}; choose offset, toy or impulse")
+    if args.task not in ("offset", "toy", "impulse", "ipd"):
+        raise UserError(f"unknown task {args.task!r}; choose offset, toy, impulse or ipd")
     if args.method is not None and args.method not in ("lagging", "torch"):
         raise UserError(f"unknown method {args.method!r}; choose lagging or torch")
-    if args.task == "toy" and args.method == "lagging":
-        raise UserError("the toy problem is learned with --method torch")
+    if args.task in ("toy", "ipd") and args.method == "lagging":
+        raise UserError(f"the {args.task} task is learned with --method torch")
     if args.task == "impulse" and args.method == "torch":
         raise UserError("the impulse response belongs to the lagging method")
     method = args.method or ("torch" if args.task == "toy" else "lagging")
@@ -116,6 +123,8 @@ def run(args) -> int:
         return _impulse(args, ex, to_json)
     if args.task == "toy":
         return _toy(args, ex, to_json)
+    if args.task == "ipd":
+        return _ipd(args, ex, to_json)
 
     pattern = ex.PatternParams(period_ms=args.period_ms, n_spikes=args.pattern_spikes,
                                min_gap_ms=args.min_gap_ms, dt_ms=args.dt_ms)
@@ -189,4 +198,31 @@ def _toy(args, ex, to_json) -> int:
         print(f"toy problem (seed {args.seed}): {p['classes']} classes x {p['inputs'] - 1} shifted inputs; "
               f"recovered {100 * result['recovered_fraction']:.1f}% within 0.5 step, mean |error| "
               f"{result['mean_abs_error']:.3f} steps ({result['wall_s']:.1f} s)")
+    return 0
+
+
+def _ipd(args, ex, to_json) -> int:
+    import sys
+
+    from ..errors import UserError
+
+    conditions = tuple(c.strip() for c in args.conditions.split(",") if c.strip())
+    unknown = [c for c in conditions if c not in ("delays", "phase", "plain")]
+    if unknown or not conditions:
+        raise UserError(f"unknown condition(s) {', '.join(unknown) or '(none)'}; choose from delays, phase, plain")
+    params = ex.IPDDelayParams(epochs=args.epochs, tau_hidden_ms=args.tau_hidden_ms, surrogate=args.surrogate)
+    out = ex.run_ipd_delays(args.seed, params, conditions=conditions, progress=sys.stderr.isatty())
+    if args.plot:
+        from ..plotting.delays import plot_ipd
+
+        plot_ipd(out, args.plot)
+    if args.json:
+        summary = {"seed": out["seed"], "protocol": out["protocol"], "params": out["params"],
+                   "results": {k: {kk: vv for kk, vv in v.items() if kk != "delays_ms"}
+                               for k, v in out["results"].items()}}
+        print(to_json(summary, indent=None))
+    else:
+        for name, r in out["results"].items():
+            print(f"ipd {name:>6}: test accuracy {100 * r['test_accuracy']:.1f}%, mean |error| "
+                  f"{r['test_mae_deg']:.1f} deg ({r['train_seconds']:.0f} s training)")
     return 0

@@ -408,6 +408,8 @@ class IPDDelayParams:
     preset: str = "seed"            # training protocol of brainsim.experiments.ipd (seed or best)
     epochs: int | None = None       # None: the preset's
     hidden: int | None = None
+    tau_hidden_ms: float | None = None
+    n_train: int | None = None
     max_delay_ms: float = 25.0      # half a period of the 20 Hz tone
     delay_scale: float = 20.0       # delay steps moved per unit of Adam step
     surrogate: str = "interpolate"
@@ -435,7 +437,7 @@ def run_ipd_delays(seed: int, params: IPDDelayParams = IPDDelayParams(), conditi
     from .ipd import protocol_from, test_stimuli, training_stimuli
 
     protocol = protocol_from(params.preset, seed=seed, epochs=params.epochs, hidden=params.hidden,
-                             n_test=params.n_test)
+                             tau_hidden_ms=params.tau_hidden_ms, n_train=params.n_train, n_test=params.n_test)
     plain = replace(TUTORIAL, phase_delays=False)
     results = {}
     for condition in conditions:

@@ -103,3 +103,26 @@ def plot_toy(result: dict, path) -> None:
     ax2.set_ylabel("loss (-log normalised coincidence)")
     save_figure(fig, path, dpi=110)
     plt.close(fig)
+
+
+def plot_ipd(out: dict, path) -> None:
+    """IPD task: test accuracy per condition, and the learned input delays of the delay network."""
+    results = out["results"]
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    names = list(results)
+    ax.bar(names, [100 * results[n]["test_accuracy"] for n in names], color=[f"C{k}" for k in range(len(names))])
+    for k, n in enumerate(names):
+        ax.text(k, 100 * results[n]["test_accuracy"] + 1, f"{100 * results[n]['test_accuracy']:.1f}%", ha="center")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(f"IPD task, seed {out['seed']}", fontsize=10)
+    if "delays" in results:
+        d = np.asarray(results["delays"]["delays_ms"])
+        ax2.hist(d.ravel(), bins=50, color="C0")
+        ax2.set_xlabel("learned input delay (ms)")
+        ax2.set_ylabel("synapses")
+        ax2.set_title("delays of the plain-ears network", fontsize=10)
+    else:
+        ax2.axis("off")
+    save_figure(fig, path, dpi=110)
+    plt.close(fig)
