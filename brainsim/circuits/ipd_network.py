@@ -47,10 +47,14 @@ presynaptic feature), so no per-synapse array of the size of the batch is writte
     reset; it shares g_i's reversal potential and decay, like an after-hyperpolarisation). The
     membrane is held at V_reset for ``t_ref`` = 3 ms and input spikes arriving meanwhile are lost
     (torch's multiplicative reset discards the input of the three steps after a crossing that
-    yields a pair of spikes). Torch neurons emit a pair of spikes per threshold crossing (the spike follows the
-    crossing by one step, the reset comes one step later; measured ~1.9 spikes per crossing on the
-    shipped models); a coba neuron spikes once, so its synapses onto the outputs count
-    ``spikes_per_crossing`` torch spikes.
+    yields a pair of spikes). A torch threshold crossing usually
+    yields a pair of spikes (the spike follows the crossing by one step; a second one follows if v is
+    still above threshold one step later, before the reset; ~1.9 spikes per crossing on the seed
+    model, and the pairs carry information: counting every crossing twice costs torch itself 1.5 to
+    3 points of accuracy). A coba neuron spikes once; its synapses onto the outputs act again one
+    torch step later if the neuron's ``drive`` (its net drive at the spike plus all input since,
+    decaying with tau_s, i.e. the torch membrane without the reset) is still above threshold then
+    (``second_spike``; without it every spike counts twice).
 
     Passive outputs (``oc``/``max``) use the same neuron without threshold; their conductances are
     matched at rest (``dg = |w| U_out / |E_syn - E_L|``) with a small ``U_out`` (0.1 mV per torch
@@ -107,17 +111,30 @@ dg_e/dt = -g_e / tau_s : 1
 dg_i/dt = -g_i / tau_s : 1
 tau_m : second (constant)
 tau_s : second (constant)
+ddrive/dt = -drive / tau_s : volt   # net drive g_e (E_e - V_th) - g_i (V_th - E_i) at the last spike plus all input since
 v_sum : 1      # spiking: spike count; passive: sum over steps of (v - E_L) / U_out
 v_max : 1      # passive: maximum of (v - E_L) / U_out
 """
 COBA_THRESHOLD = "v > V_th"
 COBA_RESET = """
+drive = g_e*(E_e - V_th) - g_i*(V_th - E_i)
 v = V_reset
 g_i = clip(g_e*(E_e - V_th)/(V_th - E_i), g_i, inf)
 v_sum += 1
 """
-COBA_ON_PRE = "g_{}_post += w"
-COBA_GATED_ON_PRE = "g_{}_post += w * int(not_refractory_post)"
+COBA_SECOND_SPIKE = "int(drive_pre > V_th - E_L)"   # torch's pair: still above threshold one step later
+COBA_DRIVE = {"e": "drive_post += {} * (E_e - V_th)", "i": "drive_post -= {} * (V_th - E_i)"}
+
+
+def coba_on_pre(kind: str, spiking_target: bool, second_spike: bool = False) -> str:
+    """Synaptic event code: conductance increment (lost while a spiking target is refractory; its
+    ``drive`` sees every input) and, for the delayed copy of a hidden spike, only if torch would have
+    emitted a second spike."""
+    amount = "w" + (f" * {COBA_SECOND_SPIKE}" if second_spike else "")
+    if not spiking_target:
+        return f"g_{kind}_post += {amount}"
+    return f"g_{kind}_post += {amount} * int(not_refractory_post)\n" + COBA_DRIVE[kind].format(amount)
+
 COBA_PASSIVE_RECORD = """
 v_sum += (v - E_L) / U_out
 v_max = clip((v - E_L) / U_out, v_max, inf)
@@ -137,14 +154,14 @@ class CobaParams:
     membrane_tau_ms: float = 1.0     # at most; capped at a quarter of the synaptic (torch) tau
     refractory_ms: float = 3.0       # torch drops the input of ~3 steps after a crossing (pair + reset)
     out_mV_per_unit: float = 0.1     # U_out of passive outputs: small to stay near-linear
-    spikes_per_crossing: float = 2.0
+    second_spike: bool = True        # emulate torch's second spike; False: every spike counts twice
 
     def __post_init__(self):
         if not self.V_th_mV > self.E_L_mV:
             raise ValueError("V_th_mV must be above E_L_mV")
         if not (self.E_e_mV > self.V_th_mV and self.E_i_mV < self.E_L_mV):
             raise ValueError("need E_i < E_L < V_th < E_e")
-        for name in ("dt_ms", "membrane_tau_ms", "out_mV_per_unit", "spikes_per_crossing"):
+        for name in ("dt_ms", "membrane_tau_ms", "out_mV_per_unit"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0")
         if self.refractory_ms < 0:
@@ -239,9 +256,9 @@ def build_cuba(spec: IPDNetworkSpec, indices, times_ms, n_samples: int, n_steps:
     return IPDNetworkHandles(b2.Network(*objects), hidden, output, hidden_spikes, None, n_samples, n_steps, "cuba")
 
 
-def _coba_synapses(pre, post, dg_e, dg_i, n_pre: int, n_post: int, name: str, dt, gated: bool) -> list:
-    """Excitatory and inhibitory synapses of one projection (only the pairs with an increment).
-    ``gated``: spikes arriving while the target is refractory are lost (as torch's reset drops them)."""
+def _coba_synapses(pre, post, dg_e, dg_i, n_pre: int, n_post: int, name: str, dt, spiking_target: bool,
+                   ns: dict, second_spike: bool = False, delay_ms: float = 0.0) -> list:
+    """Excitatory and inhibitory synapses of one projection (only the pairs with an increment)."""
     import brian2 as b2
 
     objects = []
@@ -249,8 +266,8 @@ def _coba_synapses(pre, post, dg_e, dg_i, n_pre: int, n_post: int, name: str, dt
         if not np.any(dg > 0):
             continue
         table = _table(dg, f"{name}_{kind}_table")
-        syn = b2.Synapses(pre, post, "w : 1 (constant)", on_pre=COBA_GATED_ON_PRE.format(kind) if gated else COBA_ON_PRE.format(kind), dt=dt,
-                          namespace={table.name: table}, name=f"{name}_{kind}")
+        syn = b2.Synapses(pre, post, "w : 1 (constant)", on_pre=coba_on_pre(kind, spiking_target, second_spike),
+                          delay=delay_ms * b2.ms, dt=dt, namespace={table.name: table, **ns}, name=f"{name}_{kind}")
         lookup = f"{table.name}((i % {n_pre}) * second, j % {n_post})"
         _connect_per_sample(syn, n_pre, n_post, condition=f"{lookup} > 0")
         syn.w = lookup
@@ -297,16 +314,19 @@ def build_coba(spec: IPDNetworkSpec, indices, times_ms, n_samples: int, n_steps:
         hidden = _coba_group(spec.n_hidden, spec.tau_hidden_ms, n_samples, True, params, ns, "hidden", dt)
         objects.append(hidden)
         objects += _coba_synapses(fibres, hidden, *params.conductance(spec.W1, U, params.V_th_mV),
-                                  spec.n_inputs, spec.n_hidden, "input", dt, True)
-        w2 = spec.W2.astype(float) * params.spikes_per_crossing
-        objects += _coba_synapses(hidden, output, *params.conductance(w2, out_unit, out_reference),
-                                  spec.n_hidden, spec.n_out, "output", dt, spiking)
+                                  spec.n_inputs, spec.n_hidden, "input", dt, True, ns)
+        w2 = spec.W2.astype(float) * (1.0 if params.second_spike else 2.0)
+        dg_out = params.conductance(w2, out_unit, out_reference)
+        objects += _coba_synapses(hidden, output, *dg_out, spec.n_hidden, spec.n_out, "output", dt, spiking, ns)
+        if params.second_spike:  # the same synapses, one torch step later, if torch would spike again
+            objects += _coba_synapses(hidden, output, *dg_out, spec.n_hidden, spec.n_out, "output_second", dt,
+                                      spiking, ns, second_spike=True, delay_ms=spec.dt_ms)
         if record_hidden:
             hidden_spikes = b2.SpikeMonitor(hidden, record=True, name="hidden_spikes")
             objects.append(hidden_spikes)
     else:
         objects += _coba_synapses(fibres, output, *params.conductance(spec.W2, out_unit, out_reference),
-                                  spec.n_inputs, spec.n_out, "output", dt, spiking)
+                                  spec.n_inputs, spec.n_out, "output", dt, spiking, ns)
     return IPDNetworkHandles(b2.Network(*objects), hidden, output, hidden_spikes, None, n_samples, n_steps, "coba")
 
 
