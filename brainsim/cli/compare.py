@@ -40,7 +40,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    import json
     import sys
 
     from ..experiments.compare import check_model_path, compare, public
@@ -83,10 +82,11 @@ def run(args) -> int:
                      f"(spike trains identical: {'yes' if r['hidden_spike_trains_identical'] else 'no'})")
     lines.append(f"  wall time     torch {r['torch_seconds']:.2f} s   Brian2 build {r['brian2_build_seconds']:.1f} s, "
                  f"run {r['brian2_run_seconds']:.2f} s")
-    lines.append("confusion matrices [true class][predicted class]: use --json")
+    lines.append("confusion matrices, rows: true class, columns: predicted class   (torch | Brian2)")
+    for row_t, row_b in zip(r["torch_confusion"], r["brian2_confusion"]):
+        lines.append("  " + " ".join(f"{v:4d}" for v in row_t) + "   | " + " ".join(f"{v:4d}" for v in row_b))
     if args.plot:
         lines.append(f"figure: {args.plot}")
     print("\n".join(lines))
     sys.stdout.flush()
-    del json
     return 0
