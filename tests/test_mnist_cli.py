@@ -20,41 +20,45 @@ TINY = ["--neurons", "10", "--dt-ms", "1", "--device", "runtime", "--no-progress
 
 
 def _tiny(stage, data_dir, *extra):
-    count = {"train": ["--n-train", "4"], "observe": ["--n-observe", "4"], "test": ["--n-test", "3"],
+    count = {"train": ["--n-train", "3"], "observe": ["--n-observe", "3"], "test": ["--n-test", "2"],
              "plot": []}[stage]
-    options = [o for o in TINY if stage != "plot"] if stage != "plot" else []
+    options = TINY if stage != "plot" else []
     return ["mnist", stage, "--data-dir", str(data_dir), *count, *options, *extra]
 
 
-def test_four_stages_end_to_end(run_cli, tmp_path):
+COMPILED = pytest.param("cpp_standalone", marks=pytest.mark.slow)
+
+
+@pytest.mark.parametrize("device", ["runtime", COMPILED])
+def test_four_stages_end_to_end(run_cli, tmp_path, device):
     data_dir = tmp_path / "run"
-    res = run_cli(*_tiny("train", data_dir, "--chunk", "3"))
+    res = run_cli(*_tiny("train", data_dir, "--chunk", "2", "--device", device))
     assert res.returncode == 0, res
     assert "embedded default" in res.stdout
     w = np.load(data_dir / "weights.npy")
     assert w.shape == (7840,) and np.isfinite(w).all() and (w >= 0).all()
     assert np.load(data_dir / "theta.npy").shape == (10,)
     stats = np.load(data_dir / "train_stats.npz")
-    assert len(stats["spikes"]) == 4 and (stats["spikes"] >= 5).all()       # boost rule: >= 5 counted spikes
+    assert len(stats["spikes"]) == 3 and (stats["spikes"] >= 5).all()       # boost rule: >= 5 counted spikes
     assert (stats["presentations"] >= 1).all()
     summary = json.loads((data_dir / "training.json").read_text())
-    assert summary["done"] == 4 and summary["data"]["source"] == "embedded"
+    assert summary["done"] == 3 and summary["data"]["source"] == "embedded"
     assert sorted(p.name for p in (data_dir / "snapshots").iterdir())  # weight snapshots written
 
-    res = run_cli(*_tiny("observe", data_dir))
+    res = run_cli(*_tiny("observe", data_dir, "--device", device))
     assert res.returncode == 0, res
     assign = np.load(data_dir / "assign.npy")
     assert assign.shape == (10,) and ((0 <= assign) & (assign < 10)).all()
 
-    res = run_cli(*_tiny("test", data_dir))
+    res = run_cli(*_tiny("test", data_dir, "--device", device))
     assert res.returncode == 0, res
     line = [ln for ln in res.stdout.splitlines() if ln.startswith("Accuracy:")]
     assert len(line) == 1
     results = json.loads((data_dir / "results.json").read_text())
     confusion = np.array(results["confusion"])
-    assert confusion.sum() == 3 and results["accuracy"] == pytest.approx(np.trace(confusion) / 3)
+    assert confusion.sum() == 2 and results["accuracy"] == pytest.approx(np.trace(confusion) / 2)
     assert float(line[0].split()[1]) == pytest.approx(results["accuracy"], abs=5e-4)
-    assert results["data"]["source"] == "embedded" and results["protocol"]["n_train"] == 4
+    assert results["data"]["source"] == "embedded" and results["protocol"]["n_train"] == 3
     np.testing.assert_array_equal(np.load(data_dir / "confusion.npy"), confusion)
 
     res = run_cli(*_tiny("plot", data_dir))
@@ -79,8 +83,9 @@ def _checkpoint_done(path: Path) -> int:
         return -1
 
 
-def test_resume_after_kill_matches_uninterrupted_run(run_cli, tmp_path):
-    args = ["--n-train", "2", "--chunk", "1", "--seed", "7", *TINY]
+@pytest.mark.parametrize("device", ["runtime", COMPILED])
+def test_resume_after_kill_matches_uninterrupted_run(run_cli, tmp_path, device):
+    args = ["--n-train", "2", "--chunk", "1", "--seed", "7", *TINY, "--device", device]
     # uninterrupted reference
     ref = run_cli("mnist", "train", "--data-dir", tmp_path / "ref", *args)
     assert ref.returncode == 0, ref
