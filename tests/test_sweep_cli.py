@@ -35,6 +35,7 @@ def test_missing_spec_and_unreachable_scheduler(run_cli, tmp_path):
     spec = _spec(tmp_path, 'experiment = "jeffress"\n[grid]\nipd_deg = [0.0]\n')
     result = run_cli("sweep", spec, "--out", tmp_path / "o", "--scheduler", "tcp://127.0.0.1:1")
     assert_one_line_error(result, "cannot reach the Dask scheduler at tcp://127.0.0.1:1")
+    assert not (tmp_path / "o").exists()
     result = run_cli("sweep", spec, "--out", tmp_path / "o", "--scheduler", "nonsense")
     assert_one_line_error(result, "bad scheduler address")
     assert_one_line_error(run_cli("sweep", spec, "--out", tmp_path / "o", "--workers", "0"), "--workers")

@@ -437,16 +437,22 @@ def parse_scheduler_address(address: str) -> tuple[str, str, int | None]:
     return protocol, host, int(port)
 
 
+def check_scheduler_reachable(address: str, timeout_s: float = SCHEDULER_CONNECT_TIMEOUT_S) -> None:
+    """UserError unless a TCP connection to the scheduler's host and port opens within ``timeout_s``."""
+    protocol, host, port = parse_scheduler_address(address)
+    if port is None:
+        return
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise UserError(f"cannot reach the Dask scheduler at {address}: {reason}") from None
+
+
 def connect_scheduler(address: str, timeout_s: float = SCHEDULER_CONNECT_TIMEOUT_S):
     """A dask.distributed Client of the scheduler at ``address``; UserError if it cannot be reached."""
-    protocol, host, port = parse_scheduler_address(address)
-    if port is not None:
-        try:
-            with socket.create_connection((host, port), timeout=timeout_s):
-                pass
-        except OSError as exc:
-            reason = exc.strerror or str(exc) or type(exc).__name__
-            raise UserError(f"cannot reach the Dask scheduler at {address}: {reason}") from None
+    check_scheduler_reachable(address, timeout_s)
     try:
         from distributed import Client
     except ImportError:
@@ -579,10 +585,12 @@ def run_sweep(spec: SweepSpec, out_dir, *, workers: int | None = None, scheduler
 
     ``max_runs`` stops after that many new runs (the rest is left for a later call: resumable).
     """
-    out_dir = prepare_out_dir(spec, out_dir)
     workers = default_workers() if workers is None else int(workers)
     if workers < 1:
         raise UserError("--workers must be at least 1")
+    if scheduler:
+        check_scheduler_reachable(scheduler)  # before anything is written
+    out_dir = prepare_out_dir(spec, out_dir)
     runs = expand(spec)
     if len({r.run_id for r in runs}) != len(runs):
         raise UserError(f"{spec.source}: two settings give the same run (a value repeated in [grid]?)")
