@@ -128,6 +128,10 @@ class BrianSession:
                 self.project_dir.mkdir(parents=True, exist_ok=True)
         if cfg.name == "cpp_standalone":
             self._set_pref("devices.cpp_standalone.openmp_threads", cfg.threads if cfg.threads > 1 else 0)
+            # Brian2's default 'make -j' starts one compiler per source file at once (dozens): on a
+            # small machine that only adds load. One job per core compiles as fast.
+            if list(brian2.prefs["devices.cpp_standalone.extra_make_args_unix"]) == ["-j"]:
+                self._set_pref("devices.cpp_standalone.extra_make_args_unix", [f"-j{os.cpu_count() or 1}"])
             brian2.set_device("cpp_standalone", directory=str(self.project_dir), build_on_run=False)
         elif cfg.name == "cuda_standalone":
             self._activate_cuda()
