@@ -492,9 +492,16 @@ class _Executor:
         return self.pool.submit(execute_run, task)
 
     def close(self, cancel: bool = False) -> None:
+        """Shut down; with ``cancel`` (interrupted sweep) drop queued runs and stop running ones now."""
         try:
-            self.pool.shutdown(wait=not cancel, cancel_futures=cancel) if self.client is None \
-                else self.pool.shutdown(wait=not cancel)
+            if self.client is not None:
+                self.pool.shutdown(wait=not cancel)
+            else:
+                processes = list(getattr(self.pool, "_processes", {}).values()) if cancel else []
+                self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
+                for process in processes:  # local workers would otherwise finish their current run first
+                    if process.is_alive():
+                        process.terminate()
         finally:
             if self.client is not None:
                 self.client.close()
