@@ -182,3 +182,37 @@ def test_parallel_cpp_standalone_builds_do_not_collide(tmp_path):
     # the worker build roots are left empty (temporary projects and scratch directories removed)
     leftovers = [p for p in (tmp_path / "builds").rglob("*") if p.is_file()] if (tmp_path / "builds").exists() else []
     assert leftovers == []
+
+
+def test_ipd_adapter_trains_and_tests_like_train_ipd(tmp_path):
+    """One tiny training run through the sweep's worker function equals train_ipd called directly."""
+    from dataclasses import replace
+
+    from brainsim.experiments.ipd import protocol_from, train_ipd
+    from brainsim.stimuli.ipd import TUTORIAL
+
+    fixed = {"epochs": 1, "n_train": 128, "batch_size": 64, "n_test": 64, "hidden": 8, "envelope_power": 5.0}
+    spec = sw.spec_from_dict({"experiment": "ipd", "seeds": [3], "grid": {"tau_ms": [2.0]}, "fixed": fixed})
+    (run,) = sw.expand(spec)
+    row = sw.execute_run(run.task())
+    assert row["status"] == "ok", row["error"]
+    protocol = replace(protocol_from("seed", epochs=1, n_train=128, batch_size=64, n_test=64, hidden=8,
+                                     tau_hidden_ms=2.0, tau_out_ms=2.0), seed=3)
+    direct = train_ipd(protocol, None, progress=False, stimulus=TUTORIAL.with_(envelope_power=5.0))["scores"]
+    assert row["test_accuracy"] == direct["test_accuracy"]
+    assert row["train_mae_deg"] == direct["train_mae_deg"]
+
+
+def test_compare_adapter_cuba_agrees_with_torch(tmp_path):
+    """The compare adapter on the shipped model: the cuba realisation predicts what torch predicts."""
+    from conftest import ROOT
+
+    model = ROOT / "models" / "ipd_seed"
+    if not (model / "manifest.json").is_file():
+        pytest.skip("no shipped IPD model in this checkout")
+    spec = sw.spec_from_dict({"experiment": "compare", "seeds": [0], "grid": {"neuron": ["cuba"]},
+                              "fixed": {"model": str(model), "n_test": 16, "device": "runtime"}})
+    (run,) = sw.expand(spec)
+    row = sw.execute_run(run.task())
+    assert row["status"] == "ok", row["error"]
+    assert row["identical_predictions"] == 1.0 and row["accuracy_difference"] == 0.0
