@@ -272,3 +272,24 @@ def test_nir_run_errors(tmp_path, run_cli, case, fragment):
     assert_one_line_error(result, fragment)
     assert not (tmp_path / "y.npy").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".y")]
+
+
+@pytest.mark.slow
+def test_nir_run_cpp_standalone_equals_runtime(tmp_path, run_cli):
+    """The same graph compiled with cpp_standalone gives the runtime device's output bin for bin."""
+    rng = np.random.default_rng(7)
+    dt = 1e-3
+    layers = [(rng.normal(0.3, 0.8, (9, 7)), rng.normal(0, 0.05, 9), "LIF", params("LIF", 9, rng, dt)),
+              (rng.normal(0.3, 0.8, (5, 9)), np.zeros(5), "CubaLIF", params("CubaLIF", 5, rng, dt))]
+    nir.write(str(tmp_path / "g.nir"), chain_graph(layers, 7))
+    x = (rng.random((50, 4, 7)) < 0.4).astype(np.uint8)
+    np.save(tmp_path / "x.npy", x)
+    outputs = {}
+    for device in ("runtime", "cpp_standalone"):
+        out = tmp_path / f"y_{device}.npy"
+        result = run_cli("nir-run", tmp_path / "g.nir", "--input", tmp_path / "x.npy", "--output", out,
+                         "--dt", dt, "--device", device)
+        assert result.returncode == 0, result
+        outputs[device] = np.load(out)
+    np.testing.assert_array_equal(outputs["cpp_standalone"], outputs["runtime"])
+    np.testing.assert_array_equal(outputs["runtime"], reference(layers, x, dt))
