@@ -142,3 +142,24 @@ def test_load_errors(tmp_path, case, fragment):
         path.write_text("hello")
     with pytest.raises(UserError, match=fragment):
         load_network(path)
+
+
+@pytest.mark.parametrize("readout", ["max", "pop"])
+def test_coba_runs_for_other_readouts(readout):
+    """coba builds and runs with passive (max) and spiking (pop) outputs; scores are finite and the
+    hidden layer is active (accuracy is checked on trained models in test_compare)."""
+    import brian2 as b2
+
+    from brainsim.circuits.ipd_network import CobaParams, build_coba, read_results
+    from brainsim.devices import BrianSession, DeviceConfig
+
+    spec = small_spec(readout)
+    n, T = 3, spec.stimulus.n_steps
+    stim = random_stimuli(spec.stimulus, n, np.random.default_rng(0))
+    idx, t_ms = to_spike_times(stim.spikes, spec.stimulus.dt_ms)
+    with BrianSession(DeviceConfig("runtime", target="numpy")) as session:
+        handles = build_coba(spec, idx, t_ms, n, T, CobaParams())
+        session.run(handles.network, T * spec.dt_ms * b2.ms)
+        out = read_results(handles, spec, CobaParams().dt_ms)
+    assert out["scores"].shape == (n, 12) and np.all(np.isfinite(out["scores"]))
+    assert out["hidden_spikes"].sum() > 10
