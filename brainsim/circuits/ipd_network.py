@@ -54,7 +54,8 @@ presynaptic feature), so no per-synapse array of the size of the batch is writte
     3 points of accuracy). A coba neuron spikes once; its synapses onto the outputs act again one
     torch step later if the neuron's ``drive`` (its net drive at the spike plus all input since,
     decaying with tau_s, i.e. the torch membrane without the reset) is still above threshold then
-    (``second_spike``; without it every spike counts twice).
+    (``second_spike``; without it every spike counts twice). Spiking outputs (fr / pop) count their
+    own second spikes the same way.
 
     Passive outputs (``oc``/``max``) use the same neuron without threshold; their conductances are
     matched at rest (``dg = |w| U_out / |E_syn - E_L|``) with a small ``U_out`` (0.1 mV per torch
@@ -309,6 +310,12 @@ def build_coba(spec: IPDNetworkSpec, indices, times_ms, n_samples: int, n_steps:
     # spiking outputs: threshold matching; passive outputs: matched at rest with the small U_out
     out_unit, out_reference = (U, params.V_th_mV) if spiking else (params.out_mV_per_unit, params.E_L_mV)
     objects = [fibres, output]
+    if spiking and params.second_spike:
+        # count torch's second output spike: one torch step after a spike, if the drive is still above threshold
+        second = b2.Synapses(output, output, on_pre=f"v_sum_post += {COBA_SECOND_SPIKE}", delay=spec.dt_ms * b2.ms,
+                             dt=dt, namespace=ns, name="output_second_count")
+        second.connect(j="i")
+        objects.append(second)
     hidden = hidden_spikes = None
     if spec.has_hidden:
         hidden = _coba_group(spec.n_hidden, spec.tau_hidden_ms, n_samples, True, params, ns, "hidden", dt)
