@@ -101,7 +101,7 @@ def test_learner_runs_in_generated_code_cpp_standalone():
     out = ex.run_lagging_many([6.5], seed=1, params=ex.LaggingRunParams(duration_s=1.0),
                               device=DeviceConfig(name="cpp_standalone"))
     assert out["results"][0]["device"] == "cpp_standalone"
-    assert out["results"][0]["error_ms"] < 0.05
+    assert out["results"][0]["error_ms"] < 0.1
 
 
 def test_offsets_beyond_the_maximum_delay_are_rejected():

@@ -18,32 +18,41 @@ Delay learning (the concept of seed 001, finished). A reference source SG1 (fixe
 source SG2 (which fires the same pattern ``offset`` earlier) meet on a learner. SG2 drives the
 chain; SG1 samples it. Seed 001 let two coincidence neurons N1 and N2, reading SG2 through two
 different delays, compete and moved the loser's delay. Here the two competitors are two taps of the
-same chain: "on time" (stage K) and "late" (stage K+1). Every reference spike adds what each tap
-holds at that moment to its leaky coincidence trace (c_now, c_late), and the delay D moves towards
-the stronger tap, in proportion to the normalised difference::
+same chain: "on time" (stage K) and "late" (stage K+1). For an SG2 spike that preceded the SG1 spike
+by a lag L, x_{K+1}(L) / x_K(L) = L / (K tau_d) = L / D: the late tap wins exactly when the delay is
+too short, and the ratio says by how much. Every reference spike adds the on-time tap to a leaky
+coincidence trace c_now and the lag this comparison reads, weighted by the on-time tap, to c_lag;
+the delay relaxes towards their ratio, the coincidence-weighted mean lag::
 
-    dD/dt = D * (c_late - c_now) / (tau_learn * (c_now + c_floor))
+    on SG1 spike:  c_now += x_K ;  c_lag += x_K * D(x_{K+1} / x_K) = D x_{K+1}    (continuous time)
+    dD/dt = (c_lag - D * c_now) / (tau_learn * (c_now + c_floor))
 
-Why it converges: for a learnable spike that preceded the reference spike by a lag L,
-x_{K+1}(L) / x_K(L) = L / (K * tau_d) = L / D. With one matched pair per reference spike the traces'
-ratio is therefore c_late / c_now = offset / D, and the rule reads dD/dt = (offset - D) / tau_learn:
-the delay relaxes exponentially to the offset, with time constant tau_learn, from either side and
-whatever the chain length. With many pairs the fixed point is the kernel-weighted mean of the lags
-(the mean-shift iteration of a gamma kernel density), so unmatched pairs must lie far from the
-matched lag in units of the spread sqrt(K) * tau_d: a sparse pattern (pattern spikes further apart
-than the longest delay) keeps them out of the way. The iteration is local, hence the learner starts
-short (1 ms): the kernel's tail then reaches the nearest positive lag first, and with such a pattern
-that is the matched one (unmatched lags are offset + gap, longer). Started long, the tail may meet
-an unmatched lag first (an SG2 spike paired with a later SG1 spike) and the delay settles there.
-The ratio is scale-free, so even a tiny tail works: ``c_floor`` only avoids 0/0 and is far below
-any coincidence the chain can produce (double precision). The gradient of the coincidence c_now with
+With D constant over the traces' memory tau_c, c_lag - D c_now = D (c_late - c_now), the signed
+difference of the two competitors' coincidences: the N1/N2 competition, made graded.
+
+Why it converges: with one matched pair per reference spike, c_lag / c_now = offset, so the rule
+reads dD/dt = (offset - D) / tau_learn: the delay relaxes exponentially to the offset, with time
+constant tau_learn, from either side, whatever the chain length (each sample's lag is read with the
+delay it was taken at, so fast early changes do not overshoot). With many pairs the fixed point is
+the kernel-weighted mean of the lags (mean shift with a gamma kernel), so unmatched pairs must lie
+far from the matched lag in units of the spread sqrt(K) * tau_d: a sparse pattern (pattern spikes
+further apart than the longest delay) keeps them out of the way. The iteration is local, hence the
+learner starts short (1 ms): the kernel's tail then reaches the nearest positive lag first, and with
+such a pattern that is the matched one (unmatched lags are offset + gap, longer). Started long, the
+tail may meet an unmatched lag first (an SG2 spike paired with a later SG1 spike) and the delay
+settles there. The ratio is scale-free, so even a tiny tail works: ``c_floor`` only avoids 0/0 and
+is far below any coincidence the chain can produce (double precision). The gradient of x_K with
 respect to tau_d is (K x_{K+1} - (K-1) x_K) / tau_d, so this is also a normalised (Newton-like)
 ascent on the coincidence of the delayed input with the reference.
 
 Discrete time: with forward Euler at step dt each stage is a geometric filter, and the mean latency
 of x_K as Brian2 samples it (a spike enters x_1 at the end of its step) is K * tau_d - dt. The
 variable ``delay`` is that latency; the stages use tau_d = (delay + dt) / K, so ``delay`` is exact
-in simulation, and the fixed point of the rule is ``delay == offset`` to the time step.
+in simulation. For the Euler chain the tap ratio at lag L is exactly
+x_{K+1} / x_K = (L - D_0) / (D - D_0) with D_0 = (K - 1) dt, the shortest delay, so each sample
+reads the lag as D_0 + (D - D_0) x_{K+1} / x_K with D - D_0 = K (tau_d - dt) (this is what
+ON_REFERENCE_SPIKE adds to c_lag): dD/dt = (offset - D) / tau_learn holds exactly in simulation,
+with its fixed point ``delay == offset``.
 """
 from __future__ import annotations
 
@@ -78,15 +87,17 @@ tau_d = (delay + dt) / {K} : second
 #: The learner's extra variables: coincidence traces sampled by reference spikes, and the rule.
 LEARNER_RULE = """
 dc_now/dt = -c_now / tau_c : 1
-dc_late/dt = -c_late / tau_c : 1
-ddelay/dt = learning * delay * (c_late - c_now) / (tau_learn * (c_now + c_floor)) : second
+dc_lag/dt = -c_lag / tau_c : second
+ddelay/dt = learning * (c_lag - delay * c_now) / (tau_learn * (c_now + c_floor)) : second
 tau_d = (delay + dt) / {K} : second
 learning : 1
 """
 
 #: A learnable spike enters the first stage; a reference spike samples the on-time and late taps.
 ON_LEARNABLE_SPIKE = "x_1_post += 1"
-ON_REFERENCE_SPIKE = "c_now_post += x_{K}_post\nc_late_post += x_{K1}_post"
+#: The late-to-on-time tap ratio gives the lag of the sample: L = D_0 + K (tau_d - dt) x_{K+1} / x_K.
+ON_REFERENCE_SPIKE = ("c_now_post += x_{K}_post\n"
+                      "c_lag_post += delay_min * x_{K}_post + {K} * (tau_d_post - dt) * x_{K1}_post")
 
 #: Keep the delay where the chain is a well-defined Euler scheme (tau_d >= dt) and below its maximum.
 CLIP_DELAY = "delay = clip(delay, delay_min, delay_max)"
@@ -239,7 +250,7 @@ def build_delay_learner(params: DelayLearnerParams, reference, learnable, n_lear
     feed = b2.Synapses(sg2, learner, on_pre=ON_LEARNABLE_SPIKE, dt=dt, name="learnable_feed")
     feed.connect(j="i")
     sample = b2.Synapses(sg1, learner, on_pre=ON_REFERENCE_SPIKE.format(K=K, K1=K + 1), dt=dt,
-                         name="reference_sample")
+                         namespace={"delay_min": namespace["delay_min"]}, name="reference_sample")
     sample.connect(j="i")
     delay_monitor = b2.StateMonitor(learner, "delay", record=True, dt=record_delay_every_ms * b2.ms,
                                     name="delay_monitor")
