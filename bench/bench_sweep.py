@@ -13,7 +13,9 @@ about 1 s per run on a free core) of ``--runs`` runs. Measured in the same proce
 Reported: runs/s, speedup = time(1 worker) / time(2 workers), overhead per run =
 (time(1 worker) - runs x direct) / runs (worker start-up included, amortised over the runs), and the
 machine's load average before and after (this bench is sensitive to other work on the machine:
-the speedup can only reach 2x when two cores are free). The pure sweep overhead per run is measured
+the speedup can only reach 2x when two cores are free; the bench therefore also measures the
+*ceiling*: the speedup of a pure-Python CPU loop on 2 processes over 1 in the same conditions, and
+reports the sweep's speedup against it). The pure sweep overhead per run is measured
 with ``--overhead-runs`` runs that do no work (tests/sweep_plugin.py): dispatch to the worker, result
 back, table rewritten. Optionally (--dask) the Jeffress sweep on a dask.distributed LocalCluster with
 2 worker processes.
@@ -72,6 +74,30 @@ def sweep_time(sp, workers: int | None = None, scheduler: str | None = None) -> 
     return wall, rows
 
 
+def _spin(n: int) -> float:
+    t0 = time.perf_counter()
+    s = 0
+    for i in range(n):
+        s += i * i
+    return time.perf_counter() - t0
+
+
+def cpu_ceiling(n: int = 10_000_000) -> float:
+    """Speedup of 2 processes over 1 on a CPU-bound loop right now (2.0 on two free cores)."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        pool.map(_spin, [1000, 1000])  # start the processes first
+        t0 = time.perf_counter()
+        pool.map(_spin, [n])
+        pool.map(_spin, [n])
+        serial = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        pool.map(_spin, [n, n], chunksize=1)
+        parallel = time.perf_counter() - t0
+    return serial / parallel
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=24, help="runs per sweep (default 24)")
@@ -84,17 +110,20 @@ def main(argv=None) -> int:
     load0 = os.getloadavg()
     print(f"bench_sweep: {n} Jeffress runs (numpy target, 4 trials each), {args.repeats} repeats; "
           f"{os.cpu_count()} CPUs, load average {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}", flush=True)
-    results = {"direct": [], "1": [], "2": [], "dask2": [], "inside1": []}
+    results = {"direct": [], "1": [], "2": [], "dask2": [], "inside1": [], "ceiling": []}
     for rep in range(args.repeats):
         d = direct(sp)
         w1, rows1 = sweep_time(sp, workers=1)
         w2, _ = sweep_time(sp, workers=2)
+        ceiling = cpu_ceiling()
+        results["ceiling"].append(ceiling)
         results["direct"].append(d)
         results["1"].append(w1)
         results["2"].append(w2)
         results["inside1"].append(sum(float(r["wall_s"]) for r in rows1) / n)
         line = (f"  repeat {rep + 1}: direct {d:.3f} s/run; 1 worker {w1:.2f} s ({n / w1:.2f} runs/s); "
-                f"2 workers {w2:.2f} s ({n / w2:.2f} runs/s); speedup {w1 / w2:.2f}x")
+                f"2 workers {w2:.2f} s ({n / w2:.2f} runs/s); speedup {w1 / w2:.2f}x; "
+                f"CPU-loop ceiling {ceiling:.2f}x")
         if args.dask:
             from distributed import LocalCluster
 
@@ -120,6 +149,8 @@ def main(argv=None) -> int:
     print(f"  sweep, 1 worker                 {med['1'] / n:.3f} s/run  ({n / med['1']:.2f} runs/s)")
     print(f"  sweep, 2 workers                {med['2'] / n:.3f} s/run  ({n / med['2']:.2f} runs/s)")
     print(f"  speedup 2 vs 1 workers          {med['1'] / med['2']:.2f}x  (goal >= 1.7x)")
+    print(f"  ceiling (CPU loop, 2 vs 1 proc) {med['ceiling']:.2f}x  -> sweep speedup / ceiling "
+          f"{med['1'] / med['2'] / med['ceiling']:.2f}")
     print(f"  overhead per run, 1 worker      {med['1'] / n - med['direct']:.3f} s "
           f"(start-up amortised over {n} runs; inside the worker a run took {med['inside1']:.3f} s)")
     print(f"  sweep machinery per run         {1e3 * overhead:.1f} ms  ({args.overhead_runs} no-op runs, 1 worker; "
