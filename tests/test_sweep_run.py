@@ -216,3 +216,20 @@ def test_compare_adapter_cuba_agrees_with_torch(tmp_path):
     row = sw.execute_run(run.task())
     assert row["status"] == "ok", row["error"]
     assert row["identical_predictions"] == 1.0 and row["accuracy_difference"] == 0.0
+
+
+def test_ipd_evaluate_adapter_scores_a_model_and_records_a_missing_one(tmp_path):
+    from conftest import ROOT
+
+    from brainsim.experiments.ipd import evaluate_model
+
+    model = ROOT / "models" / "ipd_seed"
+    if not (model / "manifest.json").is_file():
+        pytest.skip("no shipped IPD model in this checkout")
+    spec = sw.spec_from_dict({"experiment": "ipd-evaluate", "seeds": [4],
+                              "grid": {"model": [str(model), str(tmp_path / "missing_model")]},
+                              "fixed": {"n_test": 64}})
+    good, missing = (sw.execute_run(run.task()) for run in sw.expand(spec))
+    assert good["status"] == "ok", good["error"]
+    assert good["accuracy"] == evaluate_model(model, seed=4, n_test=64)["accuracy"]
+    assert missing["status"] == "failed" and "UserError" in missing["error"] and "missing_model" in missing["error"]
