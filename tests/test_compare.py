@@ -76,14 +76,14 @@ def test_nir_run_cuda_code_generation(tmp_path, run_cli):
 
 
 def test_coba_accuracy_close_to_torch_on_shipped_model(tmp_path):
-    """The conductance-based realisation keeps torch's accuracy (256 stimuli here: a loose bound of
-    5 points, about 2.5 standard errors of the paired difference; the 2-point check on 2048 stimuli
-    is the slow test below)."""
+    """The conductance-based realisation keeps torch's accuracy (192 stimuli on the runtime device, no
+    compilation: a loose bound of 5 points, about 2.5 standard errors of the paired difference; the
+    2-point check on 2048 stimuli with cpp_standalone is the slow test below)."""
     from brainsim.devices import DeviceConfig
     from brainsim.experiments.compare import compare
 
     model = BEST_MODEL if (BEST_MODEL / "manifest.json").is_file() else need(SEED_MODEL)
-    result = compare(model, neuron="coba", n_test=256, seed=11, device_config=DeviceConfig("cpp_standalone"))
+    result = compare(model, neuron="coba", n_test=192, seed=11, device_config=DeviceConfig("runtime"))
     assert result["ran"]
     assert abs(result["brian2_accuracy"] - result["torch_accuracy"]) <= 0.05, result["accuracy_difference"]
     assert result["identical_predictions"] >= 0.85
