@@ -97,7 +97,6 @@ def _set_params(group, pop: Population, batch: int, dt_s: float, bias: np.ndarra
         group.v_threshold = tile(p["v_threshold"])
     if "v_reset" in p:
         group.v_reset = tile(p["v_reset"])
-        group.v = tile(np.zeros(pop.size))
 
 
 def build_nir_network(plan: GraphPlan, inputs: np.ndarray, dt_s: float) -> NIRNetwork:
@@ -126,14 +125,12 @@ def build_nir_network(plan: GraphPlan, inputs: np.ndarray, dt_s: float) -> NIRNe
         group = b2.NeuronGroup(batch * pop.size, NEURON_EQUATIONS, threshold="z > 0.5" if spiking else None,
                                reset="" if spiking else None, dt=dt, name=f"nir_{len(groups)}_{pop.kind.lower()}")
         _set_params(group, pop, batch, dt_s, bias[pop.name])
-        update = group.run_regularly(UPDATES[pop.kind], when="synapses", order=3 * pop.depth + 1,
-                                     name=f"{group.name}_update")
+        group.run_regularly(UPDATES[pop.kind], when="synapses", order=3 * pop.depth + 1, name=f"{group.name}_update")
         if spiking:
             group.thresholder["spike"].when = "synapses"
             group.thresholder["spike"].order = 3 * pop.depth + 2
         groups[pop.name] = group
-        objects += [group]
-        del update
+        objects.append(group)
     for n_proj, proj in enumerate(plan.projections):
         src, dst = plan.populations[proj.source], plan.populations[proj.target]
         table = b2.TimedArray(np.ascontiguousarray(proj.weight.T, dtype=float), dt=1 * b2.second,
