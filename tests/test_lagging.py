@@ -96,6 +96,7 @@ def test_learner_converges_on_a_small_case():
         assert beyond.max() < 0.01
 
 
+@pytest.mark.slow  # compiles a C++ project (~40 s on 2 cores)
 def test_learner_runs_in_generated_code_cpp_standalone():
     """The rule lives in generated code: cpp_standalone (no network_operation) learns as well."""
     out = ex.run_lagging_many([6.5], seed=1, params=ex.LaggingRunParams(duration_s=1.0),
