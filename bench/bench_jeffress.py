@@ -85,9 +85,19 @@ def accuracy(n: int, seed: int, threads: int) -> list[dict]:
 
 
 def _time(cmd: list[str], env: dict) -> float:
+    """Wall seconds of one run of ``cmd``; its CPU seconds go to ``_time.cpu``."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, env=env, capture_output=True)
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    _time.cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall
+
+
+_time.cpu = 0.0
 
 
 def timing(repeats: int) -> dict:
@@ -103,12 +113,18 @@ def timing(repeats: int) -> dict:
         results["jeffress_cold_s"] = _time(brainsim_cmd, env)
     env = dict(os.environ)
     _time(import_cmd, env), _time(brainsim_cmd, env)  # warm the caches
-    imports, runs = [], []
+    imports, runs, imports_cpu, runs_cpu = [], [], [], []
     for _ in range(repeats):  # interleaved, so both see the same machine load
         imports.append(_time(import_cmd, env))
+        imports_cpu.append(_time.cpu)
         runs.append(_time(brainsim_cmd, env))
+        runs_cpu.append(_time.cpu)
     results["import_brian2_warm_s"] = statistics.median(imports)
     results["jeffress_warm_s"] = statistics.median(runs)
+    # CPU seconds (user + system) hardly depend on what else the machine is doing
+    results["import_brian2_warm_cpu_s"] = statistics.median(imports_cpu)
+    results["jeffress_warm_cpu_s"] = statistics.median(runs_cpu)
+    results["jeffress_minus_import_warm_cpu_s"] = results["jeffress_warm_cpu_s"] - results["import_brian2_warm_cpu_s"]
     results["jeffress_minus_import_warm_s"] = results["jeffress_warm_s"] - results["import_brian2_warm_s"]
     results["jeffress_minus_import_cold_s"] = results["jeffress_cold_s"] - results["import_brian2_cold_s"]
     return results
@@ -136,6 +152,8 @@ def main() -> int:
               f"(+{t['jeffress_minus_import_cold_s']:.2f} s)")
         print(f"  warm: import brian2 {t['import_brian2_warm_s']:.2f} s, brainsim jeffress {t['jeffress_warm_s']:.2f} s "
               f"(+{t['jeffress_minus_import_warm_s']:.2f} s; target <= 2 s)")
+        print(f"  warm CPU time (user + system): import brian2 {t['import_brian2_warm_cpu_s']:.2f} s, "
+              f"brainsim jeffress {t['jeffress_warm_cpu_s']:.2f} s (+{t['jeffress_minus_import_warm_cpu_s']:.2f} s)")
     out["load_average_at_end"] = os.getloadavg()
     print(f"load average (1, 5, 15 min) at start {out['load_average_at_start']}, at end {out['load_average_at_end']}")
     if args.json:
