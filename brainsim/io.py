@@ -79,6 +79,22 @@ def save_figure(fig, path, **kwargs) -> None:
         fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", **kwargs)
 
 
+def ensure_output_dir(path, label: str = "output directory") -> Path:
+    """Create ``path`` (with parents) or raise UserError naming why it cannot be an output directory."""
+    from .errors import UserError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{label} {path} exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create {label} {path}: {exc.strerror or exc}") from None
+    if not os.access(path, os.W_OK):
+        raise UserError(f"{label} {path} is not writable")
+    return path
+
+
 def check_writable(path) -> Path:
     """Fail early (before long work) if ``path`` cannot be created; raises UserError."""
     from .errors import UserError

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from brainsim.cli.args import OneLineErrorParser  # noqa: E402
 from brainsim.cli.mnist import DESCRIPTION, MODES, add_stage_arguments, run_mode  # noqa: E402
-from brainsim.errors import DeviceNotRunError, UserError  # noqa: E402
+from brainsim.cli.main import run_reporting_errors  # noqa: E402
 
 PROG = "stdp_mnist.py"
 
@@ -27,17 +27,7 @@ def main(argv=None) -> int:
     parser.add_argument("--mode", required=True, choices=MODES, help="stage to run")
     add_stage_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        return run_mode(args.mode, args)
-    except UserError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except DeviceNotRunError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+    return run_reporting_errors(PROG, run_mode, args.mode, args)
 
 
 if __name__ == "__main__":

@@ -110,22 +110,9 @@ def _command_line() -> str:
 
 
 def _prepare_out_dir(path_text: str):
-    from pathlib import Path
+    from ..io import ensure_output_dir
 
-    from ..errors import UserError
-
-    path = Path(path_text)
-    if path.exists() and not path.is_dir():
-        raise UserError(f"output path {path} exists and is not a directory")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create output directory {path}: {exc.strerror or exc}") from None
-    import os
-
-    if not os.access(path, os.W_OK):
-        raise UserError(f"output directory {path} is not writable")
-    return path
+    return ensure_output_dir(path_text)
 
 
 def run_train(args) -> int:

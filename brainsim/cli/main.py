@@ -49,24 +49,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def run_reporting_errors(prog: str, func, *args) -> int:
+    """Call ``func(*args)``; bad input becomes one line on stderr and its exit code, never a traceback."""
     try:
-        return int(args.func(args) or 0)
+        return int(func(*args) or 0)
     except UserError as exc:
-        print(f"brainsim {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except DeviceNotRunError as exc:
-        print(f"brainsim {args.command}: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print(f"brainsim {args.command}: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # output piped into e.g. `head`, which closed early: not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return run_reporting_errors(f"brainsim {args.command}", args.func, args)
 
 
 if __name__ == "__main__":

@@ -89,16 +89,14 @@ def run_mode(mode: str, args) -> int:
     from ..circuits.diehl_cook import DiehlCookParams
     from ..experiments import mnist as experiment
     from ..stimuli.mnist import load_mnist
+    from ..io import ensure_output_dir
     from .args import device_config
 
     device = device_config(args)
     if mode != "train" and args.resume is False and not (data_dir / "weights.npy").is_file():
         raise UserError(f"{data_dir / 'weights.npy'} not found: run 'train' first with the same --data-dir")
     data = load_mnist(args.mnist_dir, default_dir=DEFAULT_MNIST_DIR)
-    try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create --data-dir {data_dir}: {exc.strerror}") from None
+    ensure_output_dir(data_dir, "--data-dir")
     opts = experiment.StageOptions(data_dir=data_dir, device=device, seed=args.seed, resume=args.resume,
                                    chunk_samples=args.chunk, n_snapshots=args.snapshots,
                                    progress=not args.no_progress)

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UserError
-from ..io import write_json, write_text
+from ..io import ensure_output_dir, write_json, write_text
 from . import sweep_adapters as adapters
 
 TABLE = "results.csv"
@@ -569,15 +569,7 @@ def default_workers() -> int:
 
 def prepare_out_dir(spec: SweepSpec, out_dir) -> Path:
     """Create OUT (UserError if impossible) and check it does not hold another experiment's sweep."""
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UserError(f"--out {out_dir} is not a directory")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create --out {out_dir}: {exc.strerror or exc}") from None
-    if not os.access(out_dir, os.W_OK):
-        raise UserError(f"--out {out_dir} is not writable")
+    out_dir = ensure_output_dir(out_dir, "--out")
     _, rows = read_table(out_dir)
     others = sorted({r["experiment"] for r in rows} - {spec.experiment})
     if others:
