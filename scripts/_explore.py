@@ -16,7 +16,7 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from brainsim.cli.args import OneLineErrorParser, positive_int  # noqa: E402
-from brainsim.errors import UserError  # noqa: E402
+from brainsim.cli.main import run_reporting_errors  # noqa: E402
 
 
 @dataclass
@@ -102,11 +102,5 @@ def main(prog: str, doc: str, studies: list[Study], default_out: str, default_re
     args = parser.parse_args(argv)
     if args.repeats is None:
         args.repeats = full_repeats if args.full else default_repeats
-    try:
-        return run(prog, doc, studies, args)
-    except UserError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted (run again with the same --out to resume)", file=sys.stderr)
-        return 130
+    return run_reporting_errors(prog, run, prog, doc, studies, args,
+                                interrupted="interrupted (run again with the same --out to resume)")

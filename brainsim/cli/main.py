@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_reporting_errors(prog: str, func, *args) -> int:
+def run_reporting_errors(prog: str, func, *args, interrupted: str = "interrupted") -> int:
     """Call ``func(*args)``; bad input becomes one line on stderr and its exit code, never a traceback."""
     try:
         return int(func(*args) or 0)
@@ -60,7 +60,7 @@ def run_reporting_errors(prog: str, func, *args) -> int:
         print(f"{prog}: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
+        print(f"{prog}: {interrupted}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # output piped into e.g. `head`, which closed early: not an error of ours
