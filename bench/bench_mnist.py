@@ -147,6 +147,7 @@ def run_accuracy(args, out: Path, mnist_dir: Path) -> dict:
                 entry["accuracy"] = accuracy_of(r["output"])
             if mode == "train":
                 entry["train_s_per_sample"] = seed_seconds_per_sample(r["output"])
+                entry["train_cpu_s"] = r["cpu_s"]
         entry["note"] = "seed test draws test images at random with replacement (randrange, seed 42)"
         res["seed"] = entry
         write_results(out, res)
@@ -159,9 +160,16 @@ def run_accuracy(args, out: Path, mnist_dir: Path) -> dict:
             entry[f"{mode}_peak_rss_mib"] = r["peak_rss_mib"]
             if mode == "test":
                 entry["accuracy"] = accuracy_of(r["output"])
-        entry["train_s_per_sample"] = json.loads((data_dir / "training.json").read_text())["seconds_per_sample"]
+        summary = json.loads((data_dir / "training.json").read_text())
+        entry["train_s_per_sample"] = summary["seconds_per_sample"]
+        entry["train_cpu_s_per_sample"] = summary["cpu_seconds_per_sample"]
         entry["note"] = f"{args.device}, dt {args.dt_ms} ms; test on the first n_test test images"
         res["project"] = entry
+    if "seed" in res and "project" in res:
+        # the same n_train images, long-run averages of both programs (the seed's after its first sample)
+        res["train_speedup_wall"] = res["seed"]["train_s_per_sample"] / res["project"]["train_s_per_sample"]
+        # CPU: the seed's whole train process (start-up included, a few seconds) over n_train samples
+        res["train_speedup_cpu"] = (res["seed"]["train_cpu_s"] / args.n_train) / res["project"]["train_cpu_s_per_sample"]
     res["load_after"] = load_average()
     return res
 
@@ -179,6 +187,11 @@ def report(res: dict) -> None:
             entry = dict(res[who])
             print(f"{who:8s} " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                              for k, v in entry.items()))
+    if "train_speedup_wall" in res:
+        print(f"speedup, wall time per training sample over the same {res['protocol']['n_train']} images "
+              f"(seed / brainsim): {res['train_speedup_wall']:.1f}x")
+        print(f"speedup, CPU time per training sample (seed process CPU / n_train over brainsim's): "
+              f"{res['train_speedup_cpu']:.1f}x")
     if "speedup_wall" in res:
         print(f"speedup, wall time per sample (seed / brainsim): {res['speedup_wall']:.1f}x")
         print(f"speedup, CPU time per sample (seed / brainsim):  {res['speedup_cpu']:.1f}x")

@@ -133,3 +133,39 @@ def test_params_validation():
         dc.DiehlCookParams(dt_ms=0.3)
     with pytest.raises(UserError, match="n_neurons"):
         dc.DiehlCookParams(n_neurons=0)
+
+
+def test_input_spikes_are_bernoulli_per_step_at_pixel_rate_and_silent_at_rest():
+    """Inputs fire as the seed's PoissonGroup does: each step with p = pixel / 8 * intensity * dt, only in
+    the 350 ms input phase, never for blank pixels (the geometric skip-ahead must keep this process)."""
+    from brian2 import Network, SpikeMonitor, ms
+
+    p = dc.DiehlCookParams(n_neurons=2, dt_ms=0.5, min_spikes=0)      # min_spikes 0: no repeats
+    image = np.zeros((1, 784), np.uint8)
+    image[0, :100], image[0, 100:200] = 255, 64
+    presentations = 4
+    rng = np.random.default_rng(0)
+    with BrianSession(DeviceConfig("runtime", target="numpy")):
+        brian2.seed(5)
+        h = dc.build_diehl_cook(p, learning=False, rows=presentations, weights=np.zeros(p.n_synapses),
+                                delays_ms=dc.initial_delays_ms(p, rng), theta=dc.initial_theta(p),
+                                images=np.repeat(image, presentations, axis=0))
+        mon = SpikeMonitor(h.inputs)
+        Network(h.network.objects, mon).run(presentations * p.period_ms * ms, namespace={})
+        i, t_ms = np.array(mon.i[:]), np.array(mon.t_[:]) * 1e3
+    assert set(np.unique(i)) <= set(range(200))                        # blank pixels never fire
+    assert ((t_ms % p.period_ms) < p.present_ms).all()                # nothing at rest
+    steps = presentations * p.steps_present
+    for pixels, value in ((slice(0, 100), 255), (slice(100, 200), 64)):
+        prob = value * p.pixel_to_hz * p.intensity * p.dt_ms * 1e-3
+        n = np.isin(i, np.arange(784)[pixels]).sum()
+        expected, sd = 100 * steps * prob, np.sqrt(100 * steps * prob * (1 - prob))
+        assert abs(n - expected) < 4 * sd, (value, n, expected)
+    # at most one spike per input and step, as with a per-step Bernoulli draw
+    assert len(np.unique(np.stack([i, np.rint(t_ms / p.dt_ms)]), axis=1).T) == len(i)
+    # intervals within a presentation are geometric: P(next spike in the very next step) = p
+    prob = 255 * p.pixel_to_hz * p.intensity * p.dt_ms * 1e-3
+    gaps = np.concatenate([np.diff(np.sort(t_ms[(i == k) & (t_ms // p.period_ms == r)]))
+                           for k in range(100) for r in range(presentations)]) / p.dt_ms
+    assert np.rint(gaps).min() >= 1
+    assert abs(np.mean(np.rint(gaps) == 1) - prob) < 4 * np.sqrt(prob * (1 - prob) / len(gaps))

@@ -36,11 +36,28 @@ import numpy as np
 # -- equations (units in every line); constants are resolved from the builder's namespace ---------
 
 INPUT_EQS = """
-rate = stimulus(slot * ms, i) * gain : Hz
+rate : Hz                  # Poisson rate of this presentation (0 at rest)
+next_spike : second        # time step of this input's next spike
+phase_end : second         # end of the input phase of this presentation
 slot : integer (linked)
-gain : 1 (linked)
+intensity : 1 (linked)
+in_table : integer (linked)
 """
-INPUT_THRESHOLD = "gain > 0 and rate > 0 * Hz and rand() < rate * dt"  # C++ short-circuits: no rand() for blank pixels or at rest
+# The seed's PoissonGroup draws one random number per input and time step (spike when rand() <
+# rate * dt). The same process is drawn here by skipping ahead: the number of silent steps before
+# the next spike is geometric with p = rate * dt, one draw per spike instead of one per step (the
+# per-step draws were the largest single cost of a sample). p >= 1 fires at every step, p = 0 never.
+GEOMETRIC_SKIP = """
+p_step = clip(rate * dt, 0, 1)
+silent = int(p_step <= 0)
+always = int(p_step >= 1)
+skip = (1 - always) * floor(log(1 - rand()) / log(1 - p_step + 0.5 * (silent + always)))
+"""
+INPUT_PHASE_START = ("rate = stimulus(slot * ms, i) * intensity * in_table\n"
+                     "phase_end = t + t_present\n" + GEOMETRIC_SKIP +
+                     "next_spike = t + (skip + silent * never_steps) * dt")
+INPUT_THRESHOLD = "t + 0.5 * dt > next_spike and t + 0.5 * dt < phase_end"
+INPUT_RESET = GEOMETRIC_SKIP + "next_spike = t + (1 + skip) * dt"
 
 CONTROLLER_EQS = """
 count : integer       # excitatory spikes in the input phase of the current presentation
@@ -52,7 +69,6 @@ in_table : integer      # 1 while the table still holds samples to present
 n_valid : integer     # samples in this run's stimulus table
 n_done : integer      # samples completed in this run (decided at presentation boundaries)
 n_shown : integer     # presentations started in this run
-gain : 1              # input gain now: intensity in the input phase of a presentation, else 0
 """
 # At every presentation boundary: judge the presentation that just ended, then set up the next one.
 CONTROLLER_STEP = """
@@ -68,8 +84,6 @@ normalise = new_sample * in_table
 n_shown += 1
 count = 0
 """
-# Every step, once for all inputs (cheaper than a modulo per input neuron):
-CONTROLLER_GAIN = "gain = intensity * in_table * int((t + 0.5 * dt) % t_period < t_present)"
 COUNT_SPIKES = "count_post += int((t + 0.5 * dt) % t_period < t_present)"
 
 EXC_EQS = """
@@ -246,7 +260,7 @@ def namespace(params: DiehlCookParams, stimulus) -> dict:
         "tau_mem_inh": p.tau_mem_inh_ms * ms, "e_inh_inh": p.e_inh_inh_mv * mV, "e_exc": p.e_exc_mv * mV,
         "tau_ge": p.tau_ge_ms * ms, "tau_gi": p.tau_gi_ms * ms, "nu_pre": p.nu_pre, "nu_post": p.nu_post,
         "tau_pre": p.tau_pre_ms * ms, "tau_post1": p.tau_post1_ms * ms, "tau_post2": p.tau_post2_ms * ms,
-        "w_max": p.w_max, "column_sum": p.column_sum, "Hz": Hz,
+        "w_max": p.w_max, "column_sum": p.column_sum, "Hz": Hz, "never_steps": 1e9,
         "decay_post1": float(np.exp(-p.dt_ms / p.tau_post1_ms)), "decay_post2": float(np.exp(-p.dt_ms / p.tau_post2_ms)),
     }
 
@@ -302,12 +316,14 @@ def build_diehl_cook(params: DiehlCookParams, *, learning: bool, rows: int, weig
     controller.n_valid = len(images) if n_valid is None else int(n_valid)
     controller.in_table = 1
     controller.run_regularly(CONTROLLER_STEP, dt=p.period_ms * ms, when="start", order=0, name="schedule")
-    controller.run_regularly(CONTROLLER_GAIN, when="start", order=5, name="input_gain")
 
     to_controller = np.zeros(p.n_input, dtype=int)
-    inputs = NeuronGroup(p.n_input, INPUT_EQS, threshold=INPUT_THRESHOLD, namespace=ns, dt=dt, name="inputs")
-    inputs.slot = linked_var(controller, "slot", index=to_controller)
-    inputs.gain = linked_var(controller, "gain", index=to_controller)
+    inputs = NeuronGroup(p.n_input, INPUT_EQS, threshold=INPUT_THRESHOLD, reset=INPUT_RESET, namespace=ns, dt=dt,
+                         name="inputs")
+    for shared in ("slot", "intensity", "in_table"):
+        setattr(inputs, shared, linked_var(controller, shared, index=to_controller))
+    # after the controller (order 0) has chosen this presentation's sample and intensity
+    inputs.run_regularly(INPUT_PHASE_START, dt=p.period_ms * ms, when="start", order=1, name="input_phase")
 
     exc_eqs = EXC_EQS + (THETA_LEARNING + NORMALISATION_VARS + POST_TRACE_VARS if learning else THETA_FROZEN)
     exc = NeuronGroup(p.n_neurons, exc_eqs, threshold=EXC_THRESHOLD,
