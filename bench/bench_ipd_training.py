@@ -61,7 +61,8 @@ def run_project(tau: float, readout: str, seed: int, preset: str = "seed", tmp: 
     out, cpu, wall = run(cmd)
     data = json.loads(out.strip().splitlines()[-1])
     return {"train_s": data["train_seconds"], "train_cpu_s": data["train_cpu_seconds"],
-            "test_acc": data["test_accuracy"], "test_err": data["test_mae_deg"], "cpu_s": cpu, "wall_s": wall}
+            "test_acc": data["test_accuracy"], "test_err": data["test_mae_deg"], "n_test": data.get("n_test", 2048),
+            "cpu_s": cpu, "wall_s": wall}
 
 
 def median(values):
@@ -107,7 +108,7 @@ def main() -> int:
               f"{100 * sum(o['test_acc'] for _, _, o in rows) / len(rows):.1f} %")
         if not args.skip_best:
             best = run_project(args.tau_ms, args.readout, 0, preset="best", tmp=Path(tmp))
-            print(f"best preset (seed 0): test accuracy {100 * best['test_acc']:.1f} % on 2048 fresh stimuli, "
+            print(f"best preset (seed 0): test accuracy {100 * best['test_acc']:.1f} % on {best['n_test']} fresh stimuli, "
                   f"error {best['test_err']:.2f} deg; training {best['train_s']:.0f} s wall "
                   f"({best['train_cpu_s']:.0f} s CPU), whole command {best['wall_s']:.0f} s")
     print(f"load average at end: {os.getloadavg()[0]:.1f}")

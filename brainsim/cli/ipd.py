@@ -14,7 +14,7 @@ PRESET_CHOICES = ("seed", "best")
 
 EPILOG = """examples:
   brainsim ipd train --preset seed --out models/my_seed          # the tutorial's protocol (~10-40 s)
-  brainsim ipd train --preset best --out models/my_best          # ~90 % test accuracy (~4-5 min of CPU)
+  brainsim ipd train --preset best --out models/my_best          # 90 % test accuracy (~7.5 min of CPU)
   brainsim ipd train --readout fr --tau-ms 2 --epochs 10 --seed 3 --out runs/fr2
   brainsim ipd train --repeats 10 --readout oc max fr --tau-ms 20 2 --out runs/readouts
   brainsim ipd evaluate --model models/ipd_best --seed 1 --n-test 4096 --json
@@ -36,7 +36,7 @@ def add_parser(subparsers) -> None:
                                        "with the exact protocol and scores, training_curve.csv). Options left out "
                                        "take the preset's value.", epilog=EPILOG, formatter_class=_formatter())
     train.add_argument("--preset", default="seed", help="seed (the tutorial's protocol exactly) or best "
-                                                        "(the documented ~90 %% recipe). Default: seed")
+                                                        "(the documented 90 %% recipe). Default: seed")
     train.add_argument("--out", required=True, help="output model directory (with --repeats: the results directory)")
     net = train.add_argument_group("network")
     net.add_argument("--model", default=None, help="snn (hidden spiking layer, default) or membrane "
