@@ -34,9 +34,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from brainsim.errors import UserError  # noqa: E402
 from brainsim.experiments.ipd import evaluate_model, protocol_from, test_stimuli, training_stimuli  # noqa: E402
 from brainsim.snn.core import spike_fn  # noqa: E402
-from brainsim.snn.training import OptimConfig, batches  # noqa: E402
+from brainsim.snn.training import batches  # noqa: E402
 from brainsim.stimuli.ipd import DEFAULT_CLASSES  # noqa: E402
 
 
@@ -63,7 +64,7 @@ def accuracy(scores: torch.Tensor, ipd: np.ndarray) -> float:
 
 def train_per_step(unit: str, hidden: int, epochs: int, seed: int, test) -> tuple[float, float]:
     protocol = protocol_from("best", hidden=hidden, epochs=epochs, seed=seed)
-    optim = OptimConfig(epochs=epochs, batch_size=protocol.batch_size, lr=protocol.lr, lr_schedule="cosine")
+    optim = protocol.optim_config()
     net = PerStepNet(unit, test.spikes.shape[2], hidden, DEFAULT_CLASSES.n_classes, seed)
     adam = torch.optim.Adam(net.parameters(), lr=optim.lr)
     t0 = time.process_time()
@@ -100,6 +101,13 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if min(args.hidden, args.epochs, args.n_test) < 1:
         ap.error("--hidden, --epochs and --n-test must be positive")
+    if args.model:
+        from brainsim.snn.modeldir import load_model
+
+        try:  # before minutes of training, not after
+            load_model(args.model)
+        except UserError as exc:
+            ap.error(str(exc))
     torch.set_num_threads(1)
     test = test_stimuli(args.test_seed, args.n_test)
     se = 100 * math.sqrt(0.9 * 0.1 / args.n_test)

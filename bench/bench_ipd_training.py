@@ -61,7 +61,7 @@ def run_project(tau: float, readout: str, seed: int, preset: str = "seed", tmp: 
     out, cpu, wall = run(cmd)
     data = json.loads(out.strip().splitlines()[-1])
     return {"train_s": data["train_seconds"], "train_cpu_s": data["train_cpu_seconds"],
-            "test_acc": data["test_accuracy"], "test_err": data["test_mae_deg"], "n_test": data.get("n_test", 2048),
+            "test_acc": data["test_accuracy"], "test_err": data["test_mae_deg"], "n_test": data["n_test"],
             "cpu_s": cpu, "wall_s": wall}
 
 

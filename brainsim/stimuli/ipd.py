@@ -101,44 +101,41 @@ class IPDStimulus(NamedTuple):
     params: IPDStimulusParams
 
 
-def phases(params: IPDStimulusParams, ipd, start_phase) -> np.ndarray:
-    """Phase theta (rad) of every fibre at every step: shape (samples, n_steps, n_fibres)."""
-    ipd = np.atleast_1d(np.asarray(ipd, dtype=float))
-    start_phase = np.broadcast_to(np.asarray(start_phase, dtype=float), ipd.shape)
+def _phase_parts(params: IPDStimulusParams, ipd: np.ndarray, start_phase: np.ndarray):
+    """The phase theta of the module docstring as a + b: a (samples, steps) = 2 pi f t + phi_0 and
+    b (samples, fibres) = fibre phase delay + ear * ipd."""
     t = np.arange(params.n_steps) * params.dt_ms * 1e-3
-    tone = 2 * np.pi * params.freq_hz * t
-    per_fibre = params.fibre_phase_delays[None, :] + params.fibre_ear[None, :] * ipd[:, None]
-    return tone[None, :, None] + start_phase[:, None, None] + per_fibre[:, None, :]
+    a = 2 * np.pi * params.freq_hz * t[None, :] + start_phase[:, None]
+    b = params.fibre_phase_delays[None, :] + params.fibre_ear[None, :] * ipd[:, None]
+    return a, b
 
 
-def firing_rates(params: IPDStimulusParams, ipd, start_phase) -> np.ndarray:
-    """Instantaneous rates in Hz, shape (samples, n_steps, n_fibres)."""
-    envelope = 0.5 * (1.0 + np.sin(phases(params, ipd, start_phase)))
-    return params.rate_max_hz * envelope**params.envelope_power
+def _rates_into(params: IPDStimulusParams, ipd: np.ndarray, start_phase: np.ndarray, out: np.ndarray,
+                scale: float) -> np.ndarray:
+    """``scale`` x the rates (Hz) written into ``out`` (samples, n_steps, n_fibres), float64.
 
-
-def _spike_probabilities(params: IPDStimulusParams, ipd: np.ndarray, start_phase: np.ndarray,
-                         out: np.ndarray) -> np.ndarray:
-    """``firing_rates(...) * dt`` written into ``out`` (samples, n_steps, n_fibres), float64.
-
-    Same values as :func:`firing_rates` up to rounding (~1e-16), computed without a sine per element:
-    the phase is a per-(sample, step) part a plus a per-(sample, fibre) part b, and
-    sin(a + b) = sin a cos b + cos a sin b needs only the small tables. This is what makes fresh
-    training data every epoch cheap; tests check the equality.
+    No sine per element: sin(a + b) = sin a cos b + cos a sin b needs only the small tables of
+    :func:`_phase_parts`, which is what makes fresh training data every epoch cheap.
     """
-    t = np.arange(params.n_steps) * params.dt_ms * 1e-3
-    a = 2 * np.pi * params.freq_hz * t[None, :] + start_phase[:, None]                  # (samples, steps)
-    b = params.fibre_phase_delays[None, :] + params.fibre_ear[None, :] * ipd[:, None]   # (samples, fibres)
+    a, b = _phase_parts(params, ipd, start_phase)
     np.multiply(np.sin(a)[:, :, None], np.cos(b)[:, None, :], out=out)
     out += np.cos(a)[:, :, None] * np.sin(b)[:, None, :]
-    # rate_max * (0.5 (1 + sin))^k * dt, in place
+    # rate_max * (0.5 (1 + sin theta))^k, in place
     out += 1.0
     if params.envelope_power == 2.0:
         np.square(out, out=out)
     else:
         np.power(out, params.envelope_power, out=out)
-    out *= params.rate_max_hz * 0.5**params.envelope_power * params.dt_ms * 1e-3
+    out *= params.rate_max_hz * 0.5**params.envelope_power * scale
     return out
+
+
+def firing_rates(params: IPDStimulusParams, ipd, start_phase) -> np.ndarray:
+    """Instantaneous rates in Hz, shape (samples, n_steps, n_fibres)."""
+    ipd = np.atleast_1d(np.asarray(ipd, dtype=float))
+    start_phase = np.broadcast_to(np.asarray(start_phase, dtype=float), ipd.shape)
+    out = np.empty((ipd.shape[0], params.n_steps, params.n_fibres))
+    return _rates_into(params, ipd, start_phase, out, 1.0)
 
 
 def generate(params: IPDStimulusParams, ipd, rng: np.random.Generator | int | None = None) -> IPDStimulus:
@@ -158,7 +155,7 @@ def generate(params: IPDStimulusParams, ipd, rng: np.random.Generator | int | No
     r = np.empty_like(p)
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)
-        _spike_probabilities(params, ipd[lo:hi], start_phase[lo:hi], p[:hi - lo])
+        _rates_into(params, ipd[lo:hi], start_phase[lo:hi], p[:hi - lo], params.dt_ms * 1e-3)
         rng.random(out=r[:hi - lo])
         np.less(r[:hi - lo], p[:hi - lo], out=spikes[lo:hi])
     return IPDStimulus(ipd=ipd, start_phase=start_phase, spikes=spikes, params=params)
