@@ -32,6 +32,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="OpenMP threads of the Brian2 program (default 1)")
     parser.add_argument("--torch-threads", type=int, default=1)
     parser.add_argument("--markdown", help="also write the table as markdown here")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON here")
     args = parser.parse_args(argv)
 
     import torch
@@ -80,6 +81,12 @@ def main(argv=None) -> int:
         from brainsim.io import write_text
 
         write_text(args.markdown, header + "\n\n" + "\n".join(lines) + "\n")
+    if args.json:
+        from brainsim.io import write_json
+
+        write_json(args.json, {"model": args.model, "n_test": args.n_test, "seed": args.seed,
+                               "torch_s": t_torch, "torch_threads": args.torch_threads,
+                               "brian2_threads": args.threads, "rows": rows})
     return 0
 
 

@@ -33,8 +33,6 @@ from pathlib import Path
 from .errors import DeviceNotRunError, UserError
 
 DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
-#: Environment variable read by standalone programs prepared with BrianSession.reseed_from_environment()
-RNG_SEED_ENV = "BRAINSIM_RNG_SEED"
 RUNTIME_TARGETS = ("numpy", "cython")
 
 
@@ -64,6 +62,57 @@ class DeviceConfig:
 
     def with_(self, **changes) -> "DeviceConfig":
         return replace(self, **changes)
+
+
+def _installed(package: str):
+    """The installed version of ``package`` (packaging Version), or None; nothing is imported."""
+    from importlib import metadata
+
+    from packaging.version import Version
+
+    try:
+        return Version(metadata.version(package))
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def check_brian2_stack(config: DeviceConfig) -> None:
+    """Refuse, with one line, combinations of Brian2, numpy and Cython that are known not to work.
+
+    Checked from package metadata before Brian2 is imported (a failed import of Brian2 gives a long
+    traceback, and a Cython target that cannot compile falls back to numpy without saying so):
+
+    * Brian2 <= 2.9 does not import with numpy >= 2.4 (``ndarray.ptp`` was removed);
+    * the runtime Cython target of Brian2 < 2.9 needs numpy < 2 (its generated code uses NPY_OWNDATA);
+    * the runtime Cython target of Brian2 < 2.8 needs Cython < 3.1 (it silently uses numpy otherwise);
+    * brian2cuda pins one Brian2 release: the installed one must be it.
+    """
+    from packaging.version import Version
+
+    brian2, numpy, cython = _installed("brian2"), _installed("numpy"), _installed("Cython")
+    if brian2 is None:
+        raise UserError("Brian2 is not installed: pip install brainsim (or pip install brian2)")
+    fix = "reinstall with the tested set: pip install -c constraints.txt (Python 3.11) or -c constraints-modern.txt"
+    if brian2 < Version("2.10") and numpy is not None and numpy >= Version("2.4"):
+        raise UserError(f"brian2 {brian2} cannot import with numpy {numpy} (it needs numpy < 2.4; "
+                        f"Brian2 >= 2.10 needs Python >= 3.12): {fix}")
+    if config.name == "runtime" and config.target == "cython":
+        if brian2 < Version("2.9") and numpy is not None and numpy >= Version("2"):
+            raise UserError(f"the Cython target of brian2 {brian2} needs numpy < 2 (installed: {numpy}); "
+                            f"use --target numpy or {fix}")
+        if brian2 < Version("2.8") and cython is not None and cython >= Version("3.1"):
+            raise UserError(f"the Cython target of brian2 {brian2} needs Cython < 3.1 (installed: {cython}); "
+                            f"use --target numpy or {fix}")
+    if config.name == "cuda_standalone":
+        cuda = _installed("brian2cuda")
+        if cuda is not None:
+            from importlib import metadata
+
+            pins = [r for r in metadata.requires("brian2cuda") or [] if r.replace(" ", "").lower().startswith("brian2==")]
+            wanted = pins[0].split("==", 1)[1].split(";")[0].strip() if pins else None
+            if wanted and Version(wanted) != brian2:
+                raise UserError(f"brian2cuda {cuda} needs brian2 {wanted}, but brian2 {brian2} is installed: "
+                                "pip install 'brainsim[cuda]' picks the brian2cuda that fits")
 
 
 def gpu_available() -> bool:
@@ -110,6 +159,7 @@ class BrianSession:
 
     # -- activation -------------------------------------------------------------------------------
     def __enter__(self) -> "BrianSession":
+        check_brian2_stack(self.config)
         import brian2
 
         cfg = self.config
@@ -210,33 +260,13 @@ class BrianSession:
         self.timings["build_and_run" if run else "build"] = time.perf_counter() - t0
         return run
 
-    def reseed_from_environment(self) -> None:
-        """Let every (re)run of the standalone program take its random seed from ``$BRAINSIM_RNG_SEED``.
-
-        Call inside the session before the network's ``run``. A compiled program otherwise uses the
-        seed fixed at build time (or a fresh random one), so chunks run with :meth:`rerun` would
-        repeat one random stream or not be reproducible. No effect on the runtime device (use
-        ``brian2.seed``). Without the variable set, the build-time behaviour is kept.
-        """
-        from brian2 import device
-
-        if self.config.name == "cpp_standalone":
-            reseed = (f'{{ const char* _s = std::getenv("{RNG_SEED_ENV}"); if (_s) {{ '
-                      "for (size_t _i = 0; _i < brian::_mersenne_twister_states.size(); _i++) "
-                      "rk_seed(std::strtoul(_s, NULL, 10) + _i, brian::_mersenne_twister_states[_i]); } }")
-        elif self.config.name == "cuda_standalone":
-            reseed = (f'{{ const char* _s = std::getenv("{RNG_SEED_ENV}"); if (_s) '
-                      "random_number_buffer.set_seed(std::strtoull(_s, NULL, 10)); }")
-        else:
-            return
-        device.insert_code("main", reseed)
-
-    def rerun(self, run_args=None, rng_seed: int | None = None) -> None:
+    def rerun(self, run_args=None) -> None:
         """Run an already compiled standalone project again with new ``run_args`` (no recompile).
 
-        ``rng_seed`` reaches programs prepared with :meth:`reseed_from_environment`. The value files
-        that Brian2 writes for ``run_args`` are removed afterwards, so that long chunked runs do not
-        fill the build directory.
+        Brian2's generator is seeded at build time, so a rerun repeats its random numbers: circuits
+        that are rerun draw theirs from :mod:`brainsim.circuits.counter_rng`, keyed by a variable set
+        in ``run_args``. The value files that Brian2 writes for ``run_args`` are removed afterwards, so
+        that long chunked runs do not fill the build directory.
         """
         import time
 
@@ -246,18 +276,10 @@ class BrianSession:
             raise RuntimeError("rerun() needs a built standalone project")
         static = self.project_dir / "static_arrays"
         before = set(static.iterdir()) if static.is_dir() else set()
-        previous = os.environ.get(RNG_SEED_ENV)
-        if rng_seed is not None:
-            os.environ[RNG_SEED_ENV] = str(int(rng_seed))
         t0 = time.perf_counter()
         try:
             device.run(directory=str(self.project_dir), with_output=False, run_args=run_args)
         finally:
-            if rng_seed is not None:
-                if previous is None:
-                    os.environ.pop(RNG_SEED_ENV, None)
-                else:
-                    os.environ[RNG_SEED_ENV] = previous
             if static.is_dir():
                 for path in set(static.iterdir()) - before:
                     if path.name.startswith("init_"):

@@ -78,3 +78,33 @@ def test_runtime_cython_target(tmp_path):
             s.run(b2.Network(g, m), 200 * b2.ms)
             counts[target] = list(m.count[:])
     assert counts["numpy"] == counts["cython"] and sum(counts["numpy"]) > 0
+
+
+@pytest.mark.parametrize("versions, config, fragment", [
+    ({"brian2": "2.9.0", "numpy": "2.4.1"}, DeviceConfig("cpp_standalone"), "cannot import with numpy 2.4.1"),
+    ({"brian2": "2.7.1", "numpy": "2.0.2"}, DeviceConfig("runtime", target="cython"), "needs numpy < 2"),
+    ({"brian2": "2.7.1", "numpy": "1.26.4", "Cython": "3.1.3"}, DeviceConfig("runtime", target="cython"),
+     "needs Cython < 3.1"),
+])
+def test_known_broken_stacks_are_refused_in_one_line(monkeypatch, versions, config, fragment):
+    from packaging.version import Version
+
+    from brainsim import devices
+
+    monkeypatch.setattr(devices, "_installed", lambda pkg: Version(versions[pkg]) if pkg in versions else None)
+    with pytest.raises(UserError, match=fragment) as info:
+        devices.check_brian2_stack(config)
+    assert "\n" not in str(info.value)
+
+
+def test_working_stacks_pass(monkeypatch):
+    from packaging.version import Version
+
+    from brainsim import devices
+
+    for versions in ({"brian2": "2.7.1", "numpy": "1.26.4", "Cython": "3.0.12"},
+                     {"brian2": "2.9.0", "numpy": "2.3.5", "Cython": "3.3.1"},
+                     {"brian2": "2.10.1", "numpy": "2.5.5", "Cython": "3.1.3"}):
+        monkeypatch.setattr(devices, "_installed", lambda pkg, v=versions: Version(v[pkg]) if pkg in v else None)
+        devices.check_brian2_stack(DeviceConfig("runtime", target="cython"))
+        devices.check_brian2_stack(DeviceConfig("cpp_standalone"))

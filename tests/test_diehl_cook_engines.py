@@ -2,8 +2,9 @@
 
 With inputs that fire at every time step (rate * dt >= 1) the simulation has no randomness left, so
 both engines must produce the same spikes, weights and thresholds, chunk after chunk. Noisy inputs
-then check that the reruns of one compiled project take their random numbers from the seed given
-to each run: different seeds differ, the same seed repeats.
+then check that the reruns of one compiled project take their random numbers from the key given to
+each run (different keys differ, the same key repeats), and that the counter-based generator gives
+the runtime engine the very same random input spikes.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def _run(device: DeviceConfig, images, chunks, rows, params=PARAMS, learning=Tru
     intensity, new_sample, results = params.intensity, 1, []
     with exp.Presenter(params, learning, rows, device, delays, label="engines") as pres:
         for k, chunk in enumerate(chunks):
-            out = pres.present(images[chunk], intensity, new_sample, weights, theta, rng_seed=100 + k)
+            out = pres.present(images[chunk], intensity, new_sample, weights, theta, rng_key=100 + k)
             rep = exp.replay(params, out, rows, len(chunk), intensity, new_sample)
             assert rep.n_done_before_last == out.n_done_in_sim
             intensity, new_sample = rep.next_intensity, rep.next_new_sample
@@ -44,17 +45,20 @@ def _run(device: DeviceConfig, images, chunks, rows, params=PARAMS, learning=Tru
     return results, weights, theta
 
 
+NOISE_KEYS = (1, 2, 1)
+
+
+def _noisy(pres, weights, theta):
+    noisy = np.repeat(np.full((1, 784), 6, np.uint8), 2, axis=0)   # 6 px -> 240 Hz: random input spikes
+    return [pres.present(noisy, PARAMS.intensity, 1, weights, theta, rng_key=key) for key in NOISE_KEYS]
+
+
 @pytest.fixture(scope="module")
 def engines():
     images, chunks = _images(), [[0, 1], [2, 3]]
-    runtime = _run(DeviceConfig("runtime", target="numpy"), images, chunks, rows=2)
-
-    def reseeded(pres, weights, theta):
-        noisy = np.repeat(np.full((1, 784), 6, np.uint8), 2, axis=0)   # 6 px -> 240 Hz: random input spikes
-        return [pres.present(noisy, PARAMS.intensity, 1, weights, theta, rng_seed=seed) for seed in (1, 2, 1)]
-
-    compiled = _run(DeviceConfig("cpp_standalone"), images, chunks, rows=2, after=reseeded)
-    noise = compiled[0].pop()
+    runtime = _run(DeviceConfig("runtime", target="numpy"), images, chunks, rows=2, after=_noisy)
+    compiled = _run(DeviceConfig("cpp_standalone"), images, chunks, rows=2, after=_noisy)
+    noise = compiled[0].pop(), runtime[0].pop()
     return runtime, compiled, noise
 
 
@@ -79,8 +83,17 @@ def test_theta_grows_by_theta_plus_per_spike(engines):
 
 
 def test_compiled_reruns_are_reseeded_per_run(engines):
-    first, second, again = engines[2]
+    first, second, again = engines[2][0]
     assert len(first.spike_i) > 0 and len(second.spike_i) > 0
     assert not (len(first.spike_i) == len(second.spike_i) and np.array_equal(first.spike_step, second.spike_step))
     np.testing.assert_array_equal(first.spike_step, again.spike_step)
     np.testing.assert_array_equal(first.spike_i, again.spike_i)
+
+
+def test_runtime_draws_the_same_random_input_spikes_as_compiled_reruns(engines):
+    compiled, runtime = engines[2]
+    for cp, rt in zip(compiled, runtime):
+        assert len(cp.spike_i) > 0
+        order_cp, order_rt = np.lexsort((cp.spike_i, cp.spike_step)), np.lexsort((rt.spike_i, rt.spike_step))
+        np.testing.assert_array_equal(cp.spike_step[order_cp], rt.spike_step[order_rt])
+        np.testing.assert_array_equal(cp.spike_i[order_cp], rt.spike_i[order_rt])

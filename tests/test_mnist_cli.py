@@ -193,8 +193,10 @@ def test_cuda_code_generation_without_gpu(run_cli, tmp_path):
     assert res.returncode == 0, res
     assert "generated the project" in res.stdout
     main = (build / "main.cu").read_text()
-    assert "BRAINSIM_RNG_SEED" in main and "set_from_command_line" in main
+    assert "set_from_command_line" in main     # reruns take new values (run_args) without recompiling
     kernels = list((build / "code_objects").glob("*.cu"))
     names = " ".join(p.name for p in kernels)
+    # the input spikes draw from the counter-based generator, compiled for the device
+    assert any("__host__ __device__ static inline double uniform_counter" in p.read_text() for p in kernels)
     assert "schedule" in names and "norm_weights" in names and "input_synapses" in names
     assert (build / "makefile").is_file() or (build / "Makefile").is_file()

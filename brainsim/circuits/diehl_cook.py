@@ -33,6 +33,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from . import counter_rng
+
 # -- equations (units in every line); constants are resolved from the builder's namespace ---------
 
 INPUT_EQS = """
@@ -42,16 +44,21 @@ phase_end : second         # end of the input phase of this presentation
 slot : integer (linked)
 intensity : 1 (linked)
 in_table : integer (linked)
+rng_key : integer (shared)  # key of this run's random numbers (counter_rng), one per chunk
+draws : integer             # random numbers this input has drawn in this run
 """
 # The seed's PoissonGroup draws one random number per input and time step (spike when rand() <
 # rate * dt). The same process is drawn here by skipping ahead: the number of silent steps before
 # the next spike is geometric with p = rate * dt, one draw per spike instead of one per step (the
 # per-step draws were the largest single cost of a sample). p >= 1 fires at every step, p = 0 never.
+# The uniform numbers come from a counter-based generator keyed per run (see counter_rng: a rerun of a
+# compiled project gets a new key through run_args, which Brian2's rand() cannot).
 GEOMETRIC_SKIP = """
 p_step = clip(rate * dt, 0, 1)
 silent = int(p_step <= 0)
 always = int(p_step >= 1)
-skip = (1 - always) * floor(log(1 - rand()) / log(1 - p_step + 0.5 * (silent + always)))
+skip = (1 - always) * floor(log(1 - uniform_counter(rng_key, i, draws)) / log(1 - p_step + 0.5 * (silent + always)))
+draws += 1
 """
 INPUT_PHASE_START = ("rate = stimulus(slot * ms, i) * intensity * in_table\n"
                      "phase_end = t + t_present\n" + GEOMETRIC_SKIP +
@@ -262,6 +269,7 @@ def namespace(params: DiehlCookParams, stimulus) -> dict:
         "tau_pre": p.tau_pre_ms * ms, "tau_post1": p.tau_post1_ms * ms, "tau_post2": p.tau_post2_ms * ms,
         "w_max": p.w_max, "column_sum": p.column_sum, "Hz": Hz, "never_steps": 1e9,
         "decay_post1": float(np.exp(-p.dt_ms / p.tau_post1_ms)), "decay_post2": float(np.exp(-p.dt_ms / p.tau_post2_ms)),
+        counter_rng.FUNCTION_NAME: counter_rng.brian2_function(),
     }
 
 
@@ -292,13 +300,15 @@ def stimulus_table(params: DiehlCookParams, images: np.ndarray, rows: int) -> np
 
 def build_diehl_cook(params: DiehlCookParams, *, learning: bool, rows: int, weights, delays_ms, theta,
                      images=None, intensity: float | None = None, new_sample: int = 1,
-                     n_valid: int | None = None) -> DiehlCookHandles:
+                     n_valid: int | None = None, rng_key: int = 0) -> DiehlCookHandles:
     """Build the network for presenting up to ``rows`` samples per run.
 
     ``weights`` and ``delays_ms`` are flat arrays in input-major order (index ``i * N + j``), ``theta``
     the N thresholds in volts. ``images`` (uint8, at most ``rows``) fill the stimulus table; the
     controller starts on row 0 with ``intensity`` (default: the base intensity) and ``new_sample``
-    (0: the first presentation repeats a sample whose last presentation was too weak).
+    (0: the first presentation repeats a sample whose last presentation was too weak). ``rng_key``
+    (0 <= key < 2**31) selects the input spikes' random numbers: the same key gives the same spikes on
+    every device.
     """
     from brian2 import Hz, Network, NeuronGroup, SpikeMonitor, Synapses, TimedArray, linked_var, ms, second, volt
 
@@ -323,6 +333,7 @@ def build_diehl_cook(params: DiehlCookParams, *, learning: bool, rows: int, weig
     for shared in ("slot", "intensity", "in_table"):
         setattr(inputs, shared, linked_var(controller, shared, index=to_controller))
     # after the controller (order 0) has chosen this presentation's sample and intensity
+    inputs.rng_key = int(rng_key)
     inputs.run_regularly(INPUT_PHASE_START, dt=p.period_ms * ms, when="start", order=1, name="input_phase")
 
     exc_eqs = EXC_EQS + (THETA_LEARNING + NORMALISATION_VARS + POST_TRACE_VARS if learning else THETA_FROZEN)

@@ -11,7 +11,8 @@ Protocol (the paper's, as in seed 003)
 
 Each stage presents its samples in chunks through one network: with a standalone device the project is
 compiled once and rerun for every chunk with new initial values (``run_args``: weights, thresholds,
-stimulus table, controller state), which is also where the random seed of each chunk comes in. The
+stimulus table, controller state, and the key of the chunk's random numbers: see
+:mod:`brainsim.circuits.counter_rng`). The
 boost rule and normalisation run inside the simulation (see :mod:`brainsim.circuits.diehl_cook`);
 Python replays the controller's decisions from the recorded spikes to attribute spikes to samples
 and checks them against the controller's own count. After every chunk the stage writes its
@@ -87,12 +88,12 @@ class Presenter:
         self.handles = None
         self.session.__exit__(*exc)
 
-    def _build(self, images, n_valid, intensity, new_sample, weights, theta):
+    def _build(self, images, n_valid, intensity, new_sample, weights, theta, rng_key):
         return build_diehl_cook(self.params, learning=self.learning, rows=self.rows, weights=weights,
                                 delays_ms=self.delays_ms, theta=theta, images=images, intensity=intensity,
-                                new_sample=new_sample, n_valid=n_valid)
+                                new_sample=new_sample, n_valid=n_valid, rng_key=rng_key)
 
-    def present(self, images, intensity: float, new_sample: int, weights, theta, rng_seed: int):
+    def present(self, images, intensity: float, new_sample: int, weights, theta, rng_key: int):
         """Show ``images`` (at most ``rows``) starting with ``intensity``; None if only generated."""
         import brian2
 
@@ -101,16 +102,14 @@ class Presenter:
         n_valid = len(images)
         if not self.device.standalone:
             self.handles = None   # drop the previous chunk's objects before building anew
-            brian2.seed(int(rng_seed))
-            h = self._build(images, n_valid, intensity, new_sample, weights, theta)
+            h = self._build(images, n_valid, intensity, new_sample, weights, theta, rng_key)
             t0, c0 = time.perf_counter(), time.process_time()
             h.network.run(duration, namespace={})
             seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
             self.handles = h
         else:
             if self.handles is None:
-                self.handles = self._build(images, n_valid, intensity, new_sample, weights, theta)
-                self.session.reseed_from_environment()
+                self.handles = self._build(images, n_valid, intensity, new_sample, weights, theta, rng_key)
                 self.handles.network.run(duration, namespace={})
                 t0 = time.perf_counter()
                 self.session.build(run=False)
@@ -124,14 +123,14 @@ class Presenter:
                 h.controller.intensity: float(intensity), h.controller.new_sample: int(new_sample),
                 h.controller.n_valid: int(n_valid), h.controller.slot: 0, h.controller.n_done: 0,
                 h.controller.n_shown: 0, h.controller.count: 0, h.controller.in_table: 1,
-                h.controller.normalise: 0,
+                h.controller.normalise: 0, h.inputs.rng_key: int(rng_key),
                 h.input_synapses.w: np.asarray(weights, dtype=float),
                 h.exc.theta: np.asarray(theta, dtype=float) * brian2.volt,
             }
             if self.learning:
                 run_args[h.exc.colsum] = column_sums(p, weights)
             t0, c0 = time.perf_counter(), _children_cpu()
-            self.session.rerun(run_args=run_args, rng_seed=int(rng_seed))
+            self.session.rerun(run_args=run_args)
             seconds, cpu = time.perf_counter() - t0, _children_cpu() - c0
         steps = np.rint(np.asarray(h.exc_spikes.t_[:]) / (p.dt_ms * 1e-3)).astype(np.int64)
         return ChunkOutcome(
@@ -190,7 +189,7 @@ def replay(params: DiehlCookParams, outcome: ChunkOutcome, rows: int, n_valid: i
 
 
 def chunk_seed(seed: int, stage: str, chunk_index: int) -> int:
-    """A reproducible, independent Brian2 seed for every chunk of every stage."""
+    """A reproducible, independent random key (0 <= key < 2**31) for every chunk of every stage."""
     return int(np.random.SeedSequence([seed, STAGE_CODES[stage], chunk_index]).generate_state(1)[0] % 2**31)
 
 

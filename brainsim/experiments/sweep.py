@@ -465,6 +465,25 @@ def connect_scheduler(address: str, timeout_s: float = SCHEDULER_CONNECT_TIMEOUT
         raise UserError(f"cannot connect to the Dask scheduler at {address}: {_one_line(exc)}") from None
 
 
+def _import_brian2_plugin():
+    """A Dask worker plugin that imports Brian2 when a worker starts, in its event loop's thread.
+
+    Brian2 >= 2.9 installs a SIGINT handler when it is first imported, which Python allows only in the
+    main thread; Dask runs tasks in worker threads, so a first import inside a run fails there
+    ("signal only works in main thread"). A worker's event loop runs in the main thread of its process.
+    """
+    import threading
+
+    from distributed import WorkerPlugin
+
+    class ImportBrian2(WorkerPlugin):
+        def setup(self, worker=None):
+            if threading.current_thread() is threading.main_thread():
+                import brian2  # noqa: F401
+
+    return ImportBrian2()
+
+
 class _Executor:
     """A concurrent.futures executor on local processes, or on a Dask cluster."""
 
@@ -478,6 +497,7 @@ class _Executor:
             if n_workers == 0:
                 print(f"note: the scheduler at {scheduler} has no workers yet; runs wait for them",
                       file=sys.stderr)
+            self.client.register_plugin(_import_brian2_plugin(), name="brainsim-import-brian2")
             self.pool = self.client.get_executor(pure=False)
         else:
             import multiprocessing
