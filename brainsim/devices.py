@@ -176,12 +176,14 @@ class BrianSession:
             else:
                 self.project_dir = Path(cfg.build_dir).resolve()
                 self.project_dir.mkdir(parents=True, exist_ok=True)
-        if cfg.name == "cpp_standalone":
-            self._set_pref("devices.cpp_standalone.openmp_threads", cfg.threads if cfg.threads > 1 else 0)
+        if cfg.standalone:
             # Brian2's default 'make -j' starts one compiler per source file at once (dozens): on a
-            # small machine that only adds load. One job per core compiles as fast.
+            # small machine that only adds load. One job per core compiles as fast. (brian2cuda
+            # compiles through the same make step and preference.)
             if list(brian2.prefs["devices.cpp_standalone.extra_make_args_unix"]) == ["-j"]:
                 self._set_pref("devices.cpp_standalone.extra_make_args_unix", [f"-j{os.cpu_count() or 1}"])
+        if cfg.name == "cpp_standalone":
+            self._set_pref("devices.cpp_standalone.openmp_threads", cfg.threads if cfg.threads > 1 else 0)
             brian2.set_device("cpp_standalone", directory=str(self.project_dir), build_on_run=False)
         elif cfg.name == "cuda_standalone":
             self._activate_cuda()
