@@ -102,7 +102,7 @@ class NetConfig:
         if self.readout not in READOUTS:
             raise UserError(f"unknown readout {self.readout!r} (choose from {', '.join(READOUTS)})")
         if self.model == "membrane" and self.readout not in LEAKY_READOUTS:
-            raise UserError("the membrane-only model has leaky outputs only: use readout oc or max")
+            raise UserError("the membrane-only model has no spiking outputs: use readout oc or max")
         for name in ("n_inputs", "n_hidden", "n_classes", "pop_per_class"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
