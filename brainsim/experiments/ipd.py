@@ -92,7 +92,7 @@ def protocol_from(preset: str, **overrides) -> IPDProtocol:
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
     base = PRESETS[preset]
-    known = set(base.to_dict())
+    known = set(base.to_dict()) - {"preset"}
     unknown = sorted(k for k in overrides if k not in known)
     if unknown:
         raise TypeError(f"protocol_from() got unknown fields: {', '.join(unknown)}")
