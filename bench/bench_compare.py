@@ -37,16 +37,17 @@ def main(argv=None) -> int:
 
     import torch
 
-    from brainsim.bridge.spec import load_network
+    from brainsim.bridge.sources import load_network
     from brainsim.devices import DeviceConfig
-    from brainsim.experiments.compare import run_brian2, torch_model_from_spec
+    from brainsim.experiments.compare import run_brian2
     from brainsim.experiments.ipd import test_stimuli
-    from brainsim.snn.training import predict
+    from brainsim.snn import IPDNet, predict
 
     torch.set_num_threads(args.torch_threads)
     spec = load_network(args.model)
     stim = test_stimuli(args.seed, args.n_test, spec.stimulus)
-    model = torch_model_from_spec(spec)
+    model = IPDNet.from_spec(spec)
+    spec = spec.with_decay_factors(*model.decay_factors())  # Brian2 runs torch's own decay factors
     predict(model, stim.spikes[:64], batch_size=512, keep_traces=True)  # warm-up (numba JIT)
     torch_times = []
     for _ in range(args.repeats):
@@ -60,10 +61,10 @@ def main(argv=None) -> int:
         print(f"[bench] {neuron}: generating, compiling and running ...", file=sys.stderr, flush=True)
         res = run_brian2(spec, stim.spikes, neuron, DeviceConfig("cpp_standalone", threads=args.threads),
                          repeats=args.repeats)
-        rows.append({"neuron": neuron, "compile_s": res["build_s"], "run_s": res["run_s"],
-                     "runs": res["run_s_all"], "identical": float(np.mean(res["prediction"] == torch_pred)),
-                     "ratio_excl": res["run_s"] / t_torch, "ratio_incl": (res["build_s"] + res["run_s"]) / t_torch})
-    header = (f"model {args.model} ({spec.readout}, {spec.n_hidden} hidden), {args.n_test} stimuli, seed {args.seed}; "
+        rows.append({"neuron": neuron, "compile_s": res.build_s, "run_s": res.run_s,
+                     "runs": res.run_s_all, "identical": float(np.mean(res.outputs.prediction == torch_pred)),
+                     "ratio_excl": res.run_s / t_torch, "ratio_incl": (res.build_s + res.run_s) / t_torch})
+    header = (f"model {args.model} ({spec.net.readout}, {spec.n_hidden} hidden), {args.n_test} stimuli, seed {args.seed}; "
               f"torch {t_torch:.3f} s (fastest of {args.repeats}, {args.torch_threads} thread(s)); "
               f"Brian2 cpp_standalone, {args.threads} thread(s)")
     lines = ["| realisation | compile (s) | run, compile excluded (s) | Brian2 / torch, excl. | Brian2 / torch, incl. "

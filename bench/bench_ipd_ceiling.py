@@ -102,10 +102,10 @@ def main(argv=None) -> int:
     if min(args.hidden, args.epochs, args.n_test) < 1:
         ap.error("--hidden, --epochs and --n-test must be positive")
     if args.model:
-        from brainsim.snn.modeldir import load_model
+        from brainsim.netspec import read_model
 
         try:  # before minutes of training, not after
-            load_model(args.model)
+            read_model(args.model)
         except UserError as exc:
             ap.error(str(exc))
     torch.set_num_threads(1)

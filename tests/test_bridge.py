@@ -1,7 +1,8 @@
 """Brian2 realisations of trained IPD networks against torch on the same stimuli.
 
-cuba must reproduce torch spike for spike (the other backend is the independent expectation);
-loaders must refuse other formats and broken files with one-line errors."""
+cuba must reproduce torch spike for spike (the other backend is the independent expectation), with
+the decay factors torch computes (checked against the closed-form decay of single neurons); loaders
+must refuse other formats and broken files with one-line errors."""
 from __future__ import annotations
 
 import json
@@ -10,8 +11,9 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from brainsim.bridge.spec import IPDNetworkSpec, load_network
+from brainsim.bridge.sources import load_network
 from brainsim.errors import UserError
+from brainsim.netspec import IPDNetworkSpec, NetConfig, decay_factor
 from brainsim.stimuli.ipd import IPDClasses, IPDStimulusParams, random_stimuli, to_spike_times
 
 SMALL_STIMULUS = IPDStimulusParams(fibres_per_ear=12, duration_ms=60.0)
@@ -23,47 +25,101 @@ def small_spec(readout: str, seed: int = 0, n_hidden: int = 10, hidden: bool = T
     n_in = SMALL_STIMULUS.n_fibres
     pop = 3 if readout == "pop" else 1
     n_out = 12 * pop
+    net = NetConfig(model="snn" if hidden else "membrane", readout=readout, n_inputs=n_in, n_hidden=n_hidden,
+                    pop_per_class=pop)
     W1 = rng.normal(0.1, 0.5, size=(n_in, n_hidden)).astype(np.float32) if hidden else None
     W2 = rng.normal(0.0, 0.6, size=(n_hidden if hidden else n_in, n_out)).astype(np.float32)
-    return IPDNetworkSpec(W1=W1, W2=W2,
+    return IPDNetworkSpec(net=net, W1=W1, W2=W2,
                           tau_hidden_ms=rng.uniform(2, 20, n_hidden).astype(np.float32) if hidden else None,
-                          tau_out_ms=rng.uniform(2, 20, n_out).astype(np.float32), readout=readout,
-                          pop_per_class=pop, stimulus=SMALL_STIMULUS, source="test")
+                          tau_out_ms=rng.uniform(2, 20, n_out).astype(np.float32), stimulus=SMALL_STIMULUS,
+                          source="test")
+
+
+def run_cuba(spec, spikes):
+    import brian2 as b2
+
+    from brainsim.circuits.ipd_network import build_cuba, read_results
+    from brainsim.devices import BrianSession, DeviceConfig
+
+    n, T, _ = spikes.shape
+    idx, t_ms = to_spike_times(spikes, spec.stimulus.dt_ms)
+    with BrianSession(DeviceConfig("runtime", target="numpy")) as session:
+        handles = build_cuba(spec, idx, t_ms, n, T)
+        session.run(handles.network, T * spec.net.dt_ms * b2.ms)
+        return read_results(handles, spec)
 
 
 def run_both(spec, n=24, seed=1):
-    from brainsim.circuits.ipd_network import build_cuba, read_results
-    from brainsim.devices import BrianSession, DeviceConfig
+    """torch (the model built from the spec) and Brian2 cuba (the spec with torch's decay factors)."""
     from brainsim.experiments.compare import run_torch
-
-    import brian2 as b2
+    from brainsim.snn import IPDNet
 
     stim = random_stimuli(spec.stimulus, n, np.random.default_rng(seed))
-    T = spec.stimulus.n_steps
-    idx, t_ms = to_spike_times(stim.spikes, spec.stimulus.dt_ms)
-    with BrianSession(DeviceConfig("runtime", target="numpy")) as session:
-        handles = build_cuba(spec, idx, t_ms, n, T)
-        session.run(handles.network, T * spec.dt_ms * b2.ms)
-        brian = read_results(handles, spec, spec.dt_ms)
-    return run_torch(spec, stim.spikes), brian
+    model = IPDNet.from_spec(spec)
+    brian = run_cuba(spec.with_decay_factors(*model.decay_factors()), stim.spikes)
+    return run_torch(model, stim.spikes), brian
 
 
 @pytest.mark.parametrize("readout", ["oc", "max", "fr", "pop"])
 def test_cuba_equals_torch_spike_for_spike(readout):
     spec = small_spec(readout, seed=len(readout))
     torch_out, brian = run_both(spec)
-    assert torch_out["hidden_spikes"].sum() > 100            # the network really spikes
-    np.testing.assert_array_equal(brian["hidden_spikes"], torch_out["hidden_spikes"])
-    np.testing.assert_array_equal(brian["prediction"], torch_out["prediction"])
+    assert torch_out.hidden_spikes.sum() > 100            # the network really spikes
+    np.testing.assert_array_equal(brian.hidden_spikes, torch_out.hidden_spikes)
+    np.testing.assert_array_equal(brian.prediction, torch_out.prediction)
     # float64 Brian2 vs float32 torch: scores agree to float32 rounding
-    np.testing.assert_allclose(brian["scores"], torch_out["scores"], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(brian.scores, torch_out.scores, rtol=1e-4, atol=1e-4)
 
 
 def test_cuba_membrane_only_model():
     spec = small_spec("oc", hidden=False)
     torch_out, brian = run_both(spec, n=12)
-    np.testing.assert_array_equal(brian["prediction"], torch_out["prediction"])
-    np.testing.assert_allclose(brian["scores"], torch_out["scores"], rtol=1e-4, atol=1e-4)
+    assert torch_out.hidden_spikes is None and brian.hidden_spikes is None
+    np.testing.assert_array_equal(brian.prediction, torch_out.prediction)
+    np.testing.assert_allclose(brian.scores, torch_out.scores, rtol=1e-4, atol=1e-4)
+
+
+def _torch_differs_from_numpy_taus(n: int) -> np.ndarray:
+    """Time constants (ms) at which torch's float32 exp(-1/tau) is not numpy's value (about 1 % of
+    them with torch's vectorised exp; any time constants if this torch rounds exp correctly)."""
+    import torch
+
+    tau = np.linspace(2.0, 20.0, 20000, dtype=np.float32)
+    torch_alpha = torch.exp(-1.0 / torch.from_numpy(tau)).numpy()
+    differ = tau[torch_alpha != decay_factor(tau, 1.0)]
+    return differ[:n] if differ.size >= n else tau[::1000][:n]
+
+
+def test_brian2_decays_with_the_decay_factors_torch_trained_with():
+    """A single input spike into leaky outputs: Brian2's membrane sum is the closed-form geometric
+    series of torch's own float32 alpha (taken from the trained torch model's forward pass), and not
+    that of alpha one ulp away; at time constants where numpy's exp differs from torch's."""
+    import torch
+
+    from brainsim.snn import IPDNet
+
+    stimulus = IPDStimulusParams(fibres_per_ear=1, duration_ms=40.0)
+    net = NetConfig(model="membrane", readout="oc", n_inputs=2)
+    tau_out = _torch_differs_from_numpy_taus(12)
+    w = 2.0 ** np.arange(-3, 9, dtype=np.float32)          # powers of two: alpha * w is exact
+    model = IPDNet.from_spec(IPDNetworkSpec(net=net, W1=None, W2=np.stack([w, np.zeros(12, np.float32)]),
+                                            tau_hidden_ms=None, tau_out_ms=tau_out, stimulus=stimulus))
+    T = stimulus.n_steps
+    x = np.zeros((1, T, 2), dtype=bool)
+    x[0, 0, 0] = True                                      # one spike of fibre 0 at step 0
+    with torch.no_grad():
+        trace = model(torch.from_numpy(x).float())["output"][0].numpy()          # (T, 12)
+    torch_alpha = (trace[2] / w).astype(np.float32)          # v_2 = alpha v_1 = alpha w
+    np.testing.assert_array_equal(trace[1], w)
+    spec = model.to_spec(stimulus)                         # what a trained model stores
+    np.testing.assert_array_equal(spec.alpha_out, torch_alpha)
+    out = run_cuba(spec, x)
+    # v_t = w alpha^(t-1) for t >= 1: sum over the T recorded values
+    closed = lambda a: w * (1 - a.astype(float) ** (T - 1)) / (1 - a.astype(float))  # noqa: E731
+    brian_sum = out.scores[0] * T
+    np.testing.assert_allclose(brian_sum, closed(torch_alpha), rtol=1e-12)
+    one_ulp_off = np.nextafter(torch_alpha, np.float32(0))
+    assert np.all(np.abs(brian_sum - closed(one_ulp_off)) > 1e-9 * brian_sum)
 
 
 def test_coba_conductance_mapping_matches_threshold_condition():
@@ -82,12 +138,11 @@ def test_coba_conductance_mapping_matches_threshold_condition():
 
 
 def _write_model(directory, spec, fmt="brainsim.ipd-model", version=1):
+    """A model directory as written before decay factors were stored (time constants only)."""
     directory.mkdir(parents=True, exist_ok=True)
     np.savez(directory / "weights.npz", W1=spec.W1, W2=spec.W2, tau_hidden_ms=spec.tau_hidden_ms,
              tau_out_ms=spec.tau_out_ms)
-    manifest = {"format": fmt, "format_version": version,
-                "net": {"model": "snn", "readout": spec.readout, "n_classes": 12, "pop_per_class": 1,
-                        "threshold": 1.0, "dt_ms": 1.0},
+    manifest = {"format": fmt, "format_version": version, "net": asdict(spec.net),
                 "stimulus": asdict(spec.stimulus), "classes": asdict(IPDClasses())}
     (directory / "manifest.json").write_text(json.dumps(manifest))
     return directory
@@ -100,18 +155,7 @@ def test_load_model_directory_and_npz(tmp_path):
         loaded = load_network(path)
         np.testing.assert_array_equal(loaded.W1, spec.W1)
         np.testing.assert_array_equal(loaded.alpha_hidden, spec.alpha_hidden)
-        assert loaded.readout == "oc" and loaded.stimulus == SMALL_STIMULUS
-
-
-def test_alpha_is_torch_float32_value():
-    import torch
-
-    from brainsim.experiments.compare import torch_model_from_spec
-
-    spec = small_spec("oc")
-    model = torch_model_from_spec(spec)
-    np.testing.assert_array_equal(model.hidden_params().alpha.detach().numpy(), spec.alpha_hidden)
-    assert torch.is_tensor(model.W1)
+        assert loaded.net == spec.net and loaded.stimulus == SMALL_STIMULUS
 
 
 @pytest.mark.parametrize("case, fragment", [
@@ -159,7 +203,7 @@ def test_coba_runs_for_other_readouts(readout):
     idx, t_ms = to_spike_times(stim.spikes, spec.stimulus.dt_ms)
     with BrianSession(DeviceConfig("runtime", target="numpy")) as session:
         handles = build_coba(spec, idx, t_ms, n, T, CobaParams())
-        session.run(handles.network, T * spec.dt_ms * b2.ms)
-        out = read_results(handles, spec, CobaParams().dt_ms)
-    assert out["scores"].shape == (n, 12) and np.all(np.isfinite(out["scores"]))
-    assert out["hidden_spikes"].sum() > 10
+        session.run(handles.network, T * spec.net.dt_ms * b2.ms)
+        out = read_results(handles, spec)
+    assert out.scores.shape == (n, 12) and np.all(np.isfinite(out.scores))
+    assert out.hidden_spikes.sum() > 10

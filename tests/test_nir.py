@@ -145,7 +145,7 @@ def test_unsupported_and_mismatched_graphs():
 
 def test_export_import_round_trip(tmp_path):
     from brainsim.bridge.nir_export import export_nir
-    from brainsim.bridge.spec import load_network
+    from brainsim.bridge.sources import load_network
     from test_bridge import small_spec
 
     for readout in ("oc", "pop"):
@@ -162,7 +162,13 @@ def test_export_import_round_trip(tmp_path):
         np.testing.assert_array_equal(back.W2, spec.W2)
         np.testing.assert_array_equal(back.alpha_hidden, spec.alpha_hidden)
         np.testing.assert_array_equal(back.alpha_out, spec.alpha_out)
-        assert back.pop_per_class == spec.pop_per_class and back.stimulus == spec.stimulus
+        assert back.net == spec.net and back.stimulus == spec.stimulus
+        # side files written before the configuration was stored give the same network
+        del meta["net"]
+        side.write_text(json.dumps(meta))
+        old = load_network(graph_path)
+        assert (old.net.readout, old.net.n_hidden, old.net.n_out) == (readout, spec.n_hidden, spec.n_out)
+        np.testing.assert_array_equal(old.alpha_out, spec.alpha_out)
     # the generic reader runs the same weights with NIR's LIF (Euler step = the torch decay)
     x = (np.random.default_rng(0).random((30, 2, spec.n_inputs)) < 0.3).astype(np.uint8)
     y = brian_run(nir.read(str(tmp_path / "oc.nir")), x, 1e-3)
@@ -171,7 +177,7 @@ def test_export_import_round_trip(tmp_path):
 
 def test_graph_without_side_file_is_not_a_model(tmp_path):
     from brainsim.bridge.nir_export import export_nir
-    from brainsim.bridge.spec import load_network
+    from brainsim.bridge.sources import load_network
     from test_bridge import small_spec
 
     graph_path, side = export_nir(small_spec("oc"), tmp_path / "m.nir")

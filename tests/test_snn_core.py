@@ -9,7 +9,9 @@ torch = pytest.importorskip("torch")
 
 from brainsim.snn.core import (LeakyParams, LIFParams, leaky_layer, leaky_layer_loop, leaky_layer_mean,  # noqa: E402
                                lif_layer, lif_layer_loop, readout_loss, readout_scores)
-from brainsim.snn.models import IPDNet, NetConfig  # noqa: E402
+from brainsim.errors import UserError  # noqa: E402
+from brainsim.netspec import IPDNetworkSpec  # noqa: E402
+from brainsim.snn import IPDNet, NetConfig  # noqa: E402
 
 
 def _current(values):
@@ -142,5 +144,40 @@ def test_membrane_only_model_has_no_hidden_layer():
     net = IPDNet(NetConfig(model="membrane", n_inputs=10, n_classes=3), seed=0)
     out = net(torch.ones(2, 5, 10))
     assert out["scores"].shape == (2, 3) and "hidden_spikes" not in out
-    with pytest.raises(ValueError):
-        NetConfig(model="membrane", readout="fr").validate()
+    with pytest.raises(UserError, match="membrane"):
+        NetConfig(model="membrane", readout="fr")
+
+
+@pytest.mark.parametrize("config", [
+    NetConfig(readout="pop", n_inputs=10, n_hidden=5, n_classes=3, pop_per_class=2, tau_hetero=True, learn_tau=True,
+              tau_hidden_ms=3.0, tau_out_ms=7.0),
+    NetConfig(model="membrane", readout="max", n_inputs=10, n_classes=3, tau_hetero=True),
+], ids=["pop_hetero_learned", "membrane"])
+def test_spec_round_trip_gives_the_same_network(config):
+    """to_spec -> from_spec: the same weights, time constants, decay factors and outputs."""
+    from brainsim.stimuli.ipd import IPDClasses, IPDStimulusParams
+
+    net = IPDNet(config, seed=3)
+    spec = net.to_spec(IPDStimulusParams(fibres_per_ear=5), IPDClasses(n_classes=3))
+    assert isinstance(spec, IPDNetworkSpec) and spec.net == config and spec.W2.dtype == np.float32
+    back = IPDNet.from_spec(spec)
+    for a, b in zip(net.decay_factors(), back.decay_factors()):
+        assert (a is None and b is None) or np.array_equal(a, b)
+    np.testing.assert_array_equal(spec.alpha_out, net.tau_out.alpha(config.dt_ms).detach().numpy())
+    x = (torch.rand(4, 30, 10, generator=torch.Generator().manual_seed(0)) < 0.3).float()
+    with torch.no_grad():
+        out_a, out_b = net(x), back(x)
+    for key in out_a:
+        assert torch.equal(out_a[key], out_b[key]), key
+    spec.W2[:] = 0  # the spec holds copies: the model is untouched
+    assert net.W2.abs().sum() > 0
+
+
+def test_spec_refuses_inconsistent_arrays():
+    net = IPDNet(NetConfig(n_inputs=200, n_hidden=4), seed=0)
+    spec = net.to_spec()
+    with pytest.raises(UserError, match="shape mismatch"):
+        IPDNetworkSpec(net=spec.net, W1=spec.W1[:, :3], W2=spec.W2, tau_hidden_ms=spec.tau_hidden_ms,
+                       tau_out_ms=spec.tau_out_ms)
+    with pytest.raises(UserError, match="alpha_out"):
+        spec.with_decay_factors(spec.alpha_hidden, spec.alpha_out * 0.9)

@@ -1,3 +1,11 @@
-"""torch <-> Brian2 bridge: trained IPD networks as plain arrays (:mod:`.spec`), NIR export of the
-project's models (:mod:`.nir_export`), NIR import (:mod:`.nir_import`) and NIR graphs simulated in
-Brian2 (:mod:`.nir_brian2`). Nothing here imports torch at import time."""
+"""Translations of trained networks between torch, Brian2 and NIR: every source of a trained IPD
+network as a spec (:mod:`.sources`), NIR export of the project's models (:mod:`.nir_export`), NIR
+import (:mod:`.nir_import`), NIR graphs simulated in Brian2 (:mod:`.nir_brian2`) and the ``nir-run``
+job (:mod:`.nir_run`). The networks themselves are :mod:`brainsim.netspec` specs. Nothing here
+imports torch."""
+from .nir_export import export_nir
+from .nir_import import plan_graph, read_graph, spec_from_nir
+from .nir_run import NIRRunResult, run_graph
+from .sources import load_network
+
+__all__ = ["NIRRunResult", "export_nir", "load_network", "plan_graph", "read_graph", "run_graph", "spec_from_nir"]

@@ -14,12 +14,18 @@ in :mod:`brainsim.bridge.nir_import`), and its spikes ``z_t`` are emitted. Outpu
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import UserError
 from .nir_import import GraphPlan, Population
+
+if TYPE_CHECKING:  # annotations only
+    import brian2
+
+    from ..devices import BrianSession
 
 NEURON_EQUATIONS = """
 v : 1
@@ -72,10 +78,13 @@ I = 0
 }
 
 
-class NIRNetwork(NamedTuple):
-    network: object
-    groups: dict          # population name -> group
-    monitors: dict        # output population name -> monitor
+@dataclass(frozen=True, eq=False)
+class NIRNetwork:
+    """A NIR graph as one Brian2 network, the batch side by side."""
+
+    network: brian2.Network
+    groups: dict[str, brian2.NeuronGroup | brian2.SpikeGeneratorGroup]   # population name -> group
+    monitors: dict[str, brian2.SpikeMonitor | brian2.StateMonitor]      # output population -> monitor
     n_steps: int
     batch: int
 
@@ -182,7 +191,7 @@ def read_outputs(net: NIRNetwork, plan: GraphPlan, dt_s: float) -> np.ndarray:
     return np.concatenate([p.astype(float) for p in parts], axis=2)
 
 
-def simulate_nir(plan: GraphPlan, inputs: np.ndarray, dt_s: float, session) -> np.ndarray | None:
+def simulate_nir(plan: GraphPlan, inputs: np.ndarray, dt_s: float, session: BrianSession) -> np.ndarray | None:
     """Build and run inside an active :class:`~brainsim.devices.BrianSession`; None if it only built."""
     import brian2 as b2
 

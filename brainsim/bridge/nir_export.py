@@ -7,12 +7,13 @@ Graph (node names fixed)::
 
 Neuron parameters follow snnTorch's convention, so that one Euler step of NIR's ODE with the model's
 dt is the torch update's decay: ``tau = dt / (1 - alpha)``, ``r = tau / dt``, ``v_leak = 0``,
-``v_reset = 0``, ``v_threshold = theta`` (alpha = exp(-dt / tau_torch), float32, as torch uses it).
+``v_reset = 0``, ``v_threshold = theta`` (alpha: the spec's decay factors, float32 as torch used them).
 
-The side file ``GRAPH.nir.brainsim.json`` holds what NIR lacks: the readout (oc / max / fr / pop and
-its class grouping), the classes, the stimulus, dt, the torch time constants, and the discretisation
-of the project's neurons, which differs from NIR's generic LIF: the spike is emitted one step after
-the crossing and the multiplicative reset acts one step later (see :mod:`brainsim.snn.core`). A
+The side file ``GRAPH.nir.brainsim.json`` holds what NIR lacks: the network's configuration (``net``,
+a :class:`~brainsim.netspec.NetConfig`), the readout (oc / max / fr / pop and its class grouping),
+the classes, the stimulus, dt, the torch time constants, and the discretisation of the project's
+neurons, which differs from NIR's generic LIF: the spike is emitted one step after the crossing and
+the multiplicative reset acts one step later (:data:`brainsim.netspec.DISCRETISATION`). A
 generic NIR reader (``brainsim nir-run``, snnTorch, Norse) runs the same weights with its own LIF
 semantics; ``brainsim compare --model GRAPH.nir`` uses the side file and reproduces torch exactly.
 """
@@ -25,13 +26,11 @@ import numpy as np
 
 from ..errors import UserError
 from ..io import atomic_path, write_json
+from ..netspec.ipd import DISCRETISATION, READOUT_DEFINITIONS, IPDNetworkSpec
 from .nir_import import side_file
-from .spec import IPDNetworkSpec
 
 SIDE_FORMAT = "brainsim.ipd-nir-side"
-SIDE_VERSION = 1
-DISCRETISATION = ("brainsim.snn.core v1: s_{t+1} = H(v_t - theta); v_{t+1} = (alpha v_t + I_t)(1 - s_t) "
-                  "(spiking); v_{t+1} = alpha v_t + I_t (leaky); I_t = x_t W; records t = 0..T-1")
+SIDE_VERSION = 1   # readers of version 1 ignore keys they do not know ("net" was added later)
 
 
 def _lif_like(alpha: np.ndarray, dt_s: float):
@@ -46,7 +45,7 @@ def spec_to_graph(spec: IPDNetworkSpec):
     """The NIR graph of a trained IPD network (see the module docstring)."""
     import nir
 
-    dt_s = spec.dt_ms * 1e-3
+    dt_s = spec.net.dt_ms * 1e-3
     nodes = {"input": nir.Input(input_type={"input": np.array([spec.n_inputs])})}
     edges = []
     previous = "input"
@@ -54,15 +53,15 @@ def spec_to_graph(spec: IPDNetworkSpec):
         tau, r = _lif_like(spec.alpha_hidden, dt_s)
         n = spec.n_hidden
         nodes["fc1"] = nir.Affine(weight=spec.W1.T.astype(np.float64), bias=np.zeros(n))
-        nodes["hidden"] = nir.LIF(tau=tau, r=r, v_leak=np.zeros(n), v_threshold=np.full(n, float(spec.threshold)),
+        nodes["hidden"] = nir.LIF(tau=tau, r=r, v_leak=np.zeros(n), v_threshold=np.full(n, float(spec.net.threshold)),
                                   v_reset=np.zeros(n))
         edges += [("input", "fc1"), ("fc1", "hidden")]
         previous = "hidden"
     tau, r = _lif_like(spec.alpha_out, dt_s)
     n = spec.n_out
     nodes["fc2"] = nir.Affine(weight=spec.W2.T.astype(np.float64), bias=np.zeros(n))
-    if spec.spiking_output:
-        nodes["output"] = nir.LIF(tau=tau, r=r, v_leak=np.zeros(n), v_threshold=np.full(n, float(spec.threshold)),
+    if spec.net.spiking_output:
+        nodes["output"] = nir.LIF(tau=tau, r=r, v_leak=np.zeros(n), v_threshold=np.full(n, float(spec.net.threshold)),
                                   v_reset=np.zeros(n))
     else:
         nodes["output"] = nir.LI(tau=tau, r=r, v_leak=np.zeros(n))
@@ -72,18 +71,20 @@ def spec_to_graph(spec: IPDNetworkSpec):
 
 
 def side_metadata(spec: IPDNetworkSpec) -> dict:
+    """The side file's content: what NIR cannot say about the network (JSON-ready)."""
+    net = spec.net
     return {
         "format": SIDE_FORMAT, "format_version": SIDE_VERSION,
-        "readout": spec.readout, "n_classes": spec.n_classes,
-        "pop_per_class": spec.pop_per_class, "threshold": spec.threshold, "dt_ms": spec.dt_ms,
+        "readout": net.readout, "n_classes": net.n_classes,
+        "pop_per_class": net.pop_per_class if net.readout == "pop" else 1, "threshold": net.threshold,
+        "dt_ms": net.dt_ms,
         "tau_hidden_ms": None if spec.tau_hidden_ms is None else np.asarray(spec.tau_hidden_ms).tolist(),
         "tau_out_ms": np.asarray(spec.tau_out_ms).tolist(),
         "stimulus": asdict(spec.stimulus), "classes": asdict(spec.classes),
         "discretisation": DISCRETISATION,
-        "readout_definition": {"oc": "argmax_c mean_t v_t,c", "max": "argmax_c max_t v_t,c",
-                               "fr": "argmax_c mean_t s_t,c",
-                               "pop": "argmax_c mean over t and the pop_per_class outputs c*P..c*P+P-1"},
+        "readout_definition": dict(READOUT_DEFINITIONS),
         "source": spec.source,
+        "net": asdict(net),
     }
 
 

@@ -36,6 +36,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from ..netspec.ipd import SPIKING_READOUTS, IPDNetworkSpec, NetConfig
+from ..netspec.modeldir import dataclass_from
+from ..stimuli.ipd import IPDClasses, IPDStimulusParams
 
 SPIKING_KINDS = ("Input", "LIF", "IF", "CubaLIF", "Threshold")
 GRADED_KINDS = ("LI", "CubaLI")
@@ -50,7 +53,7 @@ class Population:
     name: str
     kind: str
     size: int
-    params: dict = field(default_factory=dict)   # per-neuron float arrays
+    params: dict[str, np.ndarray] = field(default_factory=dict)   # per-neuron float arrays
     depth: int = 0                                # topological layer (Input: 0)
 
     @property
@@ -272,15 +275,15 @@ def plan_graph(graph) -> GraphPlan:
 # --- the project's own models ------------------------------------------------------------------------
 
 def side_file(path) -> Path:
+    """The side file of a brainsim NIR export ``path``: ``path`` + ``.brainsim.json``."""
     return Path(str(path) + SIDE_SUFFIX)
 
 
-def spec_from_nir(path):
-    """An :class:`~brainsim.bridge.spec.IPDNetworkSpec` from a NIR graph written by
-    :func:`brainsim.bridge.nir_export.export_nir` and its side file (readout, classes, stimulus)."""
+def spec_from_nir(path) -> IPDNetworkSpec:
+    """A trained IPD network from a NIR graph written by :func:`brainsim.bridge.nir_export.export_nir`
+    and its side file (configuration, readout, classes, stimulus). The decay factors are the graph's:
+    the export wrote ``tau = dt / (1 - alpha)``, so the Euler step ``1 - dt / tau`` is alpha again."""
     from .nir_export import SIDE_FORMAT, SIDE_VERSION
-    from .spec import IPDNetworkSpec, _dataclass_from
-    from ..stimuli.ipd import IPDClasses, IPDStimulusParams
 
     path = Path(path)
     side = side_file(path)
@@ -295,11 +298,10 @@ def spec_from_nir(path):
     if not isinstance(meta, dict) or meta.get("format") != SIDE_FORMAT or meta.get("format_version") != SIDE_VERSION:
         raise UserError(f"{side} is not a brainsim NIR side file of version {SIDE_VERSION}")
     plan = plan_graph(graph)
-    dt_s = float(meta["dt_ms"]) * 1e-3
-    chain = [p for p in plan.ordered()]
+    chain = plan.ordered()
     kinds = [p.kind for p in chain]
-    expected = [["Input", "LIF", "LIF" if meta["readout"] in ("fr", "pop") else "LI"],
-                ["Input", "LIF" if meta["readout"] in ("fr", "pop") else "LI"]]
+    spiking_output = meta.get("readout") in SPIKING_READOUTS
+    expected = [["Input", "LIF", "LIF" if spiking_output else "LI"], ["Input", "LIF" if spiking_output else "LI"]]
     if kinds not in expected or len(plan.projections) != len(chain) - 1:
         raise UserError(f"{path}: the graph ({' -> '.join(kinds)}) is not the layout of a brainsim IPD model")
 
@@ -307,21 +309,27 @@ def spec_from_nir(path):
         proj = next(p for p in plan.projections if p.target == name)
         return proj.weight.T.astype(np.float32)
 
-    def alpha_of(pop):
-        # exported as tau = dt / (1 - alpha): the Euler step 1 - dt/tau is alpha again
-        return (1.0 - dt_s / pop.params["tau"]).astype(np.float32)
-
     try:
-        stimulus = _dataclass_from(IPDStimulusParams, meta.get("stimulus", {}))
-        classes = _dataclass_from(IPDClasses, meta.get("classes", {}))
+        dt_s = float(meta["dt_ms"]) * 1e-3
         hidden = chain[1] if len(chain) == 3 else None
         out = chain[-1]
+        tau_hidden = None if hidden is None else np.asarray(meta["tau_hidden_ms"], dtype=np.float32)
+        tau_out = np.asarray(meta["tau_out_ms"], dtype=np.float32)
+        if "net" in meta:
+            net = dataclass_from(NetConfig, meta["net"])
+        else:  # side files written before the configuration was stored
+            net = NetConfig(model="snn" if hidden else "membrane", readout=meta["readout"], n_inputs=chain[0].size,
+                            n_hidden=hidden.size if hidden else NetConfig.n_hidden, n_classes=int(meta["n_classes"]),
+                            pop_per_class=int(meta.get("pop_per_class", 1)),
+                            tau_hidden_ms=float(np.mean(tau_hidden)) if hidden else NetConfig.tau_hidden_ms,
+                            tau_out_ms=float(np.mean(tau_out)), threshold=float(meta["threshold"]),
+                            dt_ms=float(meta["dt_ms"]))
         return IPDNetworkSpec(
-            W1=None if hidden is None else weight_into(hidden.name), W2=weight_into(out.name),
-            tau_hidden_ms=None if hidden is None else np.asarray(meta["tau_hidden_ms"], dtype=np.float32),
-            tau_out_ms=np.asarray(meta["tau_out_ms"], dtype=np.float32), readout=meta["readout"],
-            threshold=float(meta["threshold"]), dt_ms=float(meta["dt_ms"]), n_classes=int(meta["n_classes"]),
-            pop_per_class=int(meta.get("pop_per_class", 1)), stimulus=stimulus, classes=classes, source=str(path),
-            alpha_hidden_exact=None if hidden is None else alpha_of(hidden), alpha_out_exact=alpha_of(out))
+            net=net, W1=None if hidden is None else weight_into(hidden.name), W2=weight_into(out.name),
+            tau_hidden_ms=tau_hidden, tau_out_ms=tau_out,
+            alpha_hidden=None if hidden is None else (1.0 - dt_s / hidden.params["tau"]).astype(np.float32),
+            alpha_out=(1.0 - dt_s / out.params["tau"]).astype(np.float32),
+            stimulus=dataclass_from(IPDStimulusParams, meta.get("stimulus")),
+            classes=dataclass_from(IPDClasses, meta.get("classes")), source=str(path))
     except (KeyError, TypeError, ValueError) as exc:
         raise UserError(f"{side}: invalid model description ({exc})") from None

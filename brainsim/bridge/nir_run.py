@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..devices import DeviceConfig
 from ..errors import UserError
 
 DEFAULT_DT_S = 1e-4  # snnTorch's export_to_nir converts beta with this dt
 
 
 def load_input(path: Path) -> np.ndarray:
+    """The 0/1 input array (time, batch, features) of ``path`` as uint8 (UserError if unusable)."""
     if not path.is_file():
         raise UserError(f"input {path} does not exist")
     try:
@@ -28,6 +31,7 @@ def load_input(path: Path) -> np.ndarray:
 
 
 def default_dt(graph_path: Path, graph) -> float:
+    """Time step (s) of a graph: its side file's dt, its metadata's ``dt_s``, else :data:`DEFAULT_DT_S`."""
     from .nir_import import side_file
 
     side = side_file(graph_path)
@@ -43,14 +47,44 @@ def default_dt(graph_path: Path, graph) -> float:
         return DEFAULT_DT_S
 
 
-def run_graph(graph_path: Path, input_path: Path, output_path: Path, dt_s: float | None = None, args=None,
-              device_config=None) -> str:
-    """Run the job; returns a one-line summary. Nothing is written unless the simulation succeeds."""
+@dataclass(frozen=True)
+class NIRRunResult:
+    """What :func:`run_graph` did: the graph's node kinds in order, the input's steps and batch size,
+    the time step (s), the output's shape and spike count (None for graded outputs), and where the
+    output went (None when the device only generated code, in ``project_dir``)."""
+
+    graph: Path
+    kinds: tuple[str, ...]
+    n_steps: int
+    batch: int
+    dt_s: float
+    device: str
+    output_path: Path | None
+    output_shape: tuple[int, ...] | None
+    output_spikes: int | None
+    project_dir: Path | None
+
+    def describe(self) -> str:
+        """One line for the command line."""
+        if self.output_path is None:
+            return f"generated the {self.device} project in {self.project_dir} (not run; no output written)"
+        spikes = "graded" if self.output_spikes is None else f"{self.output_spikes} spikes"
+        return (f"{self.graph.name}: {' -> '.join(self.kinds)}; {self.n_steps} steps of {self.dt_s:g} s, batch "
+                f"{self.batch}; output {self.output_shape} ({spikes}) -> {self.output_path}")
+
+
+def run_graph(graph_path, input_path, output_path, device_config: DeviceConfig, dt_s: float | None = None) -> NIRRunResult:
+    """Simulate the NIR graph ``graph_path`` in Brian2 on the 0/1 input array ``input_path`` (.npy,
+    shape (time, batch, features)) with time step ``dt_s`` (seconds; default: the side file's dt of
+    a brainsim export, else :data:`DEFAULT_DT_S`) on ``device_config``, and write the output
+    (:func:`brainsim.bridge.nir_brian2.read_outputs`) to ``output_path`` (.npy). Nothing is written
+    unless the simulation succeeds; bad input raises UserError."""
     from ..devices import BrianSession
     from ..io import check_writable, save_npy
     from .nir_brian2 import simulate_nir
     from .nir_import import plan_graph, read_graph
 
+    graph_path, input_path, output_path = Path(graph_path), Path(input_path), Path(output_path)
     check_writable(output_path)
     graph = read_graph(graph_path)
     plan = plan_graph(graph)
@@ -59,17 +93,14 @@ def run_graph(graph_path: Path, input_path: Path, output_path: Path, dt_s: float
         raise UserError(f"shape mismatch: the input has {x.shape[2]} features, the graph's Input node "
                         f"{plan.n_inputs}")
     dt_s = default_dt(graph_path, graph) if dt_s is None else float(dt_s)
-    if device_config is None:
-        from ..cli.args import device_config as from_args
-
-        device_config = from_args(args)
     with BrianSession(device_config, label="nir-run") as session:
         y = simulate_nir(plan, x, dt_s, session)
         project = session.project_dir
+    kinds = tuple(p.kind for p in plan.ordered())
+    common = dict(graph=graph_path, kinds=kinds, n_steps=int(x.shape[0]), batch=int(x.shape[1]), dt_s=dt_s,
+                  device=device_config.name, project_dir=None if project is None else Path(project))
     if y is None:
-        return f"generated the {device_config.name} project in {project} (not run; no output written)"
+        return NIRRunResult(output_path=None, output_shape=None, output_spikes=None, **common)
     save_npy(output_path, y)
-    kinds = " -> ".join(p.kind for p in plan.ordered())
-    return (f"{graph_path.name}: {kinds}; {x.shape[0]} steps of {dt_s:g} s, batch {x.shape[1]}; "
-            f"output {tuple(y.shape)} ({int(y.sum()) if y.dtype == np.uint8 else 'graded'}"
-            f"{' spikes' if y.dtype == np.uint8 else ''}) -> {output_path}")
+    return NIRRunResult(output_path=output_path, output_shape=tuple(int(n) for n in y.shape),
+                        output_spikes=int(y.sum()) if y.dtype == np.uint8 else None, **common)

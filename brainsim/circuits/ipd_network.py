@@ -1,4 +1,5 @@
-"""Brian2 realisations of trained IPD networks (torch, :mod:`brainsim.snn`): ``cuba`` and ``coba``.
+"""Brian2 realisations of trained IPD networks (a :class:`~brainsim.netspec.IPDNetworkSpec`, e.g. a
+torch model of :mod:`brainsim.snn` or a model directory): ``cuba`` and ``coba``.
 
 The networks are those of the Cosyne 2022 sound-localisation tutorial (D. Goodman; seeds 000/002),
 trained with surrogate gradients (Zenke & Ganguli 2018; Neftci, Mostafa & Zenke 2019): 200 Poisson
@@ -21,7 +22,7 @@ presynaptic feature), so no per-synapse array of the size of the batch is writte
         output (leaky, oc/max): v_sum += v; v_max = max(v_max, v); v = alpha*v + I; I = 0
         output (spiking, fr/pop): n_spikes += s, then as the hidden layer
 
-    with ``alpha = exp(-dt/tau)`` in float32 as torch computes it. After T steps the recorded
+    with the spec's decay factors ``alpha = exp(-dt/tau)``, float32 as torch used them. After T steps the recorded
     values are v_0..v_{T-1} and s_0..s_{T-1}, exactly what torch records.
 
 ``coba`` (conductance based, mV and ms, dt 0.1 ms)
@@ -67,16 +68,23 @@ presynaptic feature), so no per-synapse array of the size of the batch is writte
     their hidden membranes tens of threshold units below rest, far beyond any inhibitory reversal
     potential, and a conductance neuron cannot follow. See docs/bridge.md.
 
-Circuit builders never set the device or run: see :mod:`brainsim.devices`.
+Circuit builders never set the device or run: see :mod:`brainsim.devices`. This module never
+imports torch; Brian2 is imported when a network is built.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..bridge.spec import IPDNetworkSpec
+from ..errors import UserError
+from ..netspec.ipd import IPDNetworkSpec
+
+if TYPE_CHECKING:  # annotations only
+    import brian2
+
+NEURONS = ("cuba", "coba")
 
 # --- cuba: the discrete-time torch model ------------------------------------------------------------
 CUBA_EQUATIONS = """
@@ -159,14 +167,14 @@ class CobaParams:
 
     def __post_init__(self):
         if not self.V_th_mV > self.E_L_mV:
-            raise ValueError("V_th_mV must be above E_L_mV")
+            raise UserError("V_th_mV must be above E_L_mV")
         if not (self.E_e_mV > self.V_th_mV and self.E_i_mV < self.E_L_mV):
-            raise ValueError("need E_i < E_L < V_th < E_e")
+            raise UserError("need E_i < E_L < V_th < E_e")
         for name in ("dt_ms", "membrane_tau_ms", "out_mV_per_unit"):
             if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0")
+                raise UserError(f"{name} must be > 0")
         if self.refractory_ms < 0:
-            raise ValueError("refractory_ms must be >= 0")
+            raise UserError("refractory_ms must be >= 0")
 
     def conductance(self, w, mv_per_unit: float, reference_mV: float) -> tuple[np.ndarray, np.ndarray]:
         """(dg_e, dg_i) for torch weights ``w``: |w| U / |E_syn - reference| on the matching sign."""
@@ -176,18 +184,34 @@ class CobaParams:
         return dg_e, dg_i
 
     def membrane_tau(self, synaptic_tau_ms) -> np.ndarray:
+        """Membrane time constants (ms) for synaptic (torch) time constants (ms)."""
         return np.minimum(self.membrane_tau_ms, np.asarray(synaptic_tau_ms, dtype=float) / 4.0)
 
 
-class IPDNetworkHandles(NamedTuple):
-    network: object         # brian2.Network
-    hidden: object | None   # NeuronGroup (n_samples * n_hidden)
-    output: object          # NeuronGroup (n_samples * n_out) with v_sum / v_max
-    hidden_spikes: object | None  # SpikeMonitor of the hidden layer
-    output_spikes: object | None  # SpikeMonitor of spiking outputs
+@dataclass(frozen=True, eq=False)
+class IPDNetworkHandles:
+    """What :func:`build` returns: the network to run for ``n_steps`` stimulus steps and its parts."""
+
+    network: brian2.Network
+    output: brian2.NeuronGroup                 # n_samples * n_out neurons, with v_sum / v_max
+    hidden: brian2.NeuronGroup | None          # n_samples * n_hidden neurons (None: membrane-only model)
+    hidden_spikes: brian2.SpikeMonitor | None  # hidden spikes (None: not recorded)
     n_samples: int
-    n_steps: int
-    neuron: str
+    n_steps: int                               # stimulus steps (of the spec's dt)
+    neuron: str                                # cuba or coba
+    dt_ms: float                               # simulation time step (ms)
+
+
+@dataclass(frozen=True, eq=False)
+class IPDNetworkOutputs:
+    """What :func:`read_results` reads after the run: class scores (samples, classes), predicted
+    classes (samples,) and, when the hidden spikes were recorded, the hidden spikes as a dense
+    boolean array (samples, T, n_hidden) on the stimulus time grid and their counts (samples, n_hidden)."""
+
+    scores: np.ndarray
+    prediction: np.ndarray
+    hidden_spikes: np.ndarray | None = None
+    hidden_counts: np.ndarray | None = None
 
 
 def _table(values: np.ndarray, name: str):
@@ -212,15 +236,19 @@ def _input_group(indices, times_ms, n_samples: int, n_inputs: int, dt):
 
 def build_cuba(spec: IPDNetworkSpec, indices, times_ms, n_samples: int, n_steps: int,
                record_hidden: bool = True) -> IPDNetworkHandles:
-    """The discrete-time torch model as a Brian2 network (dt = spec.dt_ms)."""
+    """The discrete-time torch model as a Brian2 network, time step the spec's ``net.dt_ms``.
+
+    ``indices`` / ``times_ms``: input spikes of all samples (fibre ``s * n_inputs + f`` of sample
+    ``s``, times in ms, on the time grid), ``n_steps`` time steps per sample."""
     import brian2 as b2
 
-    dt = spec.dt_ms * b2.ms
-    ns = {"threshold": float(spec.threshold)}
+    dt_ms = spec.net.dt_ms
+    dt = dt_ms * b2.ms
+    ns = {"threshold": float(spec.net.threshold)}
     fibres = _input_group(indices, times_ms, n_samples, spec.n_inputs, dt)
     objects = [fibres]
     hidden = hidden_spikes = None
-    spiking = spec.spiking_output
+    spiking = spec.net.spiking_output
     output = b2.NeuronGroup(n_samples * spec.n_out, CUBA_OUTPUT_EQUATIONS,
                             threshold=CUBA_THRESHOLD if spiking else None, reset="" if spiking else None,
                             dt=dt, namespace=ns, name="output")
@@ -254,7 +282,7 @@ def build_cuba(spec: IPDNetworkSpec, indices, times_ms, n_samples: int, n_steps:
         _connect_per_sample(out_syn, spec.n_inputs, spec.n_out)
         out_syn.w = f"W2_table((i % {spec.n_inputs}) * second, j % {spec.n_out})"
         objects.append(out_syn)
-    return IPDNetworkHandles(b2.Network(*objects), hidden, output, hidden_spikes, None, n_samples, n_steps, "cuba")
+    return IPDNetworkHandles(b2.Network(*objects), output, hidden, hidden_spikes, n_samples, n_steps, "cuba", dt_ms)
 
 
 def _coba_synapses(pre, post, dg_e, dg_i, n_pre: int, n_post: int, name: str, dt, spiking_target: bool,
@@ -296,23 +324,24 @@ def _coba_group(n: int, tau_torch_ms: np.ndarray, n_samples: int, spiking: bool,
 
 def build_coba(spec: IPDNetworkSpec, indices, times_ms, n_samples: int, n_steps: int,
                params: CobaParams = CobaParams(), record_hidden: bool = True) -> IPDNetworkHandles:
-    """Conductance-based realisation in physical units (see the module docstring)."""
+    """Conductance-based realisation in physical units (see the module docstring), time step
+    ``params.dt_ms``; inputs as :func:`build_cuba` (``n_steps`` steps of the spec's dt)."""
     import brian2 as b2
 
     dt = params.dt_ms * b2.ms
-    U = (params.V_th_mV - params.E_L_mV) / spec.threshold
+    U = (params.V_th_mV - params.E_L_mV) / spec.net.threshold
     ns = {"E_L": params.E_L_mV * b2.mV, "E_e": params.E_e_mV * b2.mV, "E_i": params.E_i_mV * b2.mV,
           "V_th": params.V_th_mV * b2.mV, "V_reset": params.V_reset_mV * b2.mV,
           "U_out": params.out_mV_per_unit * b2.mV}
     fibres = _input_group(indices, times_ms, n_samples, spec.n_inputs, dt)
-    spiking = spec.spiking_output
+    spiking = spec.net.spiking_output
     output = _coba_group(spec.n_out, spec.tau_out_ms, n_samples, spiking, params, ns, "output", dt)
     # spiking outputs: threshold matching; passive outputs: matched at rest with the small U_out
     out_unit, out_reference = (U, params.V_th_mV) if spiking else (params.out_mV_per_unit, params.E_L_mV)
     objects = [fibres, output]
     if spiking and params.second_spike:
         # count torch's second output spike: one torch step after a spike, if the drive is still above threshold
-        second = b2.Synapses(output, output, on_pre=f"v_sum_post += {COBA_SECOND_SPIKE}", delay=spec.dt_ms * b2.ms,
+        second = b2.Synapses(output, output, on_pre=f"v_sum_post += {COBA_SECOND_SPIKE}", delay=spec.net.dt_ms * b2.ms,
                              dt=dt, namespace=ns, name="output_second_count")
         second.connect(j="i")
         objects.append(second)
@@ -327,41 +356,45 @@ def build_coba(spec: IPDNetworkSpec, indices, times_ms, n_samples: int, n_steps:
         objects += _coba_synapses(hidden, output, *dg_out, spec.n_hidden, spec.n_out, "output", dt, spiking, ns)
         if params.second_spike:  # the same synapses, one torch step later, if torch would spike again
             objects += _coba_synapses(hidden, output, *dg_out, spec.n_hidden, spec.n_out, "output_second", dt,
-                                      spiking, ns, second_spike=True, delay_ms=spec.dt_ms)
+                                      spiking, ns, second_spike=True, delay_ms=spec.net.dt_ms)
         if record_hidden:
             hidden_spikes = b2.SpikeMonitor(hidden, record=True, name="hidden_spikes")
             objects.append(hidden_spikes)
     else:
         objects += _coba_synapses(fibres, output, *params.conductance(spec.W2, out_unit, out_reference),
                                   spec.n_inputs, spec.n_out, "output", dt, spiking, ns)
-    return IPDNetworkHandles(b2.Network(*objects), hidden, output, hidden_spikes, None, n_samples, n_steps, "coba")
+    return IPDNetworkHandles(b2.Network(*objects), output, hidden, hidden_spikes, n_samples, n_steps, "coba",
+                             params.dt_ms)
 
 
-def read_results(handles: IPDNetworkHandles, spec: IPDNetworkSpec, dt_ms: float) -> dict:
-    """After the run: scores (samples, classes), predictions, and (if recorded) the hidden spikes as
-    a dense boolean array (samples, T, n_hidden) on the stimulus time grid (spike time // dt_ms)."""
+def read_results(handles: IPDNetworkHandles, spec: IPDNetworkSpec) -> IPDNetworkOutputs:
+    """After the run: scores, predictions and (if recorded) the hidden spikes, binned on the stimulus
+    time grid (spike time // the spec's dt)."""
     n, T = handles.n_samples, handles.n_steps
+    dt_ms = spec.net.dt_ms
     out_sum = np.asarray(handles.output.v_sum[:]).reshape(n, spec.n_out)
     out_max = np.asarray(handles.output.v_max[:]).reshape(n, spec.n_out)
-    steps = T if handles.neuron == "cuba" else int(round(T * spec.dt_ms / dt_ms))
+    steps = T if handles.neuron == "cuba" else int(round(T * dt_ms / handles.dt_ms))
     scores = spec.scores(out_sum, out_max, steps)
-    result = {"scores": scores, "prediction": np.argmax(scores, axis=1)}
-    if handles.hidden_spikes is not None:
-        idx = np.asarray(handles.hidden_spikes.i[:], dtype=np.int64)
-        t_ms = np.asarray(handles.hidden_spikes.t[:] / 1e-3, dtype=float)
-        step = np.clip(np.floor(t_ms / spec.dt_ms + 1e-6).astype(np.int64), 0, T - 1)
-        dense = np.zeros((n, T, spec.n_hidden), dtype=bool)
-        dense[idx // spec.n_hidden, step, idx % spec.n_hidden] = True
-        counts = np.bincount(idx, minlength=n * spec.n_hidden).reshape(n, spec.n_hidden)
-        result["hidden_spikes"] = dense
-        result["hidden_counts"] = counts
-    return result
+    if handles.hidden_spikes is None:
+        return IPDNetworkOutputs(scores, np.argmax(scores, axis=1))
+    idx = np.asarray(handles.hidden_spikes.i[:], dtype=np.int64)
+    t_ms = np.asarray(handles.hidden_spikes.t[:] / 1e-3, dtype=float)
+    step = np.clip(np.floor(t_ms / dt_ms + 1e-6).astype(np.int64), 0, T - 1)
+    dense = np.zeros((n, T, spec.n_hidden), dtype=bool)
+    dense[idx // spec.n_hidden, step, idx % spec.n_hidden] = True
+    counts = np.bincount(idx, minlength=n * spec.n_hidden).reshape(n, spec.n_hidden)
+    return IPDNetworkOutputs(scores, np.argmax(scores, axis=1), dense, counts)
 
 
 def build(spec: IPDNetworkSpec, neuron: str, indices, times_ms, n_samples: int, n_steps: int,
           coba: CobaParams = CobaParams(), record_hidden: bool = True) -> IPDNetworkHandles:
+    """The Brian2 realisation ``neuron`` (cuba: the torch equations exactly, time step the spec's dt;
+    coba: conductance-based neurons in mV and ms, time step ``coba.dt_ms``) of a trained network,
+    all ``n_samples`` stimuli side by side; inputs as :func:`build_cuba`. Run the network for
+    ``n_steps`` steps of the spec's dt, then :func:`read_results`."""
     if neuron == "cuba":
         return build_cuba(spec, indices, times_ms, n_samples, n_steps, record_hidden)
     if neuron == "coba":
         return build_coba(spec, indices, times_ms, n_samples, n_steps, coba, record_hidden)
-    raise ValueError(f"unknown neuron model {neuron!r} (cuba or coba)")
+    raise UserError(f"unknown neuron model {neuron!r} (cuba or coba)")

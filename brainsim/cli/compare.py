@@ -42,7 +42,7 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     import sys
 
-    from ..experiments.compare import check_model_path, compare, public
+    from ..experiments.compare import check_model_path, run_comparison
     from ..io import check_writable, to_json
     from .args import device_config
 
@@ -50,20 +50,20 @@ def run(args) -> int:
     if args.plot:
         check_writable(args.plot)
     config = device_config(args)
-    result = compare(args.model, neuron=args.neuron, n_test=args.n_test, seed=args.seed, device_config=config,
-                     threads=args.torch_threads)
-    if not result.get("ran", False):
-        message = f"generated the {config.name} project in {result['project_dir']} (not run)"
-        print(to_json(public(result)) if args.json else message)
+    comparison = run_comparison(args.model, neuron=args.neuron, n_test=args.n_test, seed=args.seed,
+                                device_config=config, threads=args.torch_threads)
+    r = comparison.summary
+    if comparison.arrays is None:
+        message = f"generated the {config.name} project in {r['project_dir']} (not run)"
+        print(to_json(r) if args.json else message)
         return 0
     if args.plot:
         from ..plotting.compare import comparison_figure
 
-        comparison_figure(result, args.plot)
+        comparison_figure(r, args.plot, comparison.arrays.torch_counts, comparison.arrays.brian2_counts)
     if args.json:
-        print(to_json(public(result)))
+        print(to_json(r))
         return 0
-    r = result
     lines = [
         f"model {r['model']} ({r['readout']} readout, {r['n_hidden']} hidden), {r['n_test']} test stimuli (seed {r['seed']})",
         f"Brian2 {r['neuron']} on {r['device']}",

@@ -9,9 +9,6 @@ import sys
 
 from .args import positive_float, positive_int, nonnegative_int
 
-READOUT_CHOICES = ("oc", "max", "fr", "pop")
-PRESET_CHOICES = ("seed", "best")
-
 EPILOG = """examples:
   brainsim ipd train --preset seed --out models/my_seed          # the tutorial's protocol (~10-40 s)
   brainsim ipd train --preset best --out models/my_best          # 90 % test accuracy (~7.5 min of CPU)
@@ -117,13 +114,16 @@ def _prepare_out_dir(path_text: str):
 
 def run_train(args) -> int:
     from ..errors import UserError
+    from ..experiments.ipd import PRESETS, protocol_from, run_repeats, train_ipd
+    from ..io import to_json
+    from ..netspec import READOUTS
 
-    if args.preset not in PRESET_CHOICES:
-        raise UserError(f"unknown preset {args.preset!r} (choose from {', '.join(PRESET_CHOICES)})")
+    if args.preset not in PRESETS:
+        raise UserError(f"unknown preset {args.preset!r} (choose from {', '.join(PRESETS)})")
     readouts = args.readout or [None]
     for r in readouts:
-        if r is not None and r not in READOUT_CHOICES:
-            raise UserError(f"unknown readout {r!r} (choose from {', '.join(READOUT_CHOICES)})")
+        if r is not None and r not in READOUTS:
+            raise UserError(f"unknown readout {r!r} (choose from {', '.join(READOUTS)})")
     taus = args.tau_ms or [None]
     if args.repeats is None and (len(readouts) > 1 or len(taus) > 1):
         raise UserError("several --readout or --tau-ms values need --repeats N")
@@ -131,13 +131,6 @@ def run_train(args) -> int:
         raise UserError(f"unknown device {args.device!r} (cpu or cuda)")
     if args.backend not in ("auto", "native", "torch"):
         raise UserError(f"unknown backend {args.backend!r} (auto, native or torch)")
-    if args.model is not None and args.model not in ("snn", "membrane"):
-        raise UserError(f"unknown model {args.model!r} (snn or membrane)")
-    if args.lr_schedule is not None and args.lr_schedule not in ("constant", "cosine"):
-        raise UserError(f"unknown learning-rate schedule {args.lr_schedule!r} (constant or cosine)")
-
-    from ..experiments.ipd import protocol_from, run_repeats, train_ipd
-    from ..io import to_json
 
     protocols = []
     for readout in readouts:

@@ -46,12 +46,12 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from ..bridge.nir_run import run_graph
     from ..errors import UserError
+    from .args import device_config
 
     if args.export_from is not None:
         from ..bridge.nir_export import export_nir
-        from ..bridge.spec import load_network
+        from ..bridge.sources import load_network
 
         if args.input or args.output:
             raise UserError("--export-from writes GRAPH; it takes no --input/--output")
@@ -60,6 +60,8 @@ def run(args) -> int:
         return 0
     if not args.input or not args.output:
         raise UserError("--input and --output are required (or --export-from MODEL to write GRAPH)")
-    result = run_graph(Path(args.graph), Path(args.input), Path(args.output), dt_s=args.dt, args=args)
-    print(result)
+    from ..bridge.nir_run import run_graph
+
+    result = run_graph(Path(args.graph), Path(args.input), Path(args.output), device_config(args), dt_s=args.dt)
+    print(result.describe())
     return 0

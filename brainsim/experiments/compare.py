@@ -13,58 +13,99 @@ standalone devices).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from ..circuits.ipd_network import NEURONS, CobaParams, IPDNetworkOutputs
+from ..devices import DeviceConfig
 from ..errors import UserError
-
-NEURONS = ("cuba", "coba")
-
-
-def torch_model_from_spec(spec):
-    """An :class:`brainsim.snn.models.IPDNet` carrying the spec's weights (adapter: any source of the
-    bridge, e.g. a NIR export, becomes the torch model it came from)."""
-    from ..snn.models import IPDNet, NetConfig
-
-    config = NetConfig(model="snn" if spec.has_hidden else "membrane", readout=spec.readout,
-                       n_inputs=spec.n_inputs, n_hidden=max(spec.n_hidden, 1), n_classes=spec.n_classes,
-                       pop_per_class=spec.pop_per_class if spec.readout == "pop" else 10,
-                       threshold=float(spec.threshold), dt_ms=float(spec.dt_ms))
-    model = IPDNet(config, seed=0)
-    arrays = {"W2": spec.W2, "tau_out_ms": spec.tau_out_ms}
-    if spec.has_hidden:
-        arrays.update(W1=spec.W1, tau_hidden_ms=spec.tau_hidden_ms)
-    model.load_weights_numpy(arrays)
-    return model
+from ..netspec.ipd import IPDNetworkSpec
 
 
-def run_torch(spec, spikes: np.ndarray, threads: int | None = 1) -> dict:
+@dataclass(frozen=True, eq=False)
+class TorchRun:
+    """torch on the test stimuli: scores (n, classes), predictions (n,), hidden spikes (n, T,
+    n_hidden, bool) and their counts (n, n_hidden) (None for the membrane-only model), wall time (s)."""
+
+    scores: np.ndarray
+    prediction: np.ndarray
+    hidden_spikes: np.ndarray | None
+    hidden_counts: np.ndarray | None
+    seconds: float
+
+
+@dataclass(frozen=True, eq=False)
+class Brian2Run:
+    """Brian2 on the test stimuli: the outputs (None when the device only generated code, in
+    ``project_dir``) and wall times in seconds: ``build_s`` (code generation and compilation of a
+    standalone project), ``run_s`` (the fastest run), ``run_s_all`` (every run), ``total_s``."""
+
+    outputs: IPDNetworkOutputs | None
+    project_dir: Path | None
+    build_s: float
+    run_s: float
+    run_s_all: tuple[float, ...]
+    total_s: float
+
+    @property
+    def ran(self) -> bool:
+        return self.outputs is not None
+
+
+@dataclass(frozen=True, eq=False)
+class ComparisonArrays:
+    """Per-stimulus data of a comparison, for figures: true IPDs (rad), both predictions, and the
+    per-stimulus hidden spike counts (n, n_hidden) of both (None without a hidden layer)."""
+
+    ipd_rad: np.ndarray
+    torch_prediction: np.ndarray
+    brian2_prediction: np.ndarray
+    torch_counts: np.ndarray | None
+    brian2_counts: np.ndarray | None
+
+
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """A comparison: ``summary`` (JSON-ready: what ``brainsim compare --json`` prints) and the arrays
+    behind it (None when Brian2 only generated code)."""
+
+    summary: dict[str, Any]
+    arrays: ComparisonArrays | None
+
+
+def torch_model(spec: IPDNetworkSpec, threads: int | None = 1):
+    """The :class:`~brainsim.snn.IPDNet` of a spec, with ``threads`` torch threads."""
     import torch
 
-    from ..snn.training import predict
+    from ..snn.models import IPDNet
 
     if threads:
         torch.set_num_threads(int(threads))
-    model = torch_model_from_spec(spec)
+    return IPDNet.from_spec(spec)
+
+
+def run_torch(model, spikes: np.ndarray) -> TorchRun:
+    """A torch model on dense test spikes (n, T, fibres)."""
+    from ..snn.training import predict
+
     t0 = time.perf_counter()
     out = predict(model, spikes, batch_size=512, keep_traces=True)
     seconds = time.perf_counter() - t0
-    result = {"scores": out["scores"], "prediction": np.argmax(out["scores"], axis=1), "seconds": seconds}
-    if "hidden_spikes" in out:
-        result["hidden_spikes"] = out["hidden_spikes"] > 0.5
-        result["hidden_counts"] = result["hidden_spikes"].sum(axis=1)
-    return result
+    hidden = out["hidden_spikes"] > 0.5 if "hidden_spikes" in out else None
+    return TorchRun(scores=out["scores"], prediction=np.argmax(out["scores"], axis=1), hidden_spikes=hidden,
+                    hidden_counts=None if hidden is None else hidden.sum(axis=1), seconds=seconds)
 
 
-def run_brian2(spec, spikes: np.ndarray, neuron: str, device_config, coba_params=None,
-               record_hidden: bool = True, repeats: int = 1) -> dict:
-    """Simulate all stimuli in one Brian2 network. Returns the results and timings, or
-    ``{"ran": False, "project_dir": ...}`` when the device only generated code. Standalone devices
-    compile once and run the program ``repeats`` times (``run_s``: the fastest, ``run_s_all``)."""
+def run_brian2(spec: IPDNetworkSpec, spikes: np.ndarray, neuron: str, device_config: DeviceConfig,
+               coba_params: CobaParams | None = None, record_hidden: bool = True, repeats: int = 1) -> Brian2Run:
+    """Simulate all stimuli (dense spikes (n, T, fibres) on the stimulus time grid) in one Brian2
+    network. Standalone devices compile once and run the program ``repeats`` times."""
     import brian2 as b2
 
-    from ..circuits.ipd_network import CobaParams, build, read_results
+    from ..circuits.ipd_network import build, read_results
     from ..devices import BrianSession
     from ..stimuli.ipd import to_spike_times
 
@@ -72,7 +113,6 @@ def run_brian2(spec, spikes: np.ndarray, neuron: str, device_config, coba_params
     n, T, _ = spikes.shape
     indices, times_ms = to_spike_times(spikes, spec.stimulus.dt_ms)
     duration = T * spec.stimulus.dt_ms * b2.ms
-    sim_dt_ms = spec.dt_ms if neuron == "cuba" else coba_params.dt_ms
     t0 = time.perf_counter()
     with BrianSession(device_config, label=f"compare-{neuron}") as session:
         handles = build(spec, neuron, indices, times_ms, n, T, coba=coba_params, record_hidden=record_hidden)
@@ -82,7 +122,7 @@ def run_brian2(spec, spikes: np.ndarray, neuron: str, device_config, coba_params
             session.build(run=False)
             build_s = time.perf_counter() - t0
             if device_config.build_only:
-                return {"ran": False, "project_dir": str(session.project_dir), "build_s": build_s}
+                return Brian2Run(None, session.project_dir, build_s, 0.0, (), build_s)
             if device_config.name == "cuda_standalone" and not _can_run_cuda():
                 from ..errors import DeviceNotRunError
 
@@ -98,9 +138,8 @@ def run_brian2(spec, spikes: np.ndarray, neuron: str, device_config, coba_params
             session.run(handles.network, duration)
             build_s, run_s = 0.0, time.perf_counter() - t0
             run_all = [run_s]
-        result = read_results(handles, spec, sim_dt_ms)
-    result.update(ran=True, build_s=build_s, run_s=run_s, run_s_all=run_all, total_s=time.perf_counter() - t0)
-    return result
+        outputs = read_results(handles, spec)
+    return Brian2Run(outputs, session.project_dir, build_s, run_s, tuple(run_all), time.perf_counter() - t0)
 
 
 def _can_run_cuda() -> bool:
@@ -121,12 +160,13 @@ def _count_correlations(a: np.ndarray, b: np.ndarray) -> list:
     return out
 
 
-def compare(model_path, neuron: str = "cuba", n_test: int = 256, seed: int = 0, device_config=None,
-            coba_params=None, threads: int | None = 1, spikes: np.ndarray | None = None) -> dict:
-    """Run torch and Brian2 on the same test stimuli and compare them (JSON-ready dict plus arrays
-    under ``_arrays`` for plotting)."""
-    from ..bridge.spec import load_network
-    from ..devices import DeviceConfig
+def run_comparison(model_path, neuron: str = "cuba", n_test: int = 256, seed: int = 0,
+                   device_config: DeviceConfig | None = None, coba_params: CobaParams | None = None,
+                   threads: int | None = 1) -> Comparison:
+    """Run torch and Brian2 on the same ``n_test`` test stimuli (stream ``[seed, 1]``) and compare
+    them. ``model_path``: a model directory, its weights.npz or a brainsim NIR export. Brian2 runs
+    the decay factors the torch model computes here, so that cuba reproduces it bit for bit."""
+    from ..bridge.sources import load_network
     from ..snn.metrics import classification_metrics
     from .ipd import test_stimuli
 
@@ -136,50 +176,61 @@ def compare(model_path, neuron: str = "cuba", n_test: int = 256, seed: int = 0, 
         raise UserError("n-test must be a positive integer")
     device_config = device_config or DeviceConfig("cpp_standalone")
     spec = load_network(model_path)
+    model = torch_model(spec, threads)
+    spec = spec.with_decay_factors(*model.decay_factors())
     stim = test_stimuli(seed, n_test, spec.stimulus)
     brian = run_brian2(spec, stim.spikes, neuron, device_config, coba_params)
-    result = {"model": str(model_path), "neuron": neuron, "device": device_config.name, "n_test": int(n_test),
-              "seed": int(seed), "readout": spec.readout, "n_hidden": spec.n_hidden}
-    if not brian["ran"]:
-        result.update(ran=False, project_dir=brian["project_dir"], brian2_build_s=brian["build_s"])
-        return result
-    torch_out = run_torch(spec, stim.spikes, threads)
-    m_torch = classification_metrics(stim.ipd, torch_out["prediction"], spec.classes)
-    m_brian = classification_metrics(stim.ipd, brian["prediction"], spec.classes)
-    result.update(
+    summary = {"model": str(model_path), "neuron": neuron, "device": device_config.name, "n_test": int(n_test),
+               "seed": int(seed), "readout": spec.net.readout, "n_hidden": spec.n_hidden}
+    if not brian.ran:
+        summary.update(ran=False, project_dir=str(brian.project_dir), brian2_build_s=brian.build_s)
+        return Comparison(summary, None)
+    torch_out = run_torch(model, stim.spikes)
+    b_out = brian.outputs
+    m_torch = classification_metrics(stim.ipd, torch_out.prediction, spec.classes)
+    m_brian = classification_metrics(stim.ipd, b_out.prediction, spec.classes)
+    summary.update(
         ran=True,
         torch_accuracy=m_torch["accuracy"], brian2_accuracy=m_brian["accuracy"],
         accuracy_difference=m_brian["accuracy"] - m_torch["accuracy"],
         torch_mae_deg=m_torch["mae_deg"], brian2_mae_deg=m_brian["mae_deg"],
-        identical_predictions=float(np.mean(torch_out["prediction"] == brian["prediction"])),
+        identical_predictions=float(np.mean(torch_out.prediction == b_out.prediction)),
         torch_confusion=m_torch["confusion"].tolist(), brian2_confusion=m_brian["confusion"].tolist(),
-        torch_seconds=torch_out["seconds"], brian2_build_seconds=brian["build_s"],
-        brian2_run_seconds=brian["run_s"], brian2_total_seconds=brian["total_s"],
+        torch_seconds=torch_out.seconds, brian2_build_seconds=brian.build_s,
+        brian2_run_seconds=brian.run_s, brian2_total_seconds=brian.total_s,
     )
-    arrays = {"torch_prediction": torch_out["prediction"], "brian2_prediction": brian["prediction"],
-              "ipd": stim.ipd}
-    if spec.has_hidden and "hidden_counts" in brian:
-        corr = _count_correlations(torch_out["hidden_counts"], brian["hidden_counts"])
+    with_counts = spec.has_hidden and b_out.hidden_counts is not None
+    if with_counts:
+        corr = _count_correlations(torch_out.hidden_counts, b_out.hidden_counts)
         valid = [c for c in corr if c is not None]
-        result["hidden_count_correlation"] = corr
-        result["hidden_count_correlation_mean"] = float(np.mean(valid)) if valid else None
-        result["torch_hidden_spikes"] = int(torch_out["hidden_spikes"].sum())
-        result["brian2_hidden_spikes"] = int(brian["hidden_spikes"].sum())
+        summary["hidden_count_correlation"] = corr
+        summary["hidden_count_correlation_mean"] = float(np.mean(valid)) if valid else None
+        summary["torch_hidden_spikes"] = int(torch_out.hidden_spikes.sum())
+        summary["brian2_hidden_spikes"] = int(b_out.hidden_spikes.sum())
         if neuron == "cuba":
-            same = torch_out["hidden_spikes"] == brian["hidden_spikes"]
-            result["hidden_bins_identical"] = float(np.mean(same))
-            result["hidden_spike_trains_identical"] = bool(np.all(same))
-        arrays.update(torch_counts=torch_out["hidden_counts"], brian2_counts=brian["hidden_counts"])
-    result["_arrays"] = arrays
-    return result
+            same = torch_out.hidden_spikes == b_out.hidden_spikes
+            summary["hidden_bins_identical"] = float(np.mean(same))
+            summary["hidden_spike_trains_identical"] = bool(np.all(same))
+    arrays = ComparisonArrays(ipd_rad=stim.ipd, torch_prediction=torch_out.prediction,
+                              brian2_prediction=b_out.prediction,
+                              torch_counts=torch_out.hidden_counts if with_counts else None,
+                              brian2_counts=b_out.hidden_counts if with_counts else None)
+    return Comparison(summary, arrays)
 
 
-def public(result: dict) -> dict:
-    """The result without the arrays kept for plotting."""
-    return {k: v for k, v in result.items() if not k.startswith("_")}
+def compare(model_path, neuron: str = "cuba", n_test: int = 256, seed: int = 0,
+            device_config: DeviceConfig | None = None, coba_params: CobaParams | None = None,
+            threads: int | None = 1) -> dict:
+    """:func:`run_comparison`'s JSON-ready summary: model, neuron, device, n_test, seed, readout,
+    n_hidden, ran; then both accuracies, their difference, MAEs (deg), identical predictions,
+    confusion matrices ([true, predicted]), wall times (s) and, with a hidden layer, per-neuron
+    spike-count correlations, spike totals and (cuba) the fraction of identical hidden spike bins.
+    When Brian2 only generated code: ran False, project_dir and brian2_build_s."""
+    return run_comparison(model_path, neuron, n_test, seed, device_config, coba_params, threads).summary
 
 
 def check_model_path(path) -> Path:
+    """``path`` as a Path (UserError if it does not exist)."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"model {path} does not exist")

@@ -18,70 +18,61 @@ import io
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import UserError
 from ..io import atomic_path, write_text
-from ..stimuli.ipd import DEFAULT_CLASSES, TUTORIAL, IPDStimulusParams, random_stimuli
+from ..netspec.ipd import NetConfig
+from ..stimuli.ipd import DEFAULT_CLASSES, TUTORIAL, IPDClasses, IPDStimulusParams, random_stimuli
 
 CHECKPOINT = "checkpoint.pt"
+
+# The protocol's network fields under their flat names (manifest "protocol", CLI options, sweeps,
+# the repeats table): flat name -> NetConfig field.
+NET_FIELDS = {"model": "model", "readout": "readout", "hidden": "n_hidden", "tau_hidden_ms": "tau_hidden_ms",
+              "tau_out_ms": "tau_out_ms", "tau_hetero": "tau_hetero", "learn_tau": "learn_tau",
+              "positive_weights": "positive_weights", "pop_per_class": "pop_per_class"}
 
 
 @dataclass(frozen=True)
 class IPDProtocol:
-    """Everything that defines a training run (written to the manifest as ``protocol``)."""
+    """A training run: the network to train (``net``) and how to train and test it. Written to the
+    manifest as ``protocol`` in flat form (:meth:`to_dict`).
 
-    model: str = "snn"
-    readout: str = "oc"
-    hidden: int = 30
-    tau_hidden_ms: float = 20.0
-    tau_out_ms: float = 20.0
-    tau_hetero: bool = False
-    learn_tau: bool = False
-    positive_weights: bool = False
-    pop_per_class: int = 10
+    ``net.n_inputs``, ``net.n_classes`` and ``net.dt_ms`` are set from the stimulus and the classes
+    when the network is built (:meth:`net_config`)."""
+
+    net: NetConfig = field(default_factory=NetConfig)
     epochs: int = 10
     batch_size: int = 64
     n_train: int = 4096
     n_test: int = 2048
     fresh_data: bool = False        # new training stimuli every epoch
-    lr: float = 0.01
+    lr: float = 0.01                # Adam learning rate
     lr_schedule: str = "constant"
     seed: int = 0
     preset: str = "seed"
 
     def validate(self) -> None:
-        from ..snn.core import READOUTS
+        """UserError if a training option is invalid (the network validates itself)."""
         from ..snn.training import LR_SCHEDULES
 
-        if self.readout not in READOUTS:
-            raise UserError(f"unknown readout {self.readout!r} (choose from {', '.join(READOUTS)})")
-        if self.model not in ("snn", "membrane"):
-            raise UserError(f"unknown model {self.model!r} (snn or membrane)")
-        if self.model == "membrane" and self.readout not in ("oc", "max"):
-            raise UserError("the membrane-only model has no spiking outputs: use --readout oc or max")
-        for name in ("hidden", "pop_per_class", "epochs", "batch_size", "n_train", "n_test"):
+        for name in ("epochs", "batch_size", "n_train", "n_test"):
             if int(getattr(self, name)) < 1:
                 raise UserError(f"{name.replace('_', '-')} must be a positive integer")
-        for name in ("tau_hidden_ms", "tau_out_ms", "lr"):
-            value = float(getattr(self, name))
-            if not (np.isfinite(value) and value > 0):
-                raise UserError(f"{name.replace('_', '-')} must be a positive number")
+        if not (np.isfinite(float(self.lr)) and float(self.lr) > 0):
+            raise UserError("lr must be a positive number")
         if self.batch_size > self.n_train:
             raise UserError(f"batch size {self.batch_size} is larger than the training set ({self.n_train})")
         if self.lr_schedule not in LR_SCHEDULES:
-            raise UserError(f"unknown learning-rate schedule {self.lr_schedule!r}")
+            raise UserError(f"unknown learning-rate schedule {self.lr_schedule!r} (constant or cosine)")
 
-    def net_config(self, stimulus: IPDStimulusParams = TUTORIAL):
-        from ..snn.models import NetConfig
-
-        return NetConfig(model=self.model, readout=self.readout, n_inputs=stimulus.n_fibres, n_hidden=self.hidden,
-                         n_classes=DEFAULT_CLASSES.n_classes, pop_per_class=self.pop_per_class,
-                         tau_hidden_ms=self.tau_hidden_ms, tau_out_ms=self.tau_out_ms, tau_hetero=self.tau_hetero,
-                         learn_tau=self.learn_tau, positive_weights=self.positive_weights, dt_ms=stimulus.dt_ms)
+    def net_config(self, stimulus: IPDStimulusParams = TUTORIAL, classes: IPDClasses = DEFAULT_CLASSES) -> NetConfig:
+        """The network to build for ``stimulus`` and ``classes``."""
+        return replace(self.net, n_inputs=stimulus.n_fibres, n_classes=classes.n_classes, dt_ms=stimulus.dt_ms)
 
     def optim_config(self):
         from ..snn.training import OptimConfig
@@ -89,7 +80,27 @@ class IPDProtocol:
         return OptimConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, lr_schedule=self.lr_schedule)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Flat form: the network fields of :data:`NET_FIELDS`, then the training fields."""
+        training = asdict(self)
+        del training["net"]
+        return {**{flat: getattr(self.net, name) for flat, name in NET_FIELDS.items()}, **training}
+
+
+def protocol_from(preset: str, **overrides) -> IPDProtocol:
+    """The preset's protocol with the given (non-None) fields replaced, by their flat names
+    (:meth:`IPDProtocol.to_dict`: ``hidden``, ``readout``, ``epochs``, ...). UserError if invalid."""
+    if preset not in PRESETS:
+        raise UserError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
+    base = PRESETS[preset]
+    known = set(base.to_dict()) - {"preset"}
+    unknown = sorted(k for k in overrides if k not in known)
+    if unknown:
+        raise TypeError(f"protocol_from() got unknown fields: {', '.join(unknown)}")
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    net = replace(base.net, **{NET_FIELDS[k]: v for k, v in changes.items() if k in NET_FIELDS})
+    protocol = replace(base, net=net, preset=preset, **{k: v for k, v in changes.items() if k not in NET_FIELDS})
+    protocol.validate()
+    return protocol
 
 
 PRESETS: dict[str, IPDProtocol] = {
@@ -101,31 +112,23 @@ PRESETS: dict[str, IPDProtocol] = {
     # output tau 2 ms (the oc mean then weighs every time step almost equally), 40 epochs of 8192
     # fresh stimuli each, batch 128, Adam lr 0.005 with cosine decay; scored on 8192 test stimuli
     # (2048 would leave a standard error of 0.7 points).
-    "best": IPDProtocol(preset="best", readout="oc", hidden=128, tau_hidden_ms=1.0, tau_out_ms=2.0,
+    "best": IPDProtocol(net=NetConfig(readout="oc", n_hidden=128, tau_hidden_ms=1.0, tau_out_ms=2.0), preset="best",
                         epochs=40, batch_size=128, n_train=8192, n_test=8192, fresh_data=True, lr=0.005,
                         lr_schedule="cosine"),
 }
 
 
-def protocol_from(preset: str, **overrides) -> IPDProtocol:
-    """The preset's protocol with the given (non-None) fields replaced."""
-    if preset not in PRESETS:
-        raise UserError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
-    names = {f.name for f in fields(IPDProtocol)}
-    changes = {k: v for k, v in overrides.items() if v is not None and k in names}
-    protocol = replace(PRESETS[preset], preset=preset, **changes)
-    protocol.validate()
-    return protocol
-
-
 # --- data -------------------------------------------------------------------------------------------
 
 def training_stimuli(protocol: IPDProtocol, epoch: int = 0, stimulus: IPDStimulusParams = TUTORIAL):
+    """The ``protocol.n_train`` training stimuli (of epoch ``epoch`` with fresh data): stream
+    ``[seed, 0]`` (``[seed, 0, epoch]``)."""
     key = [protocol.seed, 0, epoch] if protocol.fresh_data else [protocol.seed, 0]
     return random_stimuli(stimulus, protocol.n_train, np.random.default_rng(key))
 
 
 def test_stimuli(seed: int, n: int, stimulus: IPDStimulusParams = TUTORIAL):
+    """``n`` test stimuli of stream ``[seed, 1]`` (what ``brainsim ipd evaluate --seed S`` uses)."""
     return random_stimuli(stimulus, n, np.random.default_rng([int(seed), 1]))
 
 
@@ -169,6 +172,19 @@ def _set_threads(threads: int | None):
     torch.set_num_threads(max(1, int(threads or 1)))
 
 
+def _versions() -> dict:
+    """Versions of what trained a model (recorded in its manifest)."""
+    import platform
+
+    import numba
+    import torch
+
+    from .. import __version__
+
+    return {"brainsim": __version__, "python": platform.python_version(), "torch": torch.__version__,
+            "numpy": np.__version__, "numba": numba.__version__}
+
+
 def _save_checkpoint(path: Path, model, optimizer, history, protocol: IPDProtocol, cpu_s: float, wall_s: float):
     import torch
 
@@ -199,8 +215,8 @@ def train_ipd(protocol: IPDProtocol, out_dir=None, *, device: str = "cpu", backe
     ``train_seconds`` (wall, training loop only), ``train_cpu_seconds`` and ``manifest``."""
     import torch
 
+    from ..netspec.modeldir import write_model
     from ..snn.metrics import classification_metrics, predicted_classes
-    from ..snn.modeldir import save_model, stimulus_dict, versions
     from ..snn.models import IPDNet
     from ..snn.training import predict, train_epochs
 
@@ -214,7 +230,7 @@ def train_ipd(protocol: IPDProtocol, out_dir=None, *, device: str = "cpu", backe
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
 
-    model = IPDNet(protocol.net_config(stimulus), seed=protocol.seed, backend=backend)
+    model = IPDNet(protocol.net_config(stimulus, DEFAULT_CLASSES), seed=protocol.seed, backend=backend)
     optim = protocol.optim_config()
     start_epoch, history, optimizer_state, cpu_before, wall_before = 0, [], None, 0.0, 0.0
     checkpoint_path = out_dir / CHECKPOINT if out_dir is not None else None
@@ -270,7 +286,7 @@ def train_ipd(protocol: IPDProtocol, out_dir=None, *, device: str = "cpu", backe
     test = test_stimuli(protocol.seed, protocol.n_test, stimulus)
     test_out = predict(model, test.spikes, keep_traces=True)
     test_metrics = classification_metrics(test.ipd, predicted_classes(test_out["scores"]))
-    seed_decoder = (None if protocol.readout == "pop"
+    seed_decoder = (None if protocol.net.readout == "pop"
                     else classification_metrics(test.ipd, predicted_classes(test_out["output"].sum(axis=1))))
 
     scores = {
@@ -283,14 +299,14 @@ def train_ipd(protocol: IPDProtocol, out_dir=None, *, device: str = "cpu", backe
     }
     manifest = {
         "command": command, "seed": protocol.seed, "protocol": protocol.to_dict(),
-        "stimulus": stimulus_dict(stimulus), "classes": asdict(DEFAULT_CLASSES),
+        "stimulus": asdict(stimulus), "classes": asdict(DEFAULT_CLASSES),
         "scores": scores, "train_seconds": timer["wall"], "train_cpu_seconds": timer["cpu"],
         "device": device, "backend": backend, "threads": threads,
         "test_confusion": test_metrics["confusion"].tolist(),
-        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "versions": versions(),
+        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "versions": _versions(),
     }
     if out_dir is not None:
-        save_model(out_dir, model, manifest, history)
+        write_model(out_dir, model.to_spec(stimulus, DEFAULT_CLASSES, source=str(out_dir)), manifest, history)
         if checkpoint_path.exists():
             checkpoint_path.unlink()
     return {"model": model, "history": history, "scores": scores, "train_seconds": timer["wall"],
@@ -302,8 +318,8 @@ def train_ipd(protocol: IPDProtocol, out_dir=None, *, device: str = "cpu", backe
 def evaluate_model(model_dir, seed: int = 0, n_test: int = 2048, threads: int | None = 1) -> dict:
     """Accuracy, mean absolute errors and confusion matrix of a saved model on fresh test stimuli
     (stream [seed, 1]). JSON-ready dict."""
+    from ..snn.inference import load_model, run_model
     from ..snn.metrics import classification_metrics, predicted_classes
-    from ..snn.modeldir import load_model, run_model
 
     if n_test < 1:
         raise UserError("n-test must be a positive integer")
@@ -325,8 +341,8 @@ def evaluate_model(model_dir, seed: int = 0, n_test: int = 2048, threads: int | 
 def analyse_model(model_dir, out_dir=None, seed: int = 0, n_test: int = 2048, threads: int | None = 1) -> dict:
     """Write the seeds' analysis figures for a saved model; returns the figure paths and metrics."""
     from ..plotting import ipd as plots
+    from ..snn.inference import load_model, run_model
     from ..snn.metrics import classification_metrics, predicted_classes
-    from ..snn.modeldir import load_model, run_model
 
     _set_threads(threads)
     loaded = load_model(model_dir)
@@ -336,8 +352,7 @@ def analyse_model(model_dir, out_dir=None, seed: int = 0, n_test: int = 2048, th
     out = run_model(loaded, test.spikes)
     predicted = predicted_classes(out["scores"])
     metrics = classification_metrics(test.ipd, predicted, loaded.classes)
-    weights = loaded.model.weights_numpy()
-    config = loaded.model.config
+    spec, config = loaded.spec, loaded.spec.net
     figures = {
         "loss_curve": plots.loss_curve(loaded.manifest.get("training_curve", []), out_dir / "loss_curve.png"),
         "ipd_histograms": plots.ipd_histograms(test.ipd, loaded.classes.to_ipd(predicted), loaded.classes,
@@ -346,12 +361,12 @@ def analyse_model(model_dir, out_dir=None, seed: int = 0, n_test: int = 2048, th
         "output_traces": plots.output_traces(out["output"], test.ipd, predicted, config, loaded.classes,
                                              out_dir / "output_traces.png"),
     }
-    if "W1" in weights:
-        figures["weights"] = plots.weight_matrices(weights["W1"], weights["W2"], out_dir / "weights.png")
-        figures["weights_sorted"] = plots.weights_sorted(weights["W1"], weights["W2"], out_dir / "weights_sorted.png")
-        figures["w1_ear_profiles"] = plots.w1_ear_profiles(weights["W1"], loaded.stimulus, out_dir / "w1_ear_profiles.png")
+    if spec.has_hidden:
+        figures["weights"] = plots.weight_matrices(spec.W1, spec.W2, out_dir / "weights.png")
+        figures["weights_sorted"] = plots.weights_sorted(spec.W1, spec.W2, out_dir / "weights_sorted.png")
+        figures["w1_ear_profiles"] = plots.w1_ear_profiles(spec.W1, loaded.stimulus, out_dir / "w1_ear_profiles.png")
     else:
-        figures["weights"] = plots.single_weight_matrix(weights["W2"], out_dir / "weights.png")
+        figures["weights"] = plots.single_weight_matrix(spec.W2, out_dir / "weights.png")
     return {"figures": {k: str(v) for k, v in figures.items()}, "accuracy": metrics["accuracy"],
             "mae_deg": metrics["mae_deg"], "out_dir": str(out_dir)}
 
@@ -392,13 +407,14 @@ def run_repeats(protocols: list[IPDProtocol], repeats: int, out_dir, *, threads:
     # seed-major order: an interrupted job has every condition equally covered
     runs = [replace(p, seed=p.seed + k) for k in range(repeats) for p in protocols]
     for i, protocol in enumerate(runs):
-        row_base = {"model": protocol.model, "readout": protocol.readout, "tau_hidden_ms": protocol.tau_hidden_ms,
-                    "tau_out_ms": protocol.tau_out_ms, "hidden": protocol.hidden, "epochs": protocol.epochs,
-                    "n_train": protocol.n_train, "seed": protocol.seed}
+        flat = protocol.to_dict()
+        row_base = {k: flat[k] for k in ("model", "readout", "tau_hidden_ms", "tau_out_ms", "hidden", "epochs",
+                                         "n_train", "seed")}
         if _run_key(row_base) in done:
             continue
-        label = f"[{i + 1}/{len(runs)}] {protocol.readout} tau {protocol.tau_hidden_ms:g}/{protocol.tau_out_ms:g} ms seed {protocol.seed}"
-        run_dir = out_dir / "runs" / f"{protocol.model}_{protocol.readout}_tau{protocol.tau_hidden_ms:g}-{protocol.tau_out_ms:g}_seed{protocol.seed}"
+        net = protocol.net
+        label = f"[{i + 1}/{len(runs)}] {net.readout} tau {net.tau_hidden_ms:g}/{net.tau_out_ms:g} ms seed {protocol.seed}"
+        run_dir = out_dir / "runs" / f"{net.model}_{net.readout}_tau{net.tau_hidden_ms:g}-{net.tau_out_ms:g}_seed{protocol.seed}"
         result = train_ipd(protocol, run_dir if save_models else None, device=device, backend=backend,
                            threads=threads, progress=False, command=command, label=label)
         s = result["scores"]
@@ -412,7 +428,8 @@ def run_repeats(protocols: list[IPDProtocol], repeats: int, out_dir, *, threads:
         if progress:
             print(f"{label}: test accuracy {100 * s['test_accuracy']:.1f} %, error {s['test_mae_deg']:.2f} deg, "
                   f"{result['train_seconds']:.1f} s", file=sys.stderr, flush=True)
-    figures = plots.repeats_boxplots(rows, out_dir / "repeats_accuracy.png", out_dir / "repeats_error.png")
+    figures = plots.repeats_boxplots(group_by_condition(rows), out_dir / "repeats_accuracy.png",
+                                     out_dir / "repeats_error.png")
     summary = summarise_repeats(rows)
     return {"rows": rows, "table": str(table), "figures": [str(f) for f in figures], "summary": summary}
 
@@ -433,13 +450,18 @@ def condition_label(row) -> str:
     return f"{prefix}{row['readout']} {tau}"
 
 
-def summarise_repeats(rows: list[dict]) -> list[dict]:
-    """Per condition: number of runs, median / mean / min / max of test accuracy, median error."""
+def group_by_condition(rows: list[dict]) -> dict[str, list[dict]]:
+    """Rows of the repeats table by condition label, conditions in order of first appearance."""
     groups: dict[str, list[dict]] = {}
     for row in rows:
         groups.setdefault(condition_label(row), []).append(row)
+    return groups
+
+
+def summarise_repeats(rows: list[dict]) -> list[dict]:
+    """Per condition: number of runs, median / mean / min / max of test accuracy, median error."""
     summary = []
-    for label, group in groups.items():
+    for label, group in group_by_condition(rows).items():
         acc = np.array([float(r["test_accuracy"]) for r in group])
         err = np.array([float(r["test_mae_deg"]) for r in group])
         summary.append({"condition": label, "runs": len(group), "test_accuracy_median": float(np.median(acc)),

@@ -248,9 +248,13 @@ def _ipd_params() -> tuple[Param, ...]:
     from .ipd import IPDProtocol
 
     protocol = []
-    for p in _dataclass_params(IPDProtocol, skip=("seed", "preset"), helps=IPD_PROTOCOL_HELP):
+    for name, default in IPDProtocol().to_dict().items():  # the protocol's flat fields
+        if name in ("seed", "preset"):
+            continue
         # None: the preset's value (the preset decides the protocol unless a spec overrides it)
-        protocol.append(Param(p.name, p.kind, None, p.help + " (default: the preset's)", p.choices, optional=True))
+        protocol.append(Param(name, type(default), None,
+                              IPD_PROTOCOL_HELP.get(name, f"IPDProtocol.{name}") + " (default: the preset's)",
+                              optional=True))
     own = [
         Param("preset", str, "seed", "seed (the tutorial's protocol) or best", choices=("seed", "best")),
         Param("tau_ms", float, None, "membrane tau of both layers (ms); overrides the preset's taus", optional=True),
@@ -269,7 +273,7 @@ def _ipd_objects(params: dict):
 
     if params["tau_ms"] is not None and (params["tau_hidden_ms"] is not None or params["tau_out_ms"] is not None):
         raise UserError("give tau_ms (both layers) or tau_hidden_ms / tau_out_ms, not both")
-    overrides = {f.name: params[f.name] for f in fields(IPDProtocol) if f.name in params and f.name != "preset"}
+    overrides = {name: params[name] for name in IPDProtocol().to_dict() if name in params and name != "preset"}
     if params["tau_ms"] is not None:
         overrides["tau_hidden_ms"] = overrides["tau_out_ms"] = params["tau_ms"]
     protocol = protocol_from(params["preset"], **overrides)

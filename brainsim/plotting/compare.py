@@ -13,9 +13,11 @@ import numpy as np  # noqa: E402
 from ..io import save_figure  # noqa: E402
 
 
-def comparison_figure(result: dict, path) -> Path:
-    """Confusion matrices (torch, Brian2), per-neuron spike counts (torch vs Brian2) and accuracies."""
-    arrays = result.get("_arrays", {})
+def comparison_figure(result: dict, path, torch_counts: np.ndarray | None = None,
+                      brian2_counts: np.ndarray | None = None) -> Path:
+    """Confusion matrices (torch, Brian2), hidden spike counts per stimulus and neuron (torch vs
+    Brian2; arrays (n, n_hidden), left out when None) and accuracies. ``result``: the JSON summary
+    of ``brainsim compare``."""
     fig, axes = plt.subplots(1, 4, figsize=(17, 4))
     for ax, key, title in ((axes[0], "torch_confusion", "torch"),
                            (axes[1], "brian2_confusion", f"Brian2 {result['neuron']} ({result['device']})")):
@@ -27,8 +29,8 @@ def comparison_figure(result: dict, path) -> Path:
         ax.set_title(f"{title}: accuracy {100 * result[key.replace('confusion', 'accuracy')]:.1f} %")
     fig.colorbar(im, ax=axes[1], fraction=0.046, label="Fraction of true class")
     ax = axes[2]
-    if "torch_counts" in arrays:
-        a, b = arrays["torch_counts"].ravel(), arrays["brian2_counts"].ravel()
+    if torch_counts is not None and brian2_counts is not None:
+        a, b = np.ravel(torch_counts), np.ravel(brian2_counts)
         ax.scatter(a, b, s=4, alpha=0.3)
         top = max(1, a.max(), b.max())
         ax.plot([0, top], [0, top], "k--", lw=0.8)

@@ -147,11 +147,12 @@ def output_traces(output, ipd_true_rad, predicted, config, classes, path, n_samp
     return _save(fig, path)
 
 
-def repeats_boxplots(rows: list[dict], acc_path, err_path) -> list[Path]:
-    """Box plots (train and test, means marked) of accuracy and error per condition."""
-    from ..experiments.ipd import condition_label
-
-    labels = list(dict.fromkeys(condition_label(r) for r in rows))
+def repeats_boxplots(groups: dict[str, list[dict]], acc_path, err_path) -> list[Path]:
+    """Box plots (train and test, means marked) of accuracy (%) and mean absolute error (deg) per
+    condition: ``groups`` maps a condition label to its rows of the repeats table (train_accuracy,
+    test_accuracy as fractions, train_mae_deg, test_mae_deg)."""
+    labels = list(groups)
+    n_runs = sum(len(group) for group in groups.values())
     paths = []
     for path, (train_key, test_key, ylabel, scale) in (
             (acc_path, ("train_accuracy", "test_accuracy", "Accuracy (%)", 100.0)),
@@ -159,7 +160,7 @@ def repeats_boxplots(rows: list[dict], acc_path, err_path) -> list[Path]:
         fig, ax = plt.subplots(figsize=(max(5, 1.3 * len(labels) + 2), 4))
         positions_train = np.arange(len(labels)) * 3.0
         for offset, key, color in ((0.0, train_key, "tab:blue"), (1.0, test_key, "tab:orange")):
-            data = [[scale * float(r[key]) for r in rows if condition_label(r) == lab] for lab in labels]
+            data = [[scale * float(r[key]) for r in groups[lab]] for lab in labels]
             bp = ax.boxplot(data, positions=positions_train + offset, widths=0.8, showmeans=True, patch_artist=True,
                             meanprops={"marker": "o", "markerfacecolor": "white", "markeredgecolor": "black"})
             for box in bp["boxes"]:
@@ -169,6 +170,6 @@ def repeats_boxplots(rows: list[dict], acc_path, err_path) -> list[Path]:
         ax.set_xticklabels(labels, rotation=30, ha="right")
         ax.set_ylabel(ylabel)
         ax.legend(loc="best")
-        ax.set_title(f"{len(rows)} runs")
+        ax.set_title(f"{n_runs} runs")
         paths.append(_save(fig, path))
     return paths

@@ -3,8 +3,8 @@
 These are the discrete-time equations of the Cosyne 2022 sound-localisation tutorial network
 (D. Goodman; seeds 000 and 002), written once here and used by every model, the fast native
 trainer (:mod:`brainsim.snn.native`, which implements exactly the same recurrence) and, through the
-model directory, the Brian2 bridge. Time step ``dt``; ``alpha = exp(-dt / tau)`` per neuron; the
-layer input current is ``I_t = x_t @ W`` (or any externally computed current, e.g. through learnable
+network spec (:mod:`brainsim.netspec.ipd`), the Brian2 realisations. Time step ``dt``;
+``alpha = exp(-dt / tau)`` per neuron (:func:`brainsim.netspec.decay_factor`); the layer input current is ``I_t = x_t @ W`` (or any externally computed current, e.g. through learnable
 delays) for steps ``t = 0 .. T-1``.
 
 Spiking LIF layer (hidden layer; output layer of the ``fr`` and ``pop`` readouts)::
@@ -39,14 +39,12 @@ Loss: cross-entropy of ``log_softmax(m)`` for oc/max/fr; for pop the mean square
 """
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 
-READOUTS = ("oc", "max", "fr", "pop")
-SPIKING_OUTPUT_READOUTS = ("fr", "pop")
+from ..netspec.ipd import READOUTS
 
 
 class LIFParams(NamedTuple):
@@ -66,13 +64,6 @@ class LeakyParams(NamedTuple):
     """Parameters of a leaky non-spiking layer."""
 
     alpha: torch.Tensor | float
-
-
-def alpha_from_tau(tau_ms, dt_ms: float):
-    """Decay factor per step, exp(-dt / tau) (differentiable in ``tau_ms`` when it is a tensor)."""
-    if isinstance(tau_ms, torch.Tensor):
-        return torch.exp(-dt_ms / tau_ms)
-    return math.exp(-dt_ms / float(tau_ms))
 
 
 def surrogate_derivative(x: torch.Tensor, slope: float) -> torch.Tensor:
@@ -237,7 +228,7 @@ def readout_scores(output: torch.Tensor, readout: str, n_classes: int) -> torch.
         batch, steps, n_out = output.shape
         per_class = n_out // n_classes
         return output.reshape(batch, steps, n_classes, per_class).mean(dim=(1, 3))
-    raise ValueError(f"unknown readout {readout!r}")
+    raise ValueError(f"unknown readout {readout!r} (one of {', '.join(READOUTS)})")
 
 
 def readout_loss(scores: torch.Tensor, labels: torch.Tensor, readout: str,

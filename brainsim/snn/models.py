@@ -1,11 +1,12 @@
 """Thin ``nn.Module`` wrappers around the functional core (:mod:`brainsim.snn.core`).
 
-Models of the IPD task (Cosyne 2022 tutorial, seeds 000/002/004):
-
-* :class:`MembraneOnlyNet`: input -> leaky non-spiking outputs (the tutorial's warm-up baseline).
-* :class:`IPDNet`: input (2 x 100 fibres) -> hidden spiking LIF layer (30 by default, threshold 1,
-  multiplicative reset, sigmoid surrogate of slope 5) -> 12 outputs read out by ``oc``, ``max``,
-  ``fr`` or ``pop`` (``pop_per_class`` spiking outputs per class).
+:class:`IPDNet`, the network of the IPD task (Cosyne 2022 tutorial, seeds 000/002/004): input
+(2 x 100 fibres) -> hidden spiking LIF layer (30 by default, threshold 1, multiplicative reset,
+sigmoid surrogate of slope 5) -> 12 outputs read out by ``oc``, ``max``, ``fr`` or ``pop``
+(``pop_per_class`` spiking outputs per class); with ``model="membrane"`` the tutorial's warm-up
+baseline, input -> leaky non-spiking outputs. Its configuration is a
+:class:`~brainsim.netspec.NetConfig`; :meth:`IPDNet.from_spec` and :meth:`IPDNet.to_spec` convert
+between a model and a trained network's numpy spec (:class:`~brainsim.netspec.IPDNetworkSpec`).
 
 Options: one membrane time constant per layer, heterogeneous time constants (drawn per neuron from
 a gamma distribution of shape 3 with the layer's mean, as in Perez-Nieves et al. 2021), learnable
@@ -18,63 +19,16 @@ for positive-only weights).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 import torch.nn as nn
 
-from .core import (READOUTS, SPIKING_OUTPUT_READOUTS, LeakyParams, LIFParams, leaky_layer,
-                   leaky_layer_mean, lif_layer, readout_scores)
+from ..netspec.ipd import MIN_TAU_MS, IPDNetworkSpec, NetConfig, decay_factor
+from ..stimuli.ipd import DEFAULT_CLASSES, TUTORIAL, IPDClasses, IPDStimulusParams
+from .core import LeakyParams, LIFParams, leaky_layer, leaky_layer_mean, lif_layer, readout_scores
 
-# Learnable time constants never go below this (ms): keeps alpha = exp(-dt/tau) well defined.
-MIN_TAU_MS = 0.1
-
-
-@dataclass(frozen=True)
-class NetConfig:
-    """Everything that defines a network's structure and dynamics (stored in the model manifest)."""
-
-    model: str = "snn"              # "snn" (hidden spiking layer) or "membrane" (membrane-only baseline)
-    readout: str = "oc"
-    n_inputs: int = 200
-    n_hidden: int = 30
-    n_classes: int = 12
-    pop_per_class: int = 10         # pop readout only
-    tau_hidden_ms: float = 20.0
-    tau_out_ms: float = 20.0
-    tau_hetero: bool = False
-    learn_tau: bool = False
-    positive_weights: bool = False
-    threshold: float = 1.0
-    surrogate_slope: float = 5.0
-    dt_ms: float = 1.0
-
-    @property
-    def n_out(self) -> int:
-        return self.n_classes * (self.pop_per_class if self.readout == "pop" else 1)
-
-    @property
-    def spiking_output(self) -> bool:
-        return self.readout in SPIKING_OUTPUT_READOUTS
-
-    def validate(self) -> None:
-        if self.model not in ("snn", "membrane"):
-            raise ValueError(f"unknown model {self.model!r} (snn or membrane)")
-        if self.readout not in READOUTS:
-            raise ValueError(f"unknown readout {self.readout!r} (one of {', '.join(READOUTS)})")
-        if self.model == "membrane" and self.readout not in ("oc", "max"):
-            raise ValueError("the membrane-only model has leaky outputs: readout oc or max")
-        for name in ("n_inputs", "n_hidden", "n_classes", "pop_per_class"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1")
-        for name in ("tau_hidden_ms", "tau_out_ms", "dt_ms", "surrogate_slope", "threshold"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be finite and > 0")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+__all__ = ["IPDNet", "NetConfig", "TimeConstants"]
 
 
 def _init_weight(n_in: int, n_out: int, positive: bool, generator: torch.Generator) -> nn.Parameter:
@@ -104,7 +58,8 @@ class TimeConstants(nn.Module):
             self.register_buffer("tau_ms", tau_ms.clone())
 
     def alpha(self, dt_ms: float) -> torch.Tensor:
-        return torch.exp(-dt_ms / self.tau_ms.clamp(min=MIN_TAU_MS))
+        """Decay factors exp(-dt/tau) per neuron for a time step of ``dt_ms`` (ms)."""
+        return decay_factor(self.tau_ms, dt_ms)
 
 
 class IPDNet(nn.Module):
@@ -115,7 +70,6 @@ class IPDNet(nn.Module):
 
     def __init__(self, config: NetConfig, seed: int = 0, backend: str = "auto"):
         super().__init__()
-        config.validate()
         self.config = config
         self.backend = backend
         gen = torch.Generator().manual_seed(int(seed))
@@ -172,18 +126,36 @@ class IPDNet(nn.Module):
                 if w is not None:
                     w.clamp_(min=0.0)
 
-    def weights_numpy(self) -> dict[str, np.ndarray]:
-        out = {"W2": self.W2.detach().cpu().numpy(),
-               "tau_out_ms": self.tau_out.tau_ms.detach().cpu().numpy()}
-        if self.W1 is not None:
-            out["W1"] = self.W1.detach().cpu().numpy()
-            out["tau_hidden_ms"] = self.tau_hidden.tau_ms.detach().cpu().numpy()
-        return out
-
     @torch.no_grad()
-    def load_weights_numpy(self, arrays: dict) -> None:
-        self.W2.copy_(torch.as_tensor(np.asarray(arrays["W2"]), dtype=self.W2.dtype))
-        self.tau_out.tau_ms.copy_(torch.as_tensor(np.asarray(arrays["tau_out_ms"]), dtype=torch.float32))
-        if self.W1 is not None:
-            self.W1.copy_(torch.as_tensor(np.asarray(arrays["W1"]), dtype=self.W1.dtype))
-            self.tau_hidden.tau_ms.copy_(torch.as_tensor(np.asarray(arrays["tau_hidden_ms"]), dtype=torch.float32))
+    def decay_factors(self) -> tuple[np.ndarray | None, np.ndarray]:
+        """The decay factors (hidden, output; float32 numpy copies) exactly as the forward pass uses them."""
+        dt = self.config.dt_ms
+        hidden = None if self.tau_hidden is None else self.tau_hidden.alpha(dt).cpu().numpy().copy()
+        return hidden, self.tau_out.alpha(dt).cpu().numpy().copy()
+
+    def to_spec(self, stimulus: IPDStimulusParams = TUTORIAL, classes: IPDClasses = DEFAULT_CLASSES,
+                source: str = "") -> IPDNetworkSpec:
+        """The trained network as numpy arrays (copies): weights, time constants (ms) and torch's own
+        decay factors, with the stimulus and classes it was trained on."""
+        def copy(t: torch.Tensor) -> np.ndarray:
+            return t.detach().cpu().numpy().copy()
+
+        alpha_hidden, alpha_out = self.decay_factors()
+        hidden = self.W1 is not None
+        return IPDNetworkSpec(net=self.config, W1=copy(self.W1) if hidden else None, W2=copy(self.W2),
+                              tau_hidden_ms=copy(self.tau_hidden.tau_ms) if hidden else None,
+                              tau_out_ms=copy(self.tau_out.tau_ms), alpha_hidden=alpha_hidden, alpha_out=alpha_out,
+                              stimulus=stimulus, classes=classes, source=source)
+
+    @classmethod
+    @torch.no_grad()
+    def from_spec(cls, spec: IPDNetworkSpec, backend: str = "auto") -> IPDNet:
+        """The torch model of a trained network spec: its configuration, weights and time constants
+        (the forward pass computes the decay factors from the time constants, as in training)."""
+        model = cls(spec.net, seed=0, backend=backend)
+        model.W2.copy_(torch.from_numpy(spec.W2))
+        model.tau_out.tau_ms.copy_(torch.from_numpy(spec.tau_out_ms))
+        if spec.has_hidden:
+            model.W1.copy_(torch.from_numpy(spec.W1))
+            model.tau_hidden.tau_ms.copy_(torch.from_numpy(spec.tau_hidden_ms))
+        return model

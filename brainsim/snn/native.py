@@ -19,7 +19,7 @@ starting at t = T-2 with A_v = 0 (v_{T-1} feeds nothing recorded), A_s = g_{T-1}
     A_s     <- g_t - A_v_old a_t
     (dL/dI_{T-1} = 0)
 
-Checked against autograd through the torch loop in tests/test_snn_native.py.
+Checked against autograd through the torch loop in tests/test_snn_core.py.
 """
 from __future__ import annotations
 
