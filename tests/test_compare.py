@@ -1,5 +1,5 @@
-"""``brainsim compare`` end to end (real subprocesses, real cpp_standalone builds, CUDA code generation
-without a GPU) on the shipped models, and its error paths."""
+"""``brainsim compare`` end to end (real subprocesses, real cpp_standalone builds) on the shipped
+models, and its error paths. CUDA code generation: tests/test_cuda_codegen.py."""
 from __future__ import annotations
 
 import json
@@ -36,43 +36,6 @@ def test_compare_cuba_cpp_standalone_is_exact(tmp_path, run_cli):
     assert np.asarray(data["torch_confusion"]).sum() == 48
     assert data["brian2_build_seconds"] > 0 and data["brian2_run_seconds"] > 0
     assert plot.stat().st_size > 10_000
-
-
-def test_compare_cuda_generates_code_without_gpu(tmp_path, run_cli):
-    from brainsim.devices import gpu_available
-
-    if gpu_available():
-        pytest.skip("a GPU is present: this test is about code generation without one")
-    model = need(SEED_MODEL)
-    build = tmp_path / "cuda_project"
-    result = run_cli("compare", "--model", model, "--neuron", "coba", "--n-test", 4, "--device", "cuda_standalone",
-                     "--build-only", "--build-dir", build, "--json")
-    assert result.returncode == 0, result
-    data = result.json()
-    assert data["ran"] is False and Path(data["project_dir"]) == build.resolve()
-    assert (build / "main.cu").is_file() and (build / "makefile").is_file()
-    kernels = " ".join(p.read_text() for p in (build / "code_objects").glob("*.cu"))
-    assert "__global__" in kernels and "hidden" in kernels and "g_e" in kernels
-    # without --build-only the command says clearly that nothing ran (exit 3)
-    result = run_cli("compare", "--model", model, "--n-test", 2, "--device", "cuda_standalone")
-    assert_one_line_error(result, "no GPU", code=3)
-
-
-def test_nir_run_cuda_code_generation(tmp_path, run_cli):
-    from brainsim.devices import gpu_available
-
-    if gpu_available():
-        pytest.skip("a GPU is present")
-    model = need(SEED_MODEL)
-    result = run_cli("nir-run", tmp_path / "seed.nir", "--export-from", model)
-    assert result.returncode == 0, result
-    assert (tmp_path / "seed.nir.brainsim.json").is_file()
-    np.save(tmp_path / "x.npy", np.zeros((10, 2, 200), dtype=np.uint8))
-    build = tmp_path / "proj"
-    result = run_cli("nir-run", tmp_path / "seed.nir", "--input", tmp_path / "x.npy", "--output",
-                     tmp_path / "y.npy", "--device", "cuda_standalone", "--build-only", "--build-dir", build)
-    assert result.returncode == 0, result
-    assert (build / "main.cu").is_file() and not (tmp_path / "y.npy").exists()
 
 
 def test_coba_accuracy_close_to_torch_on_shipped_model(tmp_path):

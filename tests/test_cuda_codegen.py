@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, assert_one_line_error
 
 SEED_MODEL = ROOT / "models" / "ipd_seed"
 
@@ -60,6 +60,13 @@ def test_compare(run_cli, tmp_path, neuron, fragment):
     text = assert_complete_cuda_project(build, fragment)
     if neuron == "coba":
         assert "g_e" in text           # conductances in the generated kernels
+
+
+def test_without_build_only_says_that_nothing_ran(run_cli):
+    if not (SEED_MODEL / "manifest.json").is_file():
+        pytest.skip("models/ipd_seed is not shipped in this checkout")
+    result = run_cli("compare", "--model", SEED_MODEL, "--n-test", 2, "--device", "cuda_standalone")
+    assert_one_line_error(result, "no GPU", code=3)
 
 
 def test_nir_run(run_cli, tmp_path):
