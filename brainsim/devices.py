@@ -198,7 +198,7 @@ class BrianSession:
 
         backend = "devices.cuda_standalone.cuda_backend."
         if not gpu_available():
-            # Code generation without a GPU: tell brian2cuda what to generate for (see stack.md).
+            # Code generation without a GPU: tell brian2cuda what to generate for (docs/stack.md).
             self._set_pref(backend + "detect_gpus", False)
             self._set_pref(backend + "gpu_id", 0)
             self._set_pref(backend + "compute_capability", float(self.config.compute_capability))
