@@ -1,6 +1,9 @@
-"""Atomic file output: write to a temporary file beside the target, then rename.
+"""File input and output.
 
-A killed process never leaves a half-written output file behind.
+Output is atomic: write to a temporary file beside the target, then rename, so a killed process
+never leaves a half-written output file behind. Input of numpy files (``.npy``, ``.npz``) goes through
+:func:`load_npy` / :func:`load_npz`, which turn any damage (truncation, flipped bits, a header that
+claims more data than the file holds, pickled objects) into one :class:`~brainsim.errors.UserError`.
 """
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import contextlib
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -110,3 +114,68 @@ def check_writable(path) -> Path:
     if path.exists() and not os.access(path, os.W_OK):
         raise UserError(f"cannot write {path}: file is not writable")
     return path
+
+
+# -- reading numpy files ---------------------------------------------------------------------------------
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _check_array_header(fh, available: int, source: str) -> None:
+    """Read a .npy header from ``fh``; refuse object arrays and headers that claim more than
+    ``available`` bytes (so that a damaged header cannot make numpy allocate gigabytes)."""
+    from numpy.lib import format as npy_format
+
+    from .errors import UserError
+
+    start = fh.tell()
+    version = npy_format.read_magic(fh)
+    if version == (1, 0):
+        shape, _, dtype = npy_format.read_array_header_1_0(fh)
+    elif version in ((2, 0), (3, 0)):
+        shape, _, dtype = npy_format.read_array_header_2_0(fh)
+    else:
+        raise ValueError(f"unsupported .npy format version {version}")
+    if dtype.hasobject:
+        raise UserError(f"{source}: holds Python objects (pickles are not read)")
+    count = 1
+    for n in shape:
+        count *= int(n)
+    if count * dtype.itemsize > available - (fh.tell() - start):
+        raise UserError(f"{source}: truncated (its header claims shape {tuple(shape)} of {dtype}, "
+                        f"more than the {available} bytes it holds)")
+
+
+def load_npy(path) -> np.ndarray:
+    """The array of an .npy file; a missing, damaged or pickled file is a one-line UserError."""
+    from .errors import UserError
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            _check_array_header(fh, path.stat().st_size, str(path))
+        return np.load(path, allow_pickle=False)
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - numpy's reader raises many types on damaged files
+        raise UserError(f"cannot read {path} as a .npy array ({_one_line(exc)})") from None
+
+
+def load_npz(path) -> dict[str, np.ndarray]:
+    """All arrays of an .npz archive; a missing, damaged or pickled file is a one-line UserError."""
+    from .errors import UserError
+
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if info.filename.endswith(".npy"):
+                    with archive.open(info) as member:
+                        _check_array_header(member, info.file_size, f"{path}: {info.filename}")
+        with np.load(path, allow_pickle=False) as data:
+            return {name: np.asarray(data[name]) for name in data.files}
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - zip, zlib and numpy raise many types on damaged files
+        raise UserError(f"cannot read {path} as an .npz archive ({_one_line(exc)})") from None

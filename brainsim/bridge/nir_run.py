@@ -9,6 +9,7 @@ import numpy as np
 
 from ..devices import DeviceConfig
 from ..errors import UserError
+from ..io import load_npy
 
 DEFAULT_DT_S = 1e-4  # snnTorch's export_to_nir converts beta with this dt
 
@@ -17,12 +18,11 @@ def load_input(path: Path) -> np.ndarray:
     """The 0/1 input array (time, batch, features) of ``path`` as uint8 (UserError if unusable)."""
     if not path.is_file():
         raise UserError(f"input {path} does not exist")
-    try:
-        x = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read {path} as a .npy array: {exc}") from None
+    x = load_npy(path)
     if x.ndim != 3:
         raise UserError(f"shape mismatch: the input must have shape (time, batch, features), got {x.shape}")
+    if x.dtype.kind not in "biuf":
+        raise UserError(f"the input {path} must hold 0 and 1 as numbers, got dtype {x.dtype}")
     if x.size == 0 or min(x.shape) == 0:
         raise UserError(f"the input {path} is empty (shape {x.shape})")
     if not np.all((x == 0) | (x == 1)):

@@ -126,8 +126,16 @@ class NetConfig:
         return self.readout in SPIKING_READOUTS
 
 
+def _float32_array(value, name: str, source: str) -> np.ndarray:
+    """``value`` as float32; integers and floats only (no complex, strings or objects)."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iuf":
+        raise UserError(f"{source}: {name} must hold real numbers, got dtype {arr.dtype}")
+    return arr.astype(np.float32)
+
+
 def _float32_vector(value, name: str, source: str) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float32)
+    arr = _float32_array(value, name, source)
     if arr.ndim != 1:
         raise UserError(f"{source}: shape mismatch: {name} must be a vector, got shape {arr.shape}")
     return arr
@@ -162,7 +170,7 @@ class IPDNetworkSpec:
         if net.has_hidden:
             if self.W1 is None or self.tau_hidden_ms is None:
                 raise UserError(f"{src}: a network with a hidden layer needs W1 and tau_hidden_ms")
-            set_("W1", np.asarray(self.W1, dtype=np.float32))
+            set_("W1", _float32_array(self.W1, "W1", src))
             set_("tau_hidden_ms", _float32_vector(self.tau_hidden_ms, "tau_hidden_ms", src))
             expected = {"W1": (net.n_inputs, net.n_hidden), "W2": (net.n_hidden, net.n_out),
                         "tau_hidden_ms": (net.n_hidden,)}
@@ -170,7 +178,7 @@ class IPDNetworkSpec:
             if self.W1 is not None or self.tau_hidden_ms is not None or self.alpha_hidden is not None:
                 raise UserError(f"{src}: the membrane-only model has no hidden layer (no W1, tau_hidden_ms)")
             expected = {"W2": (net.n_inputs, net.n_out)}
-        set_("W2", np.asarray(self.W2, dtype=np.float32))
+        set_("W2", _float32_array(self.W2, "W2", src))
         set_("tau_out_ms", _float32_vector(self.tau_out_ms, "tau_out_ms", src))
         expected["tau_out_ms"] = (net.n_out,)
         for name, shape in expected.items():

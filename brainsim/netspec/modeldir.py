@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..io import save_npz, write_json, write_text
+from ..io import load_npz, save_npz, write_json, write_text
 from ..stimuli.ipd import IPDClasses, IPDStimulusParams
 from .ipd import IPDNetworkSpec, NetConfig
 
@@ -53,9 +53,17 @@ class SavedModel:
 
 
 def dataclass_from(cls, data: dict | None):
-    """``cls(**data)`` with the keys ``cls`` does not know left out (manifests may carry more)."""
+    """``cls(**data)`` with the keys ``cls`` does not know left out (manifests may carry more).
+    Anything but a JSON object, or values ``cls`` refuses, raise UserError."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise UserError(f"{cls.__name__} must be a JSON object, got {type(data).__name__}")
     names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in (data or {}).items() if k in names})
+    try:
+        return cls(**{k: v for k, v in data.items() if k in names})
+    except (TypeError, ValueError) as exc:   # wrong types reach comparisons in __post_init__
+        raise UserError(f"invalid {cls.__name__}: {' '.join(str(exc).split())}") from None
 
 
 def write_model(directory, spec: IPDNetworkSpec, manifest: dict, history: list[dict] | None = None) -> Path:
@@ -108,14 +116,6 @@ def read_manifest(directory) -> dict:
     return manifest
 
 
-def _load_npz(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {name: np.asarray(data[name]) for name in data.files}
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read {path}: {exc}") from None
-
-
 def spec_from_manifest(manifest: dict, arrays: dict[str, np.ndarray], source: str) -> IPDNetworkSpec:
     """The network of a manifest (its ``net``, ``stimulus`` and ``classes``) with its weight arrays."""
     try:
@@ -159,5 +159,5 @@ def read_model(path) -> SavedModel:
         manifest = read_manifest(directory)
     else:
         raise UserError(f"{path} is not a model directory (nor the {WEIGHTS} of one)")
-    spec = spec_from_manifest(manifest, _load_npz(weights), str(path))
+    spec = spec_from_manifest(manifest, load_npz(weights), str(path))
     return SavedModel(spec=spec, manifest=manifest, directory=directory)

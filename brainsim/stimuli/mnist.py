@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+import math
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,8 +84,8 @@ def _read_bytes(path: Path) -> bytes:
             with gzip.open(path, "rb") as fh:
                 return fh.read()
         return path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise UserError(f"cannot read {path}: {exc}") from None
+    except (OSError, EOFError, zlib.error) as exc:   # gzip.BadGzipFile is an OSError
+        raise UserError(f"cannot read {path}: {' '.join(str(exc).split()) or type(exc).__name__}") from None
 
 
 def read_idx(path, expected_ndim: int | None = None) -> np.ndarray:
@@ -102,7 +104,7 @@ def read_idx(path, expected_ndim: int | None = None) -> np.ndarray:
     if len(data) < header:
         raise UserError(f"{path}: truncated idx header")
     shape = struct.unpack(f">{ndim}I", data[4:header])
-    expected = int(np.prod(shape, dtype=np.int64))
+    expected = math.prod(shape)   # Python integers: a damaged header cannot overflow
     actual = len(data) - header
     if actual < expected:
         raise UserError(f"{path}: truncated: {actual} data bytes, expected {expected} for shape {shape}")
