@@ -31,7 +31,7 @@ def load_results(out_dir):
     """(DataFrame of the table, parameter columns, metric columns); UserError if there is no table."""
     import pandas as pd
 
-    from ..experiments.sweep import TABLE, read_table, split_columns
+    from ..sweeps.table import TABLE, read_table, split_columns
 
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
@@ -79,7 +79,7 @@ def _spec_orders(out_dir) -> dict:
     """Order of every grid parameter's values in the sweep's spec (sweep.json), to keep it in plots."""
     import json
 
-    from ..experiments.sweep import SWEEP_JSON
+    from ..sweeps.table import SWEEP_JSON
 
     try:
         grid = json.loads((Path(out_dir) / SWEEP_JSON).read_text())["spec"]["grid"]
