@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from brainsim.experiments import delays as ex
-from brainsim.snn.delays import DelayLayer, DelayParameters, delayed_projection, shift
+from brainsim.snn.delays import DelayLayer, DelayParameters, coincidence, delayed_projection, shift
 
 SURROGATES = ("interpolate", "straight_through")
 
@@ -67,7 +67,7 @@ def test_straight_through_gradient_has_the_right_sign_and_vanishes_at_the_optimu
         d = torch.tensor([start], requires_grad=True)
         y = shift(x[:1], d, DelayParameters(8, "straight_through"))
         assert set(torch.unique(y).tolist()) <= {0.0, 1.0}
-        loss = -ex.coincidence(ref, y, tau_steps=2.0).sum()
+        loss = -coincidence(ref, y, tau_steps=2.0).sum()
         loss.backward()
         grads[start] = d.grad.item()
     assert grads[2.6] < 0 < grads[5.4]       # gradient descent moves d towards 4 from both sides
@@ -140,7 +140,7 @@ def test_toy_problem_recovers_planted_shifts():
 
 def test_ipd_with_learnable_delays_small_run():
     """The IPD experiment end to end on a tiny protocol (the real run is in docs/delays.md)."""
-    out = ex.run_ipd_delays(0, ex.IPDDelayParams(epochs=1, n_train=64, n_test=64, hidden=4), conditions=("delays",))
+    out = ex.run_ipd_delays(0, ex.IPDDelayParams(epochs=1, n_train=64, n_test=64, hidden=4, conditions="delays"))
     r = out["results"]["delays"]
     assert 0.0 <= r["test_accuracy"] <= 1.0 and np.isfinite(r["final_loss"])
     d = r["delays_ms"]
