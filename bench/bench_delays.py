@@ -51,13 +51,13 @@ def main(argv=None) -> int:
         walls["lagging"] += time.perf_counter() - t0
         done += 1
         bar.update(done)
-        for offset, lag_result in zip(offsets, lag["results"]):
+        for offset, lag_result in zip(offsets, lag):
             t0 = time.perf_counter()
             torch_result = ex.run_torch(offset, seed, torch_params, pattern=pattern)
             walls["torch"] += time.perf_counter() - t0
             done += 1
             bar.update(done)
-            rows.append((seed, offset, lag_result, torch_result))
+            rows.append((seed, offset, lag_result.summary, torch_result.summary))
     bar.finish()
 
     header = ("| seed | offset (ms) | lagging: learned (ms) | error (ms) | simulated s to <0.5 ms "

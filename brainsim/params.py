@@ -33,6 +33,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import typing
 from dataclasses import MISSING, dataclass
@@ -126,6 +127,7 @@ def group_info(f: dataclasses.Field) -> GroupInfo | None:
     return value if isinstance(value, GroupInfo) else None
 
 
+@functools.lru_cache(maxsize=None)
 def _resolved_types(cls) -> dict:
     try:
         return typing.get_type_hints(cls)
@@ -148,10 +150,11 @@ def base_type(annotation) -> type | None:
     return None
 
 
-def fields_of(cls) -> list[tuple[dataclasses.Field, ParamInfo, type | None]]:
+@functools.lru_cache(maxsize=None)
+def fields_of(cls) -> tuple[tuple[dataclasses.Field, ParamInfo, type | None], ...]:
     """(field, info, base type) of every :func:`param` field of ``cls``, in declaration order."""
     types = _resolved_types(cls)
-    return [(f, info(f), base_type(types.get(f.name, f.type))) for f in dataclasses.fields(cls) if info(f)]
+    return tuple((f, info(f), base_type(types.get(f.name, f.type))) for f in dataclasses.fields(cls) if info(f))
 
 
 def _field_default(f: dataclasses.Field):
@@ -289,7 +292,8 @@ def check_value(owner: str, name: str, value, p: ParamInfo, kind: type | None):
         ok = ((p.ge is None or value >= p.ge) and (p.gt is None or value > p.gt)
               and (p.le is None or value <= p.le) and (p.lt is None or value < p.lt))
         if not ok:
-            if kind is int and p.ge == 1 and (p.gt, p.le, p.lt) == (None, None, None):
+            positive = (p.ge == 1 and p.gt is None) or (p.gt == 0 and p.ge is None)
+            if kind is int and positive and p.le is None and p.lt is None:
                 raise UserError(f"{label} must be a positive integer, got {value!r}")
             raise UserError(f"{label} must be {p.describe_range()}{unit}, got {value!r}")
     return value

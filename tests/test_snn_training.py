@@ -28,20 +28,20 @@ def test_interrupted_training_resumes_to_identical_weights(tmp_path, monkeypatch
     straight = exp.train_ipd(protocol, tmp_path / "straight", progress=False)
 
     calls = {"n": 0}
-    original = exp._Progress.batch
+    original = exp.Progress.advance   # the progress bar advances once per batch
 
-    def crash_in_third_epoch(self):
+    def crash_in_third_epoch(self, n=1):
         calls["n"] += 1
         if calls["n"] == 9:  # 4 batches per epoch: the first batch of epoch 3
             raise KeyboardInterrupt
-        original(self)
+        original(self, n)
 
-    monkeypatch.setattr(exp._Progress, "batch", crash_in_third_epoch)
+    monkeypatch.setattr(exp.Progress, "advance", crash_in_third_epoch)
     with pytest.raises(KeyboardInterrupt):
         exp.train_ipd(protocol, tmp_path / "resumed", progress=False)
     assert (tmp_path / "resumed" / exp.CHECKPOINT).is_file()
     assert not (tmp_path / "resumed" / "manifest.json").exists()
-    monkeypatch.setattr(exp._Progress, "batch", original)
+    monkeypatch.setattr(exp.Progress, "advance", original)
     resumed = exp.train_ipd(protocol, tmp_path / "resumed", progress=False)
     assert len(resumed.history) == 3
     a = load_model(tmp_path / "straight").spec.arrays()

@@ -103,7 +103,7 @@ def test_bad_specs_are_one_line_user_errors(text, fragment):
 def test_stdp_settings_are_checked_by_its_parameter_class():
     if "stdp" not in sw.available():
         pytest.skip("the Diehl & Cook experiment is not in this checkout")
-    with pytest.raises(UserError, match="n_neurons must be > 0"):
+    with pytest.raises(UserError, match="n_neurons must be a positive integer"):
         sw.parse_spec('experiment = "stdp"\n[grid]\nn_neurons = [0]')
     with pytest.raises(UserError, match="dt .* must divide"):
         sw.parse_spec('experiment = "stdp"\n[grid]\ndt_ms = [0.3]')

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from .args import positive_float
+
 TASKS = ("offset", "toy", "impulse", "ipd")
 METHODS = ("lagging", "torch")
 SHARED_TASK = ("initial_delay_ms", "max_delay_ms")   # one option each, for both methods
@@ -52,7 +54,7 @@ def add_parser(subparsers) -> None:
     impulse = add_options(p, ImpulseParams, notes={"stages": f"--initial-delay-ms sets their delay, default {ImpulseParams().delay_ms:g} ms"})
     add_options(p, LaggingRunParams, only=SHARED_TASK, title="task")
     lagging = add_options(p, LaggingRunParams, exclude=SHARED_TASK, shared=SHARED_TASK, title="lagging")
-    section(p, "lagging").add_argument("--tau-ms", type=_positive_float, default=None, metavar="MS",
+    section(p, "lagging").add_argument("--tau-ms", type=positive_float, default=None, metavar="MS",
                                       help="initial stage time constant tau_d (sets the initial delay K*tau_d - dt)")
     device = add_options(p, DeviceConfig, title="simulation device (lagging, impulse)")
     torch = add_options(p, TorchRunParams, exclude=SHARED_TASK, shared=SHARED_TASK, title="torch",
@@ -62,16 +64,6 @@ def add_parser(subparsers) -> None:
                       title="ipd (--task ipd)")
     p.set_defaults(func=run, task_options=task, impulse_options=impulse, lagging_options=lagging,
                    device_options=device, torch_options=torch, toy_options=toy, ipd_options=ipd)
-
-
-def _positive_float(text: str) -> float:
-    from .args import positive_float
-
-    return positive_float(text)
-
-
-def _without_arrays(result: dict) -> dict:
-    return {k: v for k, v in result.items() if k not in ("traces", "loss", "initial")}
 
 
 def run(args) -> int:
@@ -114,8 +106,9 @@ def run(args) -> int:
         config = args.device_options.build(args)
         if config.build_only:
             raise UserError("--build-only is not supported here: the delay is read from the run")
-        result = ex.run_lagging(task.offset_ms, task.seed, params, pattern, device=config,
-                                record_trace=bool(args.plot), progress=True)
+        run_ = ex.run_lagging(task.offset_ms, task.seed, params, pattern, device=config,
+                              record_trace=bool(args.plot), progress=True)
+        result = run_.summary
         line = (f"lagging (K={circuit.stages}, {config.name}): learned delay {result['learned_delay_ms']:.3f} ms for "
                 f"offset {task.offset_ms:g} ms, error {result['error_ms']:.3f} ms; {result['simulated_s']:g} s "
                 f"simulated, within {params.tolerance_ms:g} ms after {result['simulated_s_needed']} s "
@@ -123,15 +116,16 @@ def run(args) -> int:
     else:
         params = args.torch_options.build(args)
         ex.validate_offset(task.offset_ms, params.max_delay_ms)
-        result = ex.run_torch(task.offset_ms, task.seed, params, pattern)
+        run_ = ex.run_torch(task.offset_ms, task.seed, params, pattern)
+        result = run_.summary
         line = (f"torch ({params.surrogate}): learned delay {result['learned_delay_ms']:.3f} ms for offset "
                 f"{task.offset_ms:g} ms, error {result['error_ms']:.3f} ms; {result['epochs']} epochs, "
                 f"within {params.tolerance_ms:g} ms after {result['epochs_needed']} epochs ({result['wall_s']:.1f} s wall)")
     if args.plot:
         from ..plotting.delays import plot_run
 
-        plot_run(result, args.plot)
-    print(to_json(_without_arrays(result), indent=None) if args.json else line)
+        plot_run(run_, args.plot)
+    print(to_json(result, indent=None) if args.json else line)
     return 0
 
 
@@ -144,14 +138,13 @@ def _impulse(args, ex, to_json) -> int:
         from ..plotting.delays import plot_impulse_responses
 
         plot_impulse_responses(responses, args.plot)
-    keys = ("stages", "tau_ms", "mean_ms", "expected_mean_ms", "sd_ms", "expected_sd_ms", "max_abs_diff", "peak")
     if args.json:
-        print(to_json({"impulse_response": [{k: r[k] for k in keys} for r in responses]}, indent=None))
+        print(to_json({"impulse_response": [r.summary() for r in responses]}, indent=None))
     else:
         for r in responses:
-            print(f"K={r['stages']:>2}: mean {r['mean_ms']:.3f} ms (K*tau_d {r['expected_mean_ms']:.3f}), "
-                  f"sd {r['sd_ms']:.3f} ms (sqrt(K)*tau_d {r['expected_sd_ms']:.3f}), "
-                  f"max |sim - Erlang| {100 * r['max_abs_diff'] / r['peak']:.1f}% of the peak")
+            print(f"K={r.stages:>2}: mean {r.mean_ms:.3f} ms (K*tau_d {r.expected_mean_ms:.3f}), "
+                  f"sd {r.sd_ms:.3f} ms (sqrt(K)*tau_d {r.expected_sd_ms:.3f}), "
+                  f"max |sim - Erlang| {100 * r.max_abs_diff / r.peak:.1f}% of the peak")
     return 0
 
 
@@ -162,15 +155,16 @@ def _toy(args, ex, to_json) -> int:
         from ..plotting.delays import plot_toy
 
         plot_toy(result, args.plot)
+    summary = result.summary
     if args.json:
-        summary = _without_arrays(result)
-        summary.update(planted=result["planted"], learned=result["learned"].round(3))
-        print(to_json(summary, indent=None))
+        print(to_json({"seed": summary["seed"], "params": summary["params"], "planted": result.planted,
+                       "learned": result.learned.round(3), **{k: v for k, v in summary.items()
+                                                              if k not in ("seed", "params")}}, indent=None))
     else:
-        p = result["params"]
+        p = summary["params"]
         print(f"toy problem (seed {seed}): {p['classes']} classes x {p['inputs'] - 1} shifted inputs; "
-              f"recovered {100 * result['recovered_fraction']:.1f}% within 0.5 step, mean |error| "
-              f"{result['mean_abs_error']:.3f} steps ({result['wall_s']:.1f} s)")
+              f"recovered {100 * summary['recovered_fraction']:.1f}% within 0.5 step, mean |error| "
+              f"{summary['mean_abs_error']:.3f} steps ({summary['wall_s']:.1f} s)")
     return 0
 
 
@@ -184,12 +178,9 @@ def _ipd(args, ex, to_json) -> int:
 
         plot_ipd(out, args.plot)
     if args.json:
-        summary = {"seed": out["seed"], "protocol": out["protocol"], "params": out["params"],
-                   "results": {k: {kk: vv for kk, vv in v.items() if kk != "delays_ms"}
-                               for k, v in out["results"].items()}}
-        print(to_json(summary, indent=None))
+        print(to_json(out.summary, indent=None))
     else:
-        for name, r in out["results"].items():
+        for name, r in out.summary["results"].items():
             print(f"ipd {name:>6}: test accuracy {100 * r['test_accuracy']:.1f}%, mean |error| "
                   f"{r['test_mae_deg']:.1f} deg ({r['train_seconds']:.0f} s training)")
     return 0

@@ -7,6 +7,8 @@ from __future__ import annotations
 import shlex
 import sys
 
+from .args import positive_int
+
 EPILOG = """examples:
   brainsim ipd train --preset seed --out models/my_seed          # the tutorial's protocol (~10-40 s)
   brainsim ipd train --preset best --out models/my_best          # 90 % test accuracy (~7.5 min of CPU)
@@ -40,7 +42,7 @@ def add_parser(subparsers) -> None:
                          notes={"tau_ms": "several only with --repeats"})
     protocol = add_options(train, IPDProtocol, base=PRESETS["seed"], exclude=("preset",), many=("readout",),
                            title="training", notes={"readout": "several only with --repeats"})
-    train.add_argument("--repeats", type=_positive_int, default=None, metavar="N",
+    train.add_argument("--repeats", type=positive_int, default=None, metavar="N",
                        help="train seeds S..S+N-1 of every readout x tau given, on the sweep engine: OUT/results.csv "
                             "and box plots (runs already in the table are skipped, so an interrupted job resumes)")
     execution = add_options(train, IPDExecution, title="execution")
@@ -69,12 +71,6 @@ def _formatter():
     import argparse
 
     return argparse.RawDescriptionHelpFormatter
-
-
-def _positive_int(text: str) -> int:
-    from .args import positive_int
-
-    return positive_int(text)
 
 
 def run(args) -> int:

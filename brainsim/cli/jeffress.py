@@ -23,13 +23,13 @@ examples:
 def add_parser(subparsers) -> None:
     import argparse
 
-    from ..experiments.jeffress import JeffressConfig
+    from ..experiments.jeffress import IPD_RANGE_DEG, JeffressConfig
     from .options import add_options
 
     p = subparsers.add_parser("jeffress", help="Jeffress coincidence-detection circuit: estimate an IPD",
                               description=DESCRIPTION, epilog=EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--ipd", type=float_in_range(-180.0, 180.0, " degrees"), required=True, metavar="DEG",
+    p.add_argument("--ipd", type=float_in_range(*IPD_RANGE_DEG, " degrees"), required=True, metavar="DEG",
                    help="interaural phase difference in degrees, -180..180 (positive: ear 1 leads)")
     p.add_argument("--plot", metavar="FILE.png", help="write the tuning curve with the estimate, and rasters")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")

@@ -104,15 +104,16 @@ class OptionSet:
     cls: type
     names: tuple[str, ...]
     shared: tuple[str, ...] = ()
+    base: object = None          # the instance whose values the help showed (None: the declared defaults)
 
     def given(self, args: argparse.Namespace) -> dict:
         """{flat name: value} of the options the user gave."""
         return {name: getattr(args, name) for name in self.names + self.shared if hasattr(args, name)}
 
-    def build(self, args: argparse.Namespace, base=None, **extra):
-        """An instance of ``cls``: ``base`` (or the defaults) with the given options and ``extra``
-        (flat names) replaced."""
-        return build(self.cls, {**self.given(args), **extra}, base)
+    def build(self, args: argparse.Namespace, **extra):
+        """An instance of ``cls``: the base of :func:`add_options` (or the declared defaults) with the
+        given options and ``extra`` (flat names) replaced."""
+        return build(self.cls, {**self.given(args), **extra}, self.base)
 
 
 def add_options(parser, cls, *, only=None, exclude=(), base=None, shared=(), many=(), notes=None,
@@ -120,7 +121,7 @@ def add_options(parser, cls, *, only=None, exclude=(), base=None, shared=(), man
     """Add the options of ``cls``'s flat parameters to ``parser`` (an ArgumentParser).
 
     ``only`` / ``exclude`` select flat names; ``base``: an instance whose values are the defaults
-    shown (e.g. a preset's; what ``build(args, base)`` starts from); ``shared``: flat names whose
+    shown and what :meth:`OptionSet.build` starts from (e.g. a preset's); ``shared``: flat names whose
     options another :func:`add_options` call adds (one option feeding both configurations);
     ``many``: options that take one or more values (a list; the caller uses them); ``notes``: text
     appended to an option's help; ``title``: list the options of ``cls``'s own fields under this title
@@ -153,4 +154,4 @@ def add_options(parser, cls, *, only=None, exclude=(), base=None, shared=(), man
                                 metavar=_metavar(p), nargs="+" if p.name in many else None, help=help_text,
                                 required=p.required)
         names.append(p.name)
-    return OptionSet(cls, tuple(names), tuple(shared))
+    return OptionSet(cls, tuple(names), tuple(shared), base)

@@ -115,12 +115,37 @@ def steps_needed(errors: np.ndarray, tolerance: float) -> int | None:
     return int(bad[-1] + 1)
 
 
-def _alignment(window_ms, reference_ms, learnable_ms, delayed_t_ms, delayed_y):
+@dataclass(frozen=True, eq=False)
+class Alignment:
+    """One pattern period of a delay run: its window (ms), the spike times (ms) of SG1 (reference)
+    and SG2 (learnable) inside it, and the delayed SG2 signal (``delayed`` at ``delayed_t_ms``)."""
+
+    window_ms: tuple[float, float]
+    reference_ms: np.ndarray
+    learnable_ms: np.ndarray
+    delayed_t_ms: np.ndarray
+    delayed: np.ndarray
+
+
+def _alignment(window_ms, reference_ms, learnable_ms, delayed_t_ms, delayed_y) -> Alignment:
     lo, hi = window_ms
-    inside = lambda t: t[(t >= lo) & (t < hi)]
+    inside = lambda t: t[(t >= lo) & (t < hi)]  # noqa: E731
     keep = (delayed_t_ms >= lo) & (delayed_t_ms < hi)
-    return {"window_ms": [lo, hi], "reference_ms": inside(reference_ms), "learnable_ms": inside(learnable_ms),
-            "delayed_t_ms": delayed_t_ms[keep], "delayed": delayed_y[keep]}
+    return Alignment((lo, hi), inside(reference_ms), inside(learnable_ms), delayed_t_ms[keep], delayed_y[keep])
+
+
+@dataclass(frozen=True, eq=False)
+class DelayRun:
+    """One learned delay: ``summary`` (JSON-ready: offset, learned delay and error in ms, convergence,
+    settings; what ``brainsim delays --json`` prints) and the trajectory, the delay (ms) at every
+    ``step`` (simulated time in ms for lagging, the epoch for torch), with the alignment of the first
+    and the last period (None where not recorded)."""
+
+    summary: dict
+    step: np.ndarray
+    delay_ms: np.ndarray
+    before: Alignment | None = None
+    after: Alignment | None = None
 
 
 # -- lagging variables in Brian2 ------------------------------------------------------------------
@@ -140,9 +165,10 @@ class LaggingRunParams:
 
 def run_lagging_many(offsets_ms, seed: int, params: LaggingRunParams = LaggingRunParams(),
                      pattern: PatternParams = PatternParams(), device: DeviceConfig = DeviceConfig(),
-                     record_trace: bool = False, progress: bool = False) -> dict:
+                     record_trace: bool = False, progress: bool = False) -> list[DelayRun]:
     """Learn several offsets (ms) at once: one learner per offset, one Brian2 run of
-    ``params.duration_s`` seconds on ``device``, the same pattern, time step ``pattern.dt_ms``."""
+    ``params.duration_s`` seconds on ``device``, the same pattern, time step ``pattern.dt_ms``; one
+    :class:`DelayRun` per offset (``record_trace``: with the alignments)."""
     import brian2 as b2
 
     from ..circuits.lagging import build_delay_learner, min_delay_ms
@@ -192,8 +218,8 @@ def run_lagging_many(offsets_ms, seed: int, params: LaggingRunParams = LaggingRu
             "seed": seed, "stages": circuit.stages, "initial_delay_ms": circuit.initial_delay(pattern.dt_ms),
             "max_delay_ms": circuit.max_delay_ms, "dt_ms": pattern.dt_ms, "pattern_ms": times.tolist(),
             "device": session.config.name, "wall_s": wall,
-            "traces": {"t_ms": t_ms, "delay_ms": delay_ms[k]},
         }
+        before = after = None
         if trace is not None:
             sel_ref = reference[1][reference[0] == k]
             sel_lrn = learnable[1][learnable[0] == k]
@@ -203,17 +229,17 @@ def run_lagging_many(offsets_ms, seed: int, params: LaggingRunParams = LaggingRu
             if last_start + pattern.period_ms > duration_ms:
                 last_start = max(first[0], duration_ms - pattern.period_ms)
             last = (last_start, last_start + pattern.period_ms)
-            result["traces"]["before"] = _alignment(first, sel_ref, sel_lrn, trace[0], y)
-            result["traces"]["after"] = _alignment(last, sel_ref, sel_lrn, trace[0], y)
-        results.append(result)
-    return {"results": results, "wall_s": wall}
+            before = _alignment(first, sel_ref, sel_lrn, trace[0], y)
+            after = _alignment(last, sel_ref, sel_lrn, trace[0], y)
+        results.append(DelayRun(result, t_ms, delay_ms[k], before, after))
+    return results
 
 
 def run_lagging(offset_ms: float, seed: int, params: LaggingRunParams = LaggingRunParams(),
                 pattern: PatternParams = PatternParams(), device: DeviceConfig = DeviceConfig(),
-                record_trace: bool = True, progress: bool = False) -> dict:
+                record_trace: bool = True, progress: bool = False) -> DelayRun:
     """Learn one offset (ms) with the lagging-variable circuit; see :func:`run_lagging_many`."""
-    return run_lagging_many([offset_ms], seed, params, pattern, device, record_trace, progress)["results"][0]
+    return run_lagging_many([offset_ms], seed, params, pattern, device, record_trace, progress)[0]
 
 
 # -- differentiable delays in torch ---------------------------------------------------------------
@@ -241,7 +267,7 @@ class TorchRunParams:
 
 
 def run_torch(offset_ms: float, seed: int, params: TorchRunParams = TorchRunParams(),
-              pattern: PatternParams = PatternParams()) -> dict:
+              pattern: PatternParams = PatternParams()) -> DelayRun:
     """Learn one offset with a differentiable delay on SG2 (gradient ascent on the coincidence)."""
     import torch
 
@@ -287,17 +313,17 @@ def run_torch(offset_ms: float, seed: int, params: TorchRunParams = TorchRunPara
     first = (params.max_delay_ms, params.max_delay_ms + pattern.period_ms)
     last = (params.max_delay_ms + pattern.period_ms * (params.repetitions - 1),
             params.max_delay_ms + pattern.period_ms * params.repetitions)
-    return {
+    summary = {
         "method": "torch", "offset_ms": float(offset_ms), "learned_delay_ms": learned,
         "error_ms": abs(learned - float(offset_ms)), "epochs": params.epochs, "epochs_needed": needed,
         "simulated_s": params.epochs * params.repetitions * pattern.period_ms / 1e3,
         "converged": abs(learned - float(offset_ms)) < params.tolerance_ms,
         "seed": seed, "initial_delay_ms": params.initial_delay_ms, "max_delay_ms": params.max_delay_ms,
         "surrogate": params.surrogate, "dt_ms": dt, "pattern_ms": times.tolist(), "wall_s": wall,
-        "traces": {"epoch": np.arange(len(trajectory)), "delay_ms": trajectory,
-                   "before": _alignment(first, reference, learnable, t_out, delayed_before),
-                   "after": _alignment(last, reference, learnable, t_out, delayed_after)},
     }
+    return DelayRun(summary, np.arange(len(trajectory)), trajectory,
+                    _alignment(first, reference, learnable, t_out, delayed_before),
+                    _alignment(last, reference, learnable, t_out, delayed_after))
 
 
 # -- seed 001's toy problem -----------------------------------------------------------------------
@@ -321,7 +347,20 @@ class ToyParams:
         check_fields(self)
 
 
-def toy_problem(seed: int, params: ToyParams = ToyParams()) -> dict:
+@dataclass(frozen=True, eq=False)
+class ToyResult:
+    """Seed 001's toy problem learned: ``summary`` (JSON-ready: seed, params, recovery statistics,
+    wall time in s), the planted, initial and learned shifts (classes, inputs - 1; time steps) and
+    the loss of every epoch."""
+
+    summary: dict
+    planted: np.ndarray
+    initial: np.ndarray
+    learned: np.ndarray
+    loss: np.ndarray
+
+
+def toy_problem(seed: int, params: ToyParams = ToyParams()) -> ToyResult:
     """Learn the planted shifts of seed 001's toy problem; returns recovery statistics."""
     import torch
 
@@ -368,13 +407,10 @@ def toy_problem(seed: int, params: ToyParams = ToyParams()) -> dict:
     wall = time.perf_counter() - wall
     learned = layer.delays.detach().numpy()
     errors = np.abs(learned - shifts)
-    return {
-        "seed": seed, "params": asdict(params), "planted": shifts, "initial": initial.numpy(),
-        "learned": learned, "mean_abs_error": float(errors.mean()),
-        "recovered_fraction": float(np.mean(errors < 0.5)),
-        "exact_after_rounding": float(np.mean(np.round(learned) == shifts)),
-        "loss": np.asarray(history), "wall_s": wall,
-    }
+    summary = {"seed": seed, "params": asdict(params), "mean_abs_error": float(errors.mean()),
+               "recovered_fraction": float(np.mean(errors < 0.5)),
+               "exact_after_rounding": float(np.mean(np.round(learned) == shifts)), "wall_s": wall}
+    return ToyResult(summary, shifts, initial.numpy(), learned, np.asarray(history))
 
 
 # -- impulse response of the lag chain ------------------------------------------------------------
@@ -402,7 +438,33 @@ class ImpulseParams:
         return values
 
 
-def impulse_responses(params: ImpulseParams = ImpulseParams(), device: DeviceConfig = DeviceConfig()) -> list[dict]:
+@dataclass(frozen=True, eq=False)
+class ImpulseResponse:
+    """The simulated impulse response of x_K of a K-stage chain: the density (per ms) at ``t_ms``
+    after the spike, its mass, mean and sd (ms) against the closed form's (K tau_d, sqrt(K) tau_d),
+    the Erlang density itself, its peak and the largest difference."""
+
+    stages: int
+    tau_ms: float
+    t_ms: np.ndarray
+    density: np.ndarray
+    closed_form: np.ndarray
+    mass: float
+    mean_ms: float
+    sd_ms: float
+    expected_mean_ms: float
+    expected_sd_ms: float
+    max_abs_diff: float
+    peak: float
+
+    def summary(self) -> dict:
+        """The scalars, JSON-ready."""
+        return {k: getattr(self, k) for k in ("stages", "tau_ms", "mean_ms", "expected_mean_ms", "sd_ms",
+                                              "expected_sd_ms", "max_abs_diff", "peak")}
+
+
+def impulse_responses(params: ImpulseParams = ImpulseParams(),
+                      device: DeviceConfig = DeviceConfig()) -> list[ImpulseResponse]:
     """Simulated impulse response of x_K for each K of ``params``, its mean and sd (ms), and the
     Erlang closed form (density per ms)."""
     import brian2 as b2
@@ -429,12 +491,10 @@ def impulse_responses(params: ImpulseParams = ImpulseParams(), device: DeviceCon
         mean = float((t * density).sum() * dt_ms / mass)
         sd = float(math.sqrt(((t - mean) ** 2 * density).sum() * dt_ms / mass))
         closed = erlang_density(t, stages, tau)
-        out.append({"stages": int(stages), "tau_ms": tau, "t_ms": t, "density": density,
-                    "closed_form": closed, "mass": float(mass),
-                    "mean_ms": mean, "sd_ms": sd, "expected_mean_ms": stages * tau,
-                    "expected_sd_ms": math.sqrt(stages) * tau,
-                    "max_abs_diff": float(np.max(np.abs(density - closed))),
-                    "peak": float(closed.max())})
+        out.append(ImpulseResponse(stages=int(stages), tau_ms=tau, t_ms=t, density=density, closed_form=closed,
+                                   mass=float(mass), mean_ms=mean, sd_ms=sd, expected_mean_ms=stages * tau,
+                                   expected_sd_ms=math.sqrt(stages) * tau,
+                                   max_abs_diff=float(np.max(np.abs(density - closed))), peak=float(closed.max())))
     return out
 
 
@@ -474,7 +534,18 @@ class IPDDelayParams:
 IPD_CONDITIONS = ("delays", "phase", "plain")
 
 
-def run_ipd_delays(seed: int, params: IPDDelayParams = IPDDelayParams(), progress: bool = False) -> dict:
+@dataclass(frozen=True, eq=False)
+class IPDDelayResult:
+    """The IPD networks trained with and without delays: ``summary`` (JSON-ready: seed, protocol,
+    params and per condition the test accuracy, error in deg, final loss, training seconds and, for
+    ``delays``, statistics of the learned delays) and the learned delays (ms; (inputs, hidden); None
+    without the ``delays`` condition)."""
+
+    summary: dict
+    delays_ms: np.ndarray | None
+
+
+def run_ipd_delays(seed: int, params: IPDDelayParams = IPDDelayParams(), progress: bool = False) -> IPDDelayResult:
     """Train IPD networks on the brainsim IPD stimulus and report test accuracies (fractions), errors
     (deg) and training wall time (s); ``progress``: a bar over the epochs on a terminal.
 
@@ -498,7 +569,7 @@ def run_ipd_delays(seed: int, params: IPDDelayParams = IPDDelayParams(), progres
     protocol = protocol_from(params.preset, seed=seed, epochs=params.epochs, hidden=params.hidden,
                              tau_hidden_ms=params.tau_hidden_ms, n_train=params.n_train, n_test=params.n_test)
     plain = replace(TUTORIAL, phase_delays=False)
-    results = {}
+    results, learned = {}, None
     for condition in params.condition_list:
         stimulus = TUTORIAL if condition == "phase" else plain
         config = protocol.net_config(stimulus)
@@ -533,6 +604,7 @@ def run_ipd_delays(seed: int, params: IPDDelayParams = IPDDelayParams(), progres
             d = model.delays.detach().numpy() * stimulus.dt_ms
             entry["delay_ms"] = {"mean": float(d.mean()), "sd": float(d.std()), "min": float(d.min()),
                                  "max": float(d.max())}
-            entry["delays_ms"] = d
+            learned = d
         results[condition] = entry
-    return {"seed": seed, "protocol": protocol.to_dict(), "params": asdict(params), "results": results}
+    return IPDDelayResult({"seed": seed, "protocol": protocol.to_dict(), "params": asdict(params), "results": results},
+                          learned)

@@ -21,7 +21,7 @@ from ..decoding import peak_index, population_vector
 from ..devices import BrianSession, DeviceConfig
 from ..errors import UserError
 from ..params import check_fields, param, param_group
-from ..stimuli.ipd import PLAIN_EARS, IPDStimulusParams, generate, wrap_angle
+from ..stimuli.ipd import PLAIN_EARS, STIMULUS_NAMES, IPDStimulusParams, generate, wrap_angle
 
 IPD_RANGE_DEG = (-180.0, 180.0)  # detectors tile the whole period, so any IPD can be decoded
 
@@ -32,7 +32,7 @@ class JeffressConfig:
     phase), the delay-line circuit, the Brian2 device and the random seed."""
 
     stimulus: IPDStimulusParams = param_group(IPDStimulusParams, "stimulus", default=PLAIN_EARS,
-                                              rename={"dt_ms": "stimulus_dt_ms"})
+                                              rename=STIMULUS_NAMES)
     circuit: JeffressParams = param_group(JeffressParams, "circuit")
     device: DeviceConfig = param_group(DeviceConfig, "simulation device")
     seed: int = param(0, "random seed (stimulus and spike placement)", ge=0, sweep=False)

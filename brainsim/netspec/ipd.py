@@ -98,7 +98,8 @@ class NetConfig:
     threshold: float = param(1.0, "firing threshold", gt=0, cli="", sweep=False)
     surrogate_slope: float = param(5.0, "training only: slope of the sigmoid surrogate gradient", gt=0, cli="",
                                    sweep=False)
-    dt_ms: float = param(1.0, "time step (the stimulus's)", unit="ms", gt=0, cli="", sweep=False)
+    dt_ms: float = param(1.0, "time step: the stimulus's, recorded with the trained network (set from the "
+                         "stimulus, never a parameter of its own)", unit="ms", gt=0, cli="", sweep=False)
 
     def __post_init__(self):
         if self.model not in MODELS:
@@ -194,6 +195,9 @@ class IPDNetworkSpec:
             if alpha.shape != tau.shape or not np.allclose(alpha, computed, rtol=1e-6, atol=0.0):
                 raise UserError(f"{src}: {alpha_name} does not match exp(-dt/{tau_name}) (dt {net.dt_ms:g} ms)")
             set_(alpha_name, alpha)
+        if net.dt_ms != self.stimulus.dt_ms:
+            raise UserError(f"{src}: the network's time step ({net.dt_ms:g} ms) is not its stimulus's "
+                            f"({self.stimulus.dt_ms:g} ms)")
         if net.n_inputs != self.stimulus.n_fibres:
             raise UserError(f"{src}: shape mismatch: the network has {net.n_inputs} inputs, the stimulus "
                             f"{self.stimulus.n_fibres} fibres")

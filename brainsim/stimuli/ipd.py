@@ -85,6 +85,10 @@ class IPDStimulusParams:
 TUTORIAL = IPDStimulusParams()
 PLAIN_EARS = IPDStimulusParams(phase_delays=False)
 
+#: Flat names of the stimulus fields where a configuration nests the stimulus next to a circuit or a
+#: network with a time step of its own (``param_group(IPDStimulusParams, rename=STIMULUS_NAMES)``).
+STIMULUS_NAMES = {"dt_ms": "stimulus_dt_ms"}
+
 
 class IPDStimulus(NamedTuple):
     """A batch of stimuli. ``spikes`` is boolean with shape (samples, time steps, fibres)."""

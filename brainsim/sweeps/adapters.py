@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import UserError
+from ..experiments.jeffress import IPD_RANGE_DEG
 from ..params import check_fields, param
 from .experiment import Experiment, config_from, config_params
 
@@ -35,7 +36,7 @@ class JeffressTrials:
     """The trials of one ``jeffress`` run."""
 
     ipd_deg: float | None = param(None, "IPD of every trial (none: random IPDs in -90..90 deg)", unit="deg",
-                                  ge=-180, le=180)
+                                  ge=IPD_RANGE_DEG[0], le=IPD_RANGE_DEG[1])
     n_trials: int = param(8, "stimuli simulated side by side in one network", ge=1)
     within_deg: float = param(7.5, "a trial is correct when its error is at most this (metric fraction_within)",
                               unit="deg", ge=0)
@@ -101,13 +102,12 @@ def jeffress() -> Experiment:
 
 IPD_METRICS = ("test_accuracy", "train_accuracy", "test_mae_deg", "train_mae_deg", "test_mae_class_deg",
                "test_accuracy_seed_decoder", "final_loss", "train_seconds")
-STIMULUS_NAMES = {"dt_ms": "stimulus_dt_ms"}   # as in the Jeffress experiment's stimulus group
 PROTOCOL_EXCLUDE = ("seed", "preset")           # the run's seed; the preset is ProtocolChoice's
 
 
 def _ipd_objects(params: dict):
     from ..experiments.ipd import IPDExecution, IPDProtocol, ProtocolChoice, protocol_from
-    from ..stimuli.ipd import IPDStimulusParams
+    from ..stimuli.ipd import STIMULUS_NAMES, IPDStimulusParams
 
     choice = config_from(ProtocolChoice, params)
     overrides = {name: params[name] for name in (p.name for p in config_params(IPDProtocol, exclude=PROTOCOL_EXCLUDE))
@@ -134,7 +134,7 @@ def _ipd_run(params: dict, seed: int, workdir: Path) -> dict:
 
 def ipd() -> Experiment:
     from ..experiments.ipd import IPDExecution, IPDProtocol, ProtocolChoice
-    from ..stimuli.ipd import IPDStimulusParams
+    from ..stimuli.ipd import STIMULUS_NAMES, IPDStimulusParams
 
     params = (config_params(ProtocolChoice) + config_params(IPDExecution)
               + config_params(IPDProtocol, exclude=PROTOCOL_EXCLUDE, overrides=True, note=PRESET_NOTE)
