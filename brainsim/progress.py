@@ -48,11 +48,13 @@ class Progress:
         return self.bar is not None
 
     def update(self, value: int) -> None:
+        """Move the bar to ``value`` steps."""
         self.value = int(value)
         if self.bar is not None:
             self.bar.update(min(self.value, self.total))
 
     def advance(self, n: int = 1) -> None:
+        """Move the bar by ``n`` steps."""
         self.update(self.value + n)
 
     def log(self, text: str) -> None:
@@ -61,6 +63,7 @@ class Progress:
             print(text, file=sys.stderr, flush=True)
 
     def finish(self) -> None:
+        """End the bar (a no-op without one)."""
         if self.bar is not None:
             self.bar.finish()
             self.bar = None

@@ -18,8 +18,8 @@ DEFAULT_DT_S = 1e-4  # snnTorch's export_to_nir converts beta with this dt
 class NIRRunParams:
     """How a NIR graph is simulated: its time step and the Brian2 device."""
 
-    dt_s: float | None = param(None, "time step (none: the dt of a brainsim export's side file, else 1e-4 s, the "
-                               "dt of snnTorch's export)", unit="s", gt=0, cli="--dt")
+    dt_s: float | None = param(None, f"time step (none: the dt of a brainsim export's side file, else "
+                               f"{DEFAULT_DT_S:g} s, the dt of snnTorch's export)", unit="s", gt=0, cli="--dt")
     device: DeviceConfig = param_group(DeviceConfig, "simulation device")
 
     def __post_init__(self):

@@ -285,6 +285,7 @@ def initial_weights(params: DiehlCookParams, rng: np.random.Generator) -> np.nda
 
 
 def initial_delays_ms(params: DiehlCookParams, rng: np.random.Generator) -> np.ndarray:
+    """Input delays (ms) drawn uniformly in [0, max_delay_ms), input-major."""
     return rng.random(params.n_synapses) * params.max_delay_ms
 
 
@@ -294,6 +295,7 @@ def initial_theta(params: DiehlCookParams) -> np.ndarray:
 
 
 def column_sums(params: DiehlCookParams, weights: np.ndarray) -> np.ndarray:
+    """Sum of every excitatory neuron's input weights (flat input-major weights -> (N,))."""
     return np.asarray(weights).reshape(params.n_input, params.n_neurons).sum(axis=0)
 
 

@@ -24,6 +24,7 @@ from ..devices import DeviceConfig
 from ..errors import UserError
 from ..netspec.ipd import IPDNetworkSpec
 from ..params import check_fields, param, param_group
+from .ipd import torch_threads_param
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class CompareParams:
                         "(conductance-based neurons in mV and ms, dt 0.1 ms)", choices=NEURONS)
     n_test: int = param(256, "test stimuli (stream [seed, 1], as brainsim ipd evaluate)", ge=1)
     seed: int = param(0, "seed of the test stimuli", ge=0, sweep=False)
-    torch_threads: int = param(1, "torch threads", ge=1)
+    torch_threads: int = torch_threads_param()
     coba: CobaParams = param_group(CobaParams, "coba realisation", prefix="coba_", cli=False)
     device: DeviceConfig = param_group(DeviceConfig, "simulation device", default=DeviceConfig("cpp_standalone"))
 

@@ -32,6 +32,16 @@ from ..progress import Progress
 METHODS = ("lagging", "torch")
 
 
+def surrogate_param():
+    """The field of the delay shift's gradient (one declaration for every torch run)."""
+    return param("interpolate", "gradient of the shift: interpolate or straight_through", metavar="NAME")
+
+
+def tolerance_param():
+    """The field of the tolerance within which a delay counts as learned (both methods)."""
+    return param(0.5, "a delay within this of the offset counts as learned", unit="ms", gt=0, cli="")
+
+
 # -- the task -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PatternParams:
@@ -87,6 +97,7 @@ def task_spikes(pattern_ms: np.ndarray, period_ms: float, repetitions: int, offs
 
 
 def validate_offset(offset_ms: float, max_delay_ms: float, min_delay_ms: float = 0.0) -> None:
+    """UserError unless the offset (ms) is finite and a line can make it (within [min, max] ms)."""
     if not math.isfinite(offset_ms):
         raise UserError(f"offset must be finite, got {offset_ms!r}")
     if offset_ms > max_delay_ms:
@@ -156,8 +167,7 @@ class LaggingRunParams:
 
     circuit: DelayLearnerParams = param_group(DelayLearnerParams)
     duration_s: float = param(1.5, "simulated time", unit="s", gt=0)
-    tolerance_ms: float = param(0.5, "a delay within this of the offset counts as learned", unit="ms", gt=0,
-                                cli="")
+    tolerance_ms: float = tolerance_param()
 
     def __post_init__(self):
         check_fields(self)
@@ -255,9 +265,8 @@ class TorchRunParams:
     epochs: int = param(150, "gradient steps", ge=1)
     lr_ms: float = param(0.25, "Adam step, decayed exponentially to final_lr_ms over the epochs", unit="ms", gt=0)
     final_lr_ms: float = param(0.005, "Adam step at the last epoch", unit="ms", gt=0)
-    surrogate: str = param("interpolate", "gradient of the shift: interpolate or straight_through", metavar="NAME")
-    tolerance_ms: float = param(0.5, "a delay within this of the offset counts as learned", unit="ms", gt=0,
-                                cli="")
+    surrogate: str = surrogate_param()
+    tolerance_ms: float = tolerance_param()
 
     def __post_init__(self):
         check_fields(self)
@@ -341,7 +350,7 @@ class ToyParams:
     lr: float = param(1.0, "Adam step (time steps)", gt=0)
     tau_start: float = param(12.0, "filter time constant at the start (steps), annealed coarse to fine ...", gt=0)
     tau_end: float = param(1.0, "... to this (steps), as the seed's TAU_DECAY suggested", gt=0)
-    surrogate: str = param("interpolate", "gradient of the shift: interpolate or straight_through", metavar="NAME")
+    surrogate: str = surrogate_param()
 
     def __post_init__(self):
         check_fields(self)
@@ -511,7 +520,7 @@ class IPDDelayParams:
     n_train: int | None = param(None, "training stimuli (none: the preset's)", ge=1)
     max_delay_ms: float = param(25.0, "largest input delay (half a period of the 20 Hz tone)", unit="ms", gt=0)
     delay_scale: float = param(20.0, "delay steps moved per unit of Adam step", gt=0)
-    surrogate: str = param("interpolate", "gradient of the shift: interpolate or straight_through", metavar="NAME")
+    surrogate: str = surrogate_param()
     n_test: int = param(2048, "test stimuli", ge=1)
     conditions: str = param("delays,phase,plain", "networks to train, comma-separated: delays (plain ears + "
                             "learnable delays), phase (the tutorial's input with fibre phase delays), plain (plain "

@@ -45,6 +45,11 @@ PRESET_NAMES = ("seed", "best")
 BACKENDS = ("auto", "native", "torch")
 
 
+def torch_threads_param(**names):
+    """The field of torch's thread count (``names``: its option and sweep names where they differ)."""
+    return param(1, "torch threads", ge=1, **names)
+
+
 @dataclass(frozen=True)
 class IPDProtocol:
     """A training run: the network to train (``net``) and how to train and test it. Written to the
@@ -117,7 +122,7 @@ class IPDExecution:
     device: str = param("cpu", "torch device: cpu or cuda", choices=("cpu", "cuda"))
     backend: str = param("auto", "spiking layers: auto (native numba kernels on the CPU, the plain torch loop on "
                          "CUDA), native or torch", choices=BACKENDS)
-    threads: int = param(1, "torch threads", ge=1, cli="--threads", sweep="torch_threads")
+    threads: int = torch_threads_param(cli="--threads", sweep="torch_threads")
 
     def __post_init__(self):
         check_fields(self)
@@ -131,7 +136,7 @@ class IPDEvaluation:
 
     seed: int = param(0, "seed of the test stimuli", ge=0, sweep=False)
     n_test: int = param(2048, "test stimuli", ge=1)
-    threads: int = param(1, "torch threads", ge=1, cli="--threads", sweep="torch_threads")
+    threads: int = torch_threads_param(cli="--threads", sweep="torch_threads")
 
     def __post_init__(self):
         check_fields(self)

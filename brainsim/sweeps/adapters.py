@@ -90,6 +90,7 @@ def _jeffress_run(params: dict, seed: int, workdir: Path) -> dict:
 
 
 def jeffress() -> Experiment:
+    """The ``jeffress`` sweep experiment."""
     from ..experiments.jeffress import JeffressConfig
 
     return Experiment("jeffress", "Jeffress delay-line circuit in Brian2: decode the IPD of n_trials tone stimuli",
@@ -133,6 +134,7 @@ def _ipd_run(params: dict, seed: int, workdir: Path) -> dict:
 
 
 def ipd() -> Experiment:
+    """The ``ipd`` sweep experiment."""
     from ..experiments.ipd import IPDExecution, IPDProtocol, ProtocolChoice
     from ..stimuli.ipd import STIMULUS_NAMES, IPDStimulusParams
 
@@ -159,6 +161,7 @@ def _ipd_eval_run(params: dict, seed: int, workdir: Path) -> dict:
 
 
 def ipd_evaluate() -> Experiment:
+    """The ``ipd-evaluate`` sweep experiment."""
     from ..experiments.ipd import IPDEvaluation
 
     return Experiment("ipd-evaluate", "evaluate a saved IPD model (a model directory) on fresh test stimuli",
@@ -212,6 +215,7 @@ def _stdp_run(params: dict, seed: int, workdir: Path) -> dict:
 
 
 def stdp() -> Experiment:
+    """The ``stdp`` sweep experiment."""
     from ..circuits.diehl_cook import DiehlCookParams
     from ..experiments.mnist import MnistSamples, StageOptions
 
@@ -248,6 +252,7 @@ def _compare_run(params: dict, seed: int, workdir: Path) -> dict:
 
 
 def compare() -> Experiment:
+    """The ``compare`` sweep experiment."""
     from ..experiments.compare import CompareParams
 
     return Experiment("compare", "torch vs Brian2 (cuba or coba) on a trained IPD network, same test stimuli",
