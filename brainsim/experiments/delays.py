@@ -28,6 +28,7 @@ from ..devices import DeviceConfig
 from ..errors import UserError
 from ..params import check_fields, param, param_group
 from ..progress import Progress
+from .ipd import PRESETS
 
 METHODS = ("lagging", "torch")
 
@@ -512,7 +513,7 @@ def impulse_responses(params: ImpulseParams = ImpulseParams(),
 class IPDDelayParams:
     """Learnable input delays instead of built-in fibre phase delays on the IPD task."""
 
-    preset: str = param("seed", "training protocol of brainsim.experiments.ipd", choices=("seed", "best"))
+    preset: str = param("seed", "training protocol of brainsim.experiments.ipd", choices=tuple(PRESETS))
     epochs: int | None = param(None, "epochs (none: the preset's)", ge=1)
     hidden: int | None = param(None, "hidden neurons (none: the preset's)", ge=1)
     tau_hidden_ms: float | None = param(None, "hidden membrane time constant (none: the preset's, 20 ms for seed)",

@@ -41,7 +41,6 @@ if TYPE_CHECKING:  # annotations only: torch is imported when a network is train
 
 CHECKPOINT = "checkpoint.pt"
 LR_SCHEDULES = ("constant", "cosine")    # the schedules of brainsim.snn.training.OptimConfig
-PRESET_NAMES = ("seed", "best")
 BACKENDS = ("auto", "native", "torch")
 
 
@@ -68,8 +67,7 @@ class IPDProtocol:
     lr_schedule: str = param("constant", "learning-rate schedule: constant or cosine (to 5 % of lr)",
                              choices=LR_SCHEDULES)
     seed: int = param(0, "random seed (stimuli, batch order, initial weights)", ge=0)
-    preset: str = param("seed", "seed (the tutorial's protocol exactly) or best (the documented 90 % recipe)",
-                        choices=PRESET_NAMES)
+    preset: str = param("seed", "the preset this protocol starts from (PRESETS)", cli="")
 
     def __post_init__(self):
         check_fields(self)
@@ -99,20 +97,6 @@ def _protocol_names() -> tuple[str, ...]:
 
 
 _PROTOCOL_NAMES = _protocol_names()
-
-
-@dataclass(frozen=True)
-class ProtocolChoice:
-    """Which protocol ``ipd train`` (and the ``ipd`` sweep) trains: a preset, both layers' time
-    constant at once if ``tau_ms`` is given; any protocol field given by name overrides further."""
-
-    preset: str = param("seed", "seed (the tutorial's protocol exactly) or best (the documented 90 % recipe)",
-                        choices=PRESET_NAMES)
-    tau_ms: float | None = param(None, "membrane time constant of both layers (none: the preset's; "
-                                 "tau_hidden_ms / tau_out_ms win)", unit="ms", gt=0)
-
-    def __post_init__(self):
-        check_fields(self)
 
 
 @dataclass(frozen=True)
@@ -149,7 +133,7 @@ def protocol_from(preset: str, tau_ms: float | None = None, **overrides) -> IPDP
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
     changes = {k: v for k, v in overrides.items() if v is not None}
-    unknown = sorted(set(changes) - set(_PROTOCOL_NAMES) | ({"preset"} & set(changes)))
+    unknown = sorted(set(changes) - (set(_PROTOCOL_NAMES) - {"preset"}))
     if unknown:
         raise UserError(f"protocol_from(): unknown protocol field {unknown[0]!r}")
     if tau_ms is not None:
@@ -171,6 +155,20 @@ PRESETS: dict[str, IPDProtocol] = {
                         epochs=40, batch_size=128, n_train=8192, n_test=8192, fresh_data=True, lr=0.005,
                         lr_schedule="cosine"),
 }
+
+
+@dataclass(frozen=True)
+class ProtocolChoice:
+    """Which protocol ``ipd train`` (and the ``ipd`` sweep) trains: a preset, both layers' time
+    constant at once if ``tau_ms`` is given; any protocol field given by name overrides further."""
+
+    preset: str = param("seed", "seed (the tutorial's protocol exactly) or best (the documented 90 % recipe)",
+                        choices=tuple(PRESETS))
+    tau_ms: float | None = param(None, "membrane time constant of both layers (none: the preset's; "
+                                 "tau_hidden_ms / tau_out_ms win)", unit="ms", gt=0)
+
+    def __post_init__(self):
+        check_fields(self)
 
 
 @dataclass(frozen=True, eq=False)
