@@ -40,12 +40,12 @@ def main(argv=None) -> int:
     from brainsim.bridge.sources import load_network
     from brainsim.devices import DeviceConfig
     from brainsim.experiments.compare import run_brian2
-    from brainsim.experiments.ipd import test_stimuli
+    from brainsim.stimuli.ipd import test_stimuli
     from brainsim.snn import IPDNet, predict
 
     torch.set_num_threads(args.torch_threads)
     spec = load_network(args.model)
-    stim = test_stimuli(args.seed, args.n_test, spec.stimulus)
+    stim = test_stimuli(spec.stimulus, args.seed, args.n_test)
     model = IPDNet.from_spec(spec)
     spec = spec.with_decay_factors(*model.decay_factors())  # Brian2 runs torch's own decay factors
     predict(model, stim.spikes[:64], batch_size=512, keep_traces=True)  # warm-up (numba JIT)

@@ -15,10 +15,11 @@ import sys
 import time
 
 import numpy as np
-import progressbar
 
+from brainsim.circuits.lagging import DelayLearnerParams
 from brainsim.devices import DeviceConfig
 from brainsim.experiments import delays as ex
+from brainsim.progress import Progress
 
 
 def main(argv=None) -> int:
@@ -37,11 +38,12 @@ def main(argv=None) -> int:
     seeds = [int(v) for v in args.seeds.split(",")]
     device = DeviceConfig(name=args.device)
     pattern = ex.PatternParams(n_spikes=args.pattern_spikes, min_gap_ms=args.min_gap_ms)
-    lag_params = ex.LaggingRunParams(duration_s=args.duration_s, initial_delay_ms=args.initial_delay_ms)
+    lag_params = ex.LaggingRunParams(circuit=DelayLearnerParams(initial_delay_ms=args.initial_delay_ms),
+                                     duration_s=args.duration_s)
     torch_params = ex.TorchRunParams(epochs=args.epochs, initial_delay_ms=args.initial_delay_ms)
 
     rows, walls = [], {"lagging": 0.0, "torch": 0.0}
-    bar = progressbar.ProgressBar(max_value=len(seeds) * (1 + len(offsets)), fd=sys.stderr)
+    bar = Progress(len(seeds) * (1 + len(offsets)), "bench_delays", "runs")
     done = 0
     for seed in seeds:
         t0 = time.perf_counter()
@@ -49,13 +51,13 @@ def main(argv=None) -> int:
         walls["lagging"] += time.perf_counter() - t0
         done += 1
         bar.update(done)
-        for offset, lag_result in zip(offsets, lag["results"]):
+        for offset, lag_result in zip(offsets, lag):
             t0 = time.perf_counter()
             torch_result = ex.run_torch(offset, seed, torch_params, pattern=pattern)
             walls["torch"] += time.perf_counter() - t0
             done += 1
             bar.update(done)
-            rows.append((seed, offset, lag_result, torch_result))
+            rows.append((seed, offset, lag_result.summary, torch_result.summary))
     bar.finish()
 
     header = ("| seed | offset (ms) | lagging: learned (ms) | error (ms) | simulated s to <0.5 ms "

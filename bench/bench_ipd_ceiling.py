@@ -35,10 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from brainsim.errors import UserError  # noqa: E402
-from brainsim.experiments.ipd import evaluate_model, protocol_from, test_stimuli, training_stimuli  # noqa: E402
+from brainsim.experiments.ipd import IPDEvaluation, evaluate_model, protocol_from  # noqa: E402
 from brainsim.snn.core import spike_fn  # noqa: E402
 from brainsim.snn.training import batches  # noqa: E402
-from brainsim.stimuli.ipd import DEFAULT_CLASSES  # noqa: E402
+from brainsim.stimuli.ipd import DEFAULT_CLASSES, TUTORIAL, test_stimuli, training_stimuli  # noqa: E402
 
 
 class PerStepNet(torch.nn.Module):
@@ -71,7 +71,7 @@ def train_per_step(unit: str, hidden: int, epochs: int, seed: int, test) -> tupl
     for epoch in range(epochs):
         for group in adam.param_groups:
             group["lr"] = optim.lr_at(epoch)
-        stim = training_stimuli(protocol, epoch)
+        stim = training_stimuli(TUTORIAL, protocol.seed, protocol.n_train, epoch if protocol.fresh_data else None)
         x_all = torch.from_numpy(stim.spikes)
         y_all = torch.from_numpy(DEFAULT_CLASSES.to_class(stim.ipd))
         for idx in batches(len(y_all), optim.batch_size, seed, epoch):
@@ -109,14 +109,14 @@ def main(argv=None) -> int:
         except UserError as exc:
             ap.error(str(exc))
     torch.set_num_threads(1)
-    test = test_stimuli(args.test_seed, args.n_test)
+    test = test_stimuli(TUTORIAL, args.test_seed, args.n_test)
     se = 100 * math.sqrt(0.9 * 0.1 / args.n_test)
     rows = []
     for unit in args.units:
         acc, cpu = train_per_step(unit, args.hidden, args.epochs, args.seed, test)
         rows.append((f"per-step {unit}, {args.hidden} hidden, {args.epochs} epochs", acc, f"{cpu:.0f} s CPU"))
     if args.model:
-        result = evaluate_model(args.model, seed=args.test_seed, n_test=args.n_test)
+        result = evaluate_model(args.model, IPDEvaluation(seed=args.test_seed, n_test=args.n_test))
         rows.append((f"LIF model {args.model}", result["accuracy"], ""))
     print(f"== IPD ceiling: {args.n_test} fresh test stimuli, stream [{args.test_seed}, 1] "
           f"(standard error ~{se:.2f} points at 90 %) ==")

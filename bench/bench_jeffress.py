@@ -28,9 +28,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from brainsim.circuits.jeffress import JeffressParams  # noqa: E402
 from brainsim.devices import DeviceConfig  # noqa: E402
-from brainsim.experiments.jeffress import accuracy_metrics, simulate_jeffress  # noqa: E402
+from brainsim.experiments.jeffress import JeffressConfig, accuracy_metrics, simulate_jeffress  # noqa: E402
 from brainsim.stimuli.ipd import PLAIN_EARS, TUTORIAL, random_ipds, wrap_angle  # noqa: E402
 
 
@@ -68,8 +67,8 @@ def accuracy(n: int, seed: int, threads: int) -> list[dict]:
             stimulus = stim.with_(freq_hz=freq)
             ipd_deg = np.degrees(random_ipds(n, seed))
             t0 = time.perf_counter()
-            run = simulate_jeffress(ipd_deg, circuit=JeffressParams(freq_hz=freq), stimulus=stimulus,
-                                    seed=seed, device=DeviceConfig("cpp_standalone", threads=threads))
+            config = JeffressConfig(stimulus=stimulus, seed=seed, device=DeviceConfig("cpp_standalone", threads=threads))
+            run = simulate_jeffress(ipd_deg, config)
             wall = time.perf_counter() - t0
             m = accuracy_metrics(run)
             ref = np.abs(np.degrees(wrap_angle(coincidence_cosine_estimate(run.input_spikes, stimulus) - run.ipd)))

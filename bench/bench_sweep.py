@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # sweep_plugin: a run that does no work
 
 
 def spec(runs: int):
-    from brainsim.experiments import sweep as sw
+    from brainsim import sweeps as sw
 
     settings = max(1, runs // 2)
     ipds = [round(-90.0 + 180.0 * k / settings, 3) for k in range(settings)]
@@ -48,10 +48,9 @@ def spec(runs: int):
 
 def direct(sp) -> float:
     """Seconds per run calling the adapter in this process (after a warm-up run)."""
-    from brainsim.experiments import sweep as sw
-    from brainsim.experiments import sweep_adapters as adapters
+    from brainsim import sweeps as sw
 
-    exp = adapters.get(sp.experiment)
+    exp = sw.get(sp.experiment)
     runs = sw.expand(sp)
     with tempfile.TemporaryDirectory() as tmp:
         exp.run(exp.resolve(runs[0].params), runs[0].seed, Path(tmp))  # warm-up (imports, first run)
@@ -62,11 +61,11 @@ def direct(sp) -> float:
 
 
 def sweep_time(sp, workers: int | None = None, scheduler: str | None = None) -> tuple[float, list[dict]]:
-    from brainsim.experiments import sweep as sw
+    from brainsim import sweeps as sw
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        result = sw.run_sweep(sp, tmp, workers=workers, scheduler=scheduler, progress=False)
+        result = sw.run_sweep(sp, tmp, sw.SweepOptions(workers=workers, scheduler=scheduler), progress=False)
         wall = time.perf_counter() - t0
         _, rows = sw.read_table(tmp)
     if result.failed:
@@ -133,7 +132,7 @@ def main(argv=None) -> int:
             results["dask2"].append(wd)
             line += f"; dask LocalCluster(2) {wd:.2f} s ({w1 / wd:.2f}x)"
         print(line, flush=True)
-    from brainsim.experiments import sweep as sw
+    from brainsim import sweeps as sw
 
     noop = sw.spec_from_dict({"experiment": "sweep_plugin:PROBE", "repeats": args.overhead_runs,
                               "grid": {"x": [0.0]}}, source="bench-noop")

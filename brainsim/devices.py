@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import DeviceNotRunError, UserError
+from .params import check_fields, param
 
 DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
 RUNTIME_TARGETS = ("numpy", "cython")
@@ -38,23 +39,27 @@ RUNTIME_TARGETS = ("numpy", "cython")
 
 @dataclass(frozen=True)
 class DeviceConfig:
-    """Where and how a Brian2 network is simulated."""
+    """Where and how a Brian2 network is simulated. Raises UserError on invalid values."""
 
-    name: str = "runtime"
-    target: str = "numpy"            # runtime code generation target
-    threads: int = 1                 # OpenMP threads (cpp_standalone)
-    build_dir: str | None = None     # standalone project directory; None: a fresh temporary one
-    build_only: bool = False         # generate (and for cpp, compile) the project but do not run it
-    keep_build: bool = False         # keep a temporary build directory after the session
-    compute_capability: float = 9.0  # CUDA code generation when no GPU can be queried (H100/H200)
+    name: str = param("runtime", "runtime (in this process), cpp_standalone (compiled C++) or cuda_standalone "
+                      "(brian2cuda; without a GPU only code generation)", choices=DEVICES, cli="--device",
+                      sweep="device")
+    target: str = param("numpy", "code generation target of the runtime device", choices=RUNTIME_TARGETS)
+    threads: int = param(1, "OpenMP threads (cpp_standalone)", ge=1)
+    build_dir: str | None = param(None, "standalone project directory (none: a fresh temporary one, removed "
+                                  "after the run)", metavar="DIR", sweep=False)
+    build_only: bool = param(False, "standalone devices: generate (and for cpp, compile) the project but do not "
+                             "run it", sweep=False)
+    keep_build: bool = param(False, "keep a temporary build directory after the session", cli="", sweep=False)
+    compute_capability: float = param(9.0, "CUDA compute capability generated for when no GPU can be queried "
+                                      "(H100/H200)", cli="", sweep=False)
 
     def __post_init__(self):
         if self.name not in DEVICES:
             raise UserError(f"unknown device {self.name!r}; choose one of {', '.join(DEVICES)}")
         if self.target not in RUNTIME_TARGETS:
             raise UserError(f"unknown runtime target {self.target!r}; choose numpy or cython")
-        if not isinstance(self.threads, int) or self.threads < 1:
-            raise UserError(f"threads must be a positive integer, got {self.threads!r}")
+        check_fields(self)
 
     @property
     def standalone(self) -> bool:
@@ -146,9 +151,11 @@ class BrianSession:
     project), ``timings`` (seconds spent in build / run, where known).
     """
 
-    def __init__(self, config: DeviceConfig = DeviceConfig(), label: str = "brainsim", quiet: bool = True):
+    def __init__(self, config: DeviceConfig = DeviceConfig(), label: str = "brainsim", quiet: bool = True,
+                 progress: bool = False):
         self.config = config
         self.quiet = quiet
+        self.progress = progress   # say on stderr when a standalone project compiles, and how long it took
         self.label = label
         self.project_dir: Path | None = None
         self.ran = False
@@ -236,30 +243,39 @@ class BrianSession:
         return self.build(run=not cfg.build_only)
 
     def build(self, run: bool = True, run_args=None) -> bool:
-        """Generate the standalone project after the network's ``run`` calls, compile it, run it."""
+        """Generate the standalone project after the network's ``run`` calls, compile it, run it.
+
+        Compilation is announced on stderr with its duration when the session shows progress.
+        Timings (s): ``build`` (generation and compilation), ``run``."""
         import time
 
         from brian2 import device
+
+        from .progress import compiling
 
         cfg = self.config
         t0 = time.perf_counter()
         if cfg.name == "cuda_standalone":
             can_run = gpu_available()
-            device.build(directory=str(self.project_dir), compile=can_run, run=run and can_run,
-                         run_args=run_args, with_output=False)
+            what = "the CUDA project" if can_run else "the CUDA project (code generation only: no GPU)"
+            with compiling(self.label, what, self.progress and can_run):
+                device.build(directory=str(self.project_dir), compile=can_run, run=False, with_output=False)
             self.built = True
             self.timings["build"] = time.perf_counter() - t0
             if run and not can_run:
                 raise DeviceNotRunError(
                     f"no GPU found: generated the CUDA project in {self.project_dir} but did not "
                     "compile or run it (use --build-only to only generate code)")
-            self.ran = run and can_run
-            return self.ran
-        device.build(directory=str(self.project_dir), compile=True, run=run, run_args=run_args,
-                     with_output=False)
-        self.built = True
+        else:
+            with compiling(self.label, enabled=self.progress):
+                device.build(directory=str(self.project_dir), compile=True, run=False, with_output=False)
+            self.built = True
+            self.timings["build"] = time.perf_counter() - t0
+        if run:
+            t1 = time.perf_counter()
+            device.run(directory=str(self.project_dir), with_output=False, run_args=run_args)
+            self.timings["run"] = time.perf_counter() - t1
         self.ran = run
-        self.timings["build_and_run" if run else "build"] = time.perf_counter() - t0
         return run
 
     def rerun(self, run_args=None) -> None:

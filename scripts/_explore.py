@@ -1,7 +1,7 @@
 """Shared driver of the ``explore_*.py`` scripts: options, sweeps, figures, one-line errors.
 
 Each script declares studies: a question, a sweep spec (the same structure as a TOML spec) and the
-figures that answer it. The driver runs the sweep with :func:`brainsim.experiments.sweep.run_sweep`
+figures that answer it. The driver runs the sweep with :func:`brainsim.sweeps.run_sweep`
 (resumable: run the script again with the same --out to continue) and draws the figures with
 :func:`brainsim.plotting.sweep.plot_sweep`.
 """
@@ -53,7 +53,7 @@ def build_parser(prog: str, doc: str, studies: list[Study], default_out: str, de
 
 
 def run(prog: str, doc: str, studies: list[Study], args: argparse.Namespace) -> int:
-    from brainsim.experiments import sweep as sw
+    from brainsim import sweeps as sw
     from brainsim.plotting.sweep import plot_sweep
 
     chosen = [s for s in studies if "all" in args.study or s.name in args.study]
@@ -64,7 +64,7 @@ def run(prog: str, doc: str, studies: list[Study], args: argparse.Namespace) -> 
         spec = specs[study.name]
         print(f"\n== {study.name}: {study.question}\n   {spec.n_settings} settings x {len(spec.seeds)} seeds "
               f"= {spec.n_runs} runs -> {out / study.name}", flush=True)
-        result = sw.run_sweep(spec, out / study.name, workers=args.workers, scheduler=args.scheduler,
+        result = sw.run_sweep(spec, out / study.name, sw.SweepOptions(workers=args.workers, scheduler=args.scheduler),
                               progress=not args.quiet)
         failed += result.failed
         print(f"   {result.ok} new runs ok, {result.skipped} already done, {result.failed} failed "

@@ -3,7 +3,8 @@
 
     python scripts/stdp_mnist.py --mode train|observe|test|plot [options]
 
-The same library code and options as ``brainsim mnist MODE`` (see ``--help``).
+A thin wrapper: ``--mode MODE OPTIONS`` runs ``brainsim mnist MODE OPTIONS`` (the same options; see
+``python scripts/stdp_mnist.py --mode MODE --help``).
 """
 from __future__ import annotations
 
@@ -12,22 +13,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from brainsim.cli.args import OneLineErrorParser  # noqa: E402
-from brainsim.cli.mnist import DESCRIPTION, MODES, add_stage_arguments, run_mode  # noqa: E402
-from brainsim.cli.main import run_reporting_errors  # noqa: E402
-
-PROG = "stdp_mnist.py"
-
-
 def main(argv=None) -> int:
     import argparse
 
-    parser = OneLineErrorParser(prog=PROG, description=DESCRIPTION,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mode", required=True, choices=MODES, help="stage to run")
-    add_stage_arguments(parser)
-    args = parser.parse_args(argv)
-    return run_reporting_errors(PROG, run_mode, args.mode, args)
+    from brainsim.cli.main import main as brainsim_main
+
+    parser = argparse.ArgumentParser(prog="stdp_mnist.py", add_help=False,
+                                     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mode", help="stage to run: train, observe, test or plot (checked by brainsim mnist)")
+    parser.add_argument("-h", "--help", action="store_true")
+    args, rest = parser.parse_known_args(argv)
+    if args.mode is None:
+        if args.help:
+            parser.print_help()
+            return 0
+        parser.exit(2, f"{parser.prog}: error: the following arguments are required: --mode\n")
+    return brainsim_main(["mnist", args.mode, *rest, *(["--help"] if args.help else [])])
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from brainsim.experiments.sweep_adapters import Experiment, Param
+from brainsim.sweeps import Experiment, Param
 
 
 def _run(params: dict, seed: int, workdir: Path) -> dict:

@@ -128,13 +128,13 @@ def test_coba_conductance_mapping_matches_threshold_condition():
     from brainsim.circuits.ipd_network import CobaParams
 
     p = CobaParams()
-    U = p.V_th_mV - p.E_L_mV
-    dg_e, dg_i = p.conductance(np.array([1.5, -0.5]), U, p.V_th_mV)
-    drive = dg_e.sum() * (p.E_e_mV - p.V_th_mV) - dg_i.sum() * (p.V_th_mV - p.E_i_mV)
+    U = p.v_th_mv - p.e_l_mv
+    dg_e, dg_i = p.conductance(np.array([1.5, -0.5]), U, p.v_th_mv)
+    drive = dg_e.sum() * (p.e_e_mv - p.v_th_mv) - dg_i.sum() * (p.v_th_mv - p.e_i_mv)
     assert drive == pytest.approx(U * 1.0)
     g_e, g_i = dg_e.sum(), dg_i.sum()
-    v_inf = (p.E_L_mV + g_e * p.E_e_mV + g_i * p.E_i_mV) / (1 + g_e + g_i)
-    assert v_inf == pytest.approx(p.V_th_mV)
+    v_inf = (p.e_l_mv + g_e * p.e_e_mv + g_i * p.e_i_mv) / (1 + g_e + g_i)
+    assert v_inf == pytest.approx(p.v_th_mv)
 
 
 def _write_model(directory, spec, fmt="brainsim.ipd-model", version=1):

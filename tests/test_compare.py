@@ -43,10 +43,10 @@ def test_coba_accuracy_close_to_torch_on_shipped_model(tmp_path):
     compilation: a loose bound of 5 points, about 2.5 standard errors of the paired difference; the
     2-point check on 2048 stimuli with cpp_standalone is the slow test below)."""
     from brainsim.devices import DeviceConfig
-    from brainsim.experiments.compare import compare
+    from brainsim.experiments.compare import CompareParams, compare
 
     model = BEST_MODEL if (BEST_MODEL / "manifest.json").is_file() else need(SEED_MODEL)
-    result = compare(model, neuron="coba", n_test=192, seed=11, device_config=DeviceConfig("runtime"))
+    result = compare(model, CompareParams(neuron="coba", n_test=192, seed=11, device=DeviceConfig("runtime")))
     assert result["ran"]
     assert abs(result["brian2_accuracy"] - result["torch_accuracy"]) <= 0.05, result["accuracy_difference"]
     assert result["identical_predictions"] >= 0.85
@@ -56,20 +56,18 @@ def test_coba_accuracy_close_to_torch_on_shipped_model(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("model", [BEST_MODEL, SEED_MODEL], ids=["ipd_best", "ipd_seed"])
 def test_coba_within_two_points_on_2048_stimuli(model):
-    from brainsim.devices import DeviceConfig
-    from brainsim.experiments.compare import compare
+    from brainsim.experiments.compare import CompareParams, compare
 
-    result = compare(need(model), neuron="coba", n_test=2048, seed=1, device_config=DeviceConfig("cpp_standalone"))
+    result = compare(need(model), CompareParams(neuron="coba", n_test=2048, seed=1))
     assert abs(result["accuracy_difference"]) <= 0.02, result["accuracy_difference"]
 
 
 @pytest.mark.slow
 def test_cuba_identical_on_2048_stimuli():
-    from brainsim.devices import DeviceConfig
-    from brainsim.experiments.compare import compare
+    from brainsim.experiments.compare import CompareParams, compare
 
     for model in (SEED_MODEL, BEST_MODEL):
-        result = compare(need(model), neuron="cuba", n_test=2048, seed=1, device_config=DeviceConfig("cpp_standalone"))
+        result = compare(need(model), CompareParams(neuron="cuba", n_test=2048, seed=1))
         assert result["hidden_spike_trains_identical"] and result["identical_predictions"] == 1.0
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from brainsim.experiments import delays as ex
-from brainsim.snn.delays import DelayLayer, DelayParameters, delayed_projection, shift
+from brainsim.snn.delays import DelayLayer, DelayParameters, coincidence, delayed_projection, shift
 
 SURROGATES = ("interpolate", "straight_through")
 
@@ -67,7 +67,7 @@ def test_straight_through_gradient_has_the_right_sign_and_vanishes_at_the_optimu
         d = torch.tensor([start], requires_grad=True)
         y = shift(x[:1], d, DelayParameters(8, "straight_through"))
         assert set(torch.unique(y).tolist()) <= {0.0, 1.0}
-        loss = -ex.coincidence(ref, y, tau_steps=2.0).sum()
+        loss = -coincidence(ref, y, tau_steps=2.0).sum()
         loss.backward()
         grads[start] = d.grad.item()
     assert grads[2.6] < 0 < grads[5.4]       # gradient descent moves d towards 4 from both sides
@@ -120,30 +120,31 @@ def test_delayed_ipd_network_runs_and_delays_get_gradients():
 @pytest.mark.parametrize("offset", [1.0, 9.5])
 def test_torch_learns_the_offset(offset):
     # From 5 ms: one offset below, one above the start.
-    r = ex.run_torch(offset, seed=2, params=ex.TorchRunParams(epochs=80, repetitions=2, initial_delay_ms=5.0))
+    r = ex.run_torch(offset, seed=2, params=ex.TorchRunParams(epochs=80, repetitions=2, initial_delay_ms=5.0)).summary
     assert r["error_ms"] < 0.5, r
     assert r["epochs_needed"] is not None and r["epochs_needed"] < 80
 
 
 def test_straight_through_learns_the_offset_too():
     r = ex.run_torch(6.0, seed=4, params=ex.TorchRunParams(epochs=80, repetitions=2, surrogate="straight_through"))
-    assert r["error_ms"] < 0.5, r
+    assert r.summary["error_ms"] < 0.5, r.summary
+    assert r.delay_ms[0] == pytest.approx(1.0) and r.step[-1] == 80    # the trajectory from the start
 
 
 def test_toy_problem_recovers_planted_shifts():
     """Seed 001's toy problem (smaller): every planted shift of every class is recovered."""
     r = ex.toy_problem(1, ex.ToyParams(classes=6, inputs=3, epochs=200))
-    assert r["planted"].shape == (6, 2)
-    assert r["recovered_fraction"] == 1.0, (r["planted"], r["learned"])
-    assert np.all(np.round(r["learned"]) == r["planted"])
+    assert r.planted.shape == (6, 2)
+    assert r.summary["recovered_fraction"] == 1.0, (r.planted, r.learned)
+    assert np.all(np.round(r.learned) == r.planted)
 
 
 def test_ipd_with_learnable_delays_small_run():
     """The IPD experiment end to end on a tiny protocol (the real run is in docs/delays.md)."""
-    out = ex.run_ipd_delays(0, ex.IPDDelayParams(epochs=1, n_train=64, n_test=64, hidden=4), conditions=("delays",))
-    r = out["results"]["delays"]
+    out = ex.run_ipd_delays(0, ex.IPDDelayParams(epochs=1, n_train=64, n_test=64, hidden=4, conditions="delays"))
+    r = out.summary["results"]["delays"]
     assert 0.0 <= r["test_accuracy"] <= 1.0 and np.isfinite(r["final_loss"])
-    d = r["delays_ms"]
+    d = out.delays_ms
     assert d.shape == (200, 4) and d.min() >= 0.0 and d.max() <= 25.0 and d.std() > 1.0
 
 

@@ -37,7 +37,7 @@ def test_impulse_text(run_cli):
 
 
 @pytest.mark.parametrize("args, fragment", [
-    (["--method", "genetic"], "unknown method"),
+    (["--method", "genetic"], "--method"),
     (["--stages", "0"], "positive integer"),
     (["-K", "-3"], "positive integer"),
     (["--tau-ms", "0"], "must be > 0"),

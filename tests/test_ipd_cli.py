@@ -94,16 +94,26 @@ def test_repeats_table_boxplots_and_resume(run_cli, tmp_path):
             "--epochs", "1", "--n-train", "64", "--n-test", "32", "--batch-size", "32", "--quiet", "--out", tmp_path / "rep"]
     res = run_cli(*args)
     assert res.returncode == 0, res
-    table = (tmp_path / "rep" / "repeats.csv").read_text().splitlines()
-    assert table[0].startswith("model,readout,tau_hidden_ms") and len(table) == 1 + 4
+    import csv
+
+    with open(tmp_path / "rep" / "results.csv", newline="") as fh:   # the sweep engine's table
+        rows = list(csv.DictReader(fh))
+    assert [(r["readout"], r["seed"], r["status"]) for r in rows] == [
+        ("oc", "0", "ok"), ("pop", "0", "ok"), ("oc", "1", "ok"), ("pop", "1", "ok")]   # seed by seed
+    assert all(r["tau_ms"] == "2.0" and r["hidden"] == "8" and 0 < float(r["test_accuracy"]) for r in rows)
     assert (tmp_path / "rep" / "repeats_accuracy.png").is_file() and (tmp_path / "rep" / "repeats_error.png").is_file()
-    again = run_cli(*args)  # everything already in the table: nothing retrained
-    assert again.returncode == 0 and len((tmp_path / "rep" / "repeats.csv").read_text().splitlines()) == 5
+    before = (tmp_path / "rep" / "results.csv").read_text()
+    again = run_cli(*args[:-2], "--json", "--out", tmp_path / "rep")  # everything in the table: nothing retrained
+    assert again.returncode == 0, again
+    summary = json.loads(again.stdout)
+    assert (summary["runs"], summary["skipped"], summary["ok"]) == (4, 4, 0)
+    assert [c["runs"] for c in summary["summary"]] == [2, 2]
+    assert (tmp_path / "rep" / "results.csv").read_text() == before
 
 
 @pytest.mark.parametrize("args, fragment", [
-    (["--readout", "xyz"], "unknown readout"),
-    (["--preset", "fastest"], "unknown preset"),
+    (["--readout", "xyz"], "--readout"),
+    (["--preset", "fastest"], "--preset"),
     (["--hidden", "0"], "--hidden"),
     (["--tau-ms", "0"], "--tau-ms"),
     (["--epochs", "0"], "--epochs"),

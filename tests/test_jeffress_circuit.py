@@ -6,21 +6,21 @@ brian2 = pytest.importorskip("brian2")
 
 from brainsim.circuits.jeffress import JeffressParams, build_jeffress, fibre_delays_ms, input_weight  # noqa: E402
 from brainsim.devices import BrianSession, DeviceConfig  # noqa: E402
-from brainsim.experiments.jeffress import accuracy_metrics, simulate_jeffress  # noqa: E402
+from brainsim.experiments.jeffress import JeffressConfig, accuracy_metrics, simulate_jeffress  # noqa: E402
 from brainsim.stimuli.ipd import PLAIN_EARS, TUTORIAL, IPDStimulus, wrap_angle  # noqa: E402
 
 
 def test_delay_lines_realise_each_best_ipd():
-    params = JeffressParams(n_detectors=12, freq_hz=20.0)
-    stim = PLAIN_EARS.with_(fibres_per_ear=3)
-    delays = fibre_delays_ms(params, stim.fibre_ear, stim.fibre_phase_delays)
+    params = JeffressParams(n_detectors=12)
+    stim = PLAIN_EARS.with_(fibres_per_ear=3, freq_hz=20.0)   # the delay lines follow the tone
+    delays = fibre_delays_ms(params, stim)
     ear0, ear1 = delays[0], delays[3]
     # ear 1 reaches detector k later by best_ipd / (2 pi f): 50 ms period -> 360 deg
     assert np.allclose((ear1 - ear0) / 50.0 * 360.0, np.degrees(params.best_ipd_rad))
     assert delays.min() >= 0 and np.allclose(ear0 + ear1, 25.0)
     # the tutorial's fibre phase delays (0..pi/2) are undone by 0..12.5 ms of extra delay
     tut = TUTORIAL.with_(fibres_per_ear=3)
-    comp = fibre_delays_ms(params, tut.fibre_ear, tut.fibre_phase_delays) - delays
+    comp = fibre_delays_ms(params, tut) - delays
     assert np.allclose(comp[[0, 1, 2], 0], [0.0, 6.25, 12.5])
 
 
@@ -35,7 +35,7 @@ def test_built_synapses_carry_the_layout_and_stay_within_trials():
         d = np.asarray(net.synapses.delay[:] / brian2.ms)
     assert len(i) == 3 * 4 * 6
     assert np.array_equal(i // 4, j // 6)  # fibres of trial s reach only detectors of trial s
-    expected = fibre_delays_ms(params, p.fibre_ear, p.fibre_phase_delays)
+    expected = fibre_delays_ms(params, p)
     assert np.allclose(d, expected[i % 4, j % 6])
 
 
@@ -76,7 +76,7 @@ def test_weight_scales_with_input_strength():
 @pytest.fixture(scope="module")
 def sweep_run():
     ipds = np.array([-150.0, -90.0, -45.0, 0.0, 45.0, 90.0, 150.0])
-    return simulate_jeffress(np.concatenate([ipds, -ipds]), seed=11)
+    return simulate_jeffress(np.concatenate([ipds, -ipds]), JeffressConfig(seed=11))
 
 
 def test_peak_of_the_population_moves_with_the_ipd(sweep_run):
@@ -111,9 +111,9 @@ def test_cpp_standalone_matches_runtime(tmp_path):
     """The circuit is deterministic given its input: both devices give the same spikes."""
     ipd = [-30.0, 60.0]
     stim = PLAIN_EARS.with_(fibres_per_ear=40, duration_ms=60)
-    rt = simulate_jeffress(ipd, stimulus=stim, seed=3, device=DeviceConfig("runtime"))
-    cpp = simulate_jeffress(ipd, stimulus=stim, seed=3,
-                            device=DeviceConfig("cpp_standalone", build_dir=str(tmp_path / "cpp")))
+    rt = simulate_jeffress(ipd, JeffressConfig(stimulus=stim, seed=3, device=DeviceConfig("runtime")))
+    cpp = simulate_jeffress(ipd, JeffressConfig(stimulus=stim, seed=3,
+                                                device=DeviceConfig("cpp_standalone", build_dir=str(tmp_path / "cpp"))))
     assert cpp.ran and (tmp_path / "cpp" / "main").exists()
     assert rt.counts.sum() > 0
     # identical up to last-bit differences of exp() in numpy vs C++ near threshold
@@ -123,8 +123,9 @@ def test_cpp_standalone_matches_runtime(tmp_path):
 def test_cuda_standalone_generates_code_without_a_gpu(tmp_path):
     pytest.importorskip("brian2cuda")
     out = tmp_path / "cuda"
-    run = simulate_jeffress([30.0], stimulus=PLAIN_EARS.with_(fibres_per_ear=10, duration_ms=20), seed=0,
-                            device=DeviceConfig("cuda_standalone", build_dir=str(out), build_only=True))
+    run = simulate_jeffress([30.0], JeffressConfig(stimulus=PLAIN_EARS.with_(fibres_per_ear=10, duration_ms=20),
+                                                   device=DeviceConfig("cuda_standalone", build_dir=str(out),
+                                                                       build_only=True)))
     assert not run.ran
     assert (out / "main.cu").exists() and (out / "makefile").exists()
     code = list((out / "code_objects").glob("*.cu"))

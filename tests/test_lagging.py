@@ -37,7 +37,7 @@ def test_bad_time_constants_are_rejected():
     with pytest.raises(UserError, match="tau_learn_ms"):
         DelayLearnerParams(tau_learn_ms=-1)
     with pytest.raises(UserError, match="initial delay"):
-        DelayLearnerParams(initial_delay_ms=25.0, max_delay_ms=20.0)
+        DelayLearnerParams(initial_delay_ms=25.0, max_delay_ms=20.0).check(dt_ms=0.1)
     with pytest.raises(UserError, match="delay_ms"):
         LagLineParams(stages=8, delay_ms=0.1, dt_ms=0.1)   # tau_d < dt
 
@@ -45,15 +45,15 @@ def test_bad_time_constants_are_rejected():
 def test_impulse_response_matches_erlang_closed_form():
     """x_K / tau_d after one spike is the Erlang density: mean K tau_d, sd sqrt(K) tau_d."""
     dt = 0.01
-    for r in ex.impulse_responses((2, 5, 12), delay_ms=4.0, dt_ms=dt):
-        K, tau = r["stages"], r["tau_ms"]
-        assert r["mass"] == pytest.approx(1.0, abs=0.01)
-        assert r["mean_ms"] == pytest.approx(K * tau, abs=0.02)
+    for r in ex.impulse_responses(ex.ImpulseParams(stages="2,5,12", delay_ms=4.0, dt_ms=dt)):
+        K, tau = r.stages, r.tau_ms
+        assert r.mass == pytest.approx(1.0, abs=0.01)
+        assert r.mean_ms == pytest.approx(K * tau, abs=0.02)
         # Forward Euler makes each stage a geometric filter of variance tau (tau - dt): the chain's sd
         # is sqrt(K tau (tau - dt)) exactly, within dt / (2 tau) (here < 2 %) of sqrt(K) tau.
-        assert r["sd_ms"] == pytest.approx(math.sqrt(K * tau * (tau - dt)), rel=0.003)
-        assert r["sd_ms"] == pytest.approx(math.sqrt(K) * tau, rel=0.02)
-        assert r["max_abs_diff"] < 0.03 * r["peak"], K
+        assert r.sd_ms == pytest.approx(math.sqrt(K * tau * (tau - dt)), rel=0.003)
+        assert r.sd_ms == pytest.approx(math.sqrt(K) * tau, rel=0.02)
+        assert r.max_abs_diff < 0.03 * r.peak, K
 
 
 def _bump_mean(t, y, start, stop):
@@ -85,9 +85,10 @@ def test_delay_change_takes_effect_within_the_same_run():
 
 def test_learner_converges_on_a_small_case():
     """Offsets below and above the initial delay (5 ms) are learned to well within 0.5 ms in 1 s."""
-    out = ex.run_lagging_many([2.0, 8.5], seed=3, params=ex.LaggingRunParams(initial_delay_ms=5.0, duration_s=1.0))
-    for r in out["results"]:
-        delay = r["traces"]["delay_ms"]
+    out = ex.run_lagging_many([2.0, 8.5], seed=3,
+                              params=ex.LaggingRunParams(DelayLearnerParams(initial_delay_ms=5.0), duration_s=1.0))
+    for run in out:
+        r, delay = run.summary, run.delay_ms
         assert delay[0] == pytest.approx(5.0)
         assert r["error_ms"] < 0.05, r
         assert r["simulated_s_needed"] is not None and r["simulated_s_needed"] < 0.8
@@ -101,8 +102,8 @@ def test_learner_runs_in_generated_code_cpp_standalone():
     """The rule lives in generated code: cpp_standalone (no network_operation) learns as well."""
     out = ex.run_lagging_many([6.5], seed=1, params=ex.LaggingRunParams(duration_s=1.0),
                               device=DeviceConfig(name="cpp_standalone"))
-    assert out["results"][0]["device"] == "cpp_standalone"
-    assert out["results"][0]["error_ms"] < 0.1
+    assert out[0].summary["device"] == "cpp_standalone"
+    assert out[0].summary["error_ms"] < 0.1
 
 
 def test_offsets_beyond_the_maximum_delay_are_rejected():

@@ -136,5 +136,7 @@ def test_conversions():
                                  dict(dt_ms=0), dict(rate_max_hz=float("nan")), dict(duration_ms=0.4),
                                  dict(rate_max_hz=2000.0)])
 def test_bad_parameters_are_rejected(bad):
-    with pytest.raises(ValueError):
+    from brainsim.errors import UserError
+
+    with pytest.raises(UserError, match="IPDStimulusParams|duration_ms|rate_max_hz"):   # one line, naming the field
         S.IPDStimulusParams(**bad)

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from brainsim.experiments import sweep as sw
+from brainsim import sweeps as sw
 
 TINY_JEFFRESS = """
 experiment = "jeffress"
@@ -41,13 +41,12 @@ def jeffress_sweep(tmp_path_factory):
     """One real tiny Jeffress sweep on two local worker processes, shared by the tests below."""
     out = tmp_path_factory.mktemp("jeffress_sweep")
     spec = sw.parse_spec(TINY_JEFFRESS)
-    result = sw.run_sweep(spec, out, workers=2, progress=False)
+    result = sw.run_sweep(spec, out, sw.SweepOptions(workers=2), progress=False)
     return spec, out, result
 
 
 def test_local_sweep_runs_every_setting_and_seed(jeffress_sweep):
-    from brainsim.circuits.jeffress import JeffressParams
-    from brainsim.experiments.jeffress import accuracy_metrics, simulate_jeffress
+    from brainsim.experiments.jeffress import JeffressConfig, accuracy_metrics, simulate_jeffress
     from brainsim.stimuli.ipd import PLAIN_EARS
 
     spec, out, result = jeffress_sweep
@@ -62,7 +61,7 @@ def test_local_sweep_runs_every_setting_and_seed(jeffress_sweep):
     # the table's numbers are the experiment's own: recompute one run in this process
     row = next(r for r in rows if float(r["ipd_deg"]) == 30.0 and r["seed"] == "1")
     stim = PLAIN_EARS.with_(duration_ms=40.0, fibres_per_ear=40)
-    run = simulate_jeffress(np.full(2, 30.0), circuit=JeffressParams(), stimulus=stim, seed=1)
+    run = simulate_jeffress(np.full(2, 30.0), JeffressConfig(stimulus=stim, seed=1))
     expected = accuracy_metrics(run)
     assert math.isclose(float(row["mae_deg"]), expected["mae_deg"], rel_tol=1e-9)
     assert math.isclose(float(row["mean_detector_spikes_per_trial"]), expected["mean_detector_spikes_per_trial"])
@@ -75,17 +74,17 @@ def test_local_sweep_runs_every_setting_and_seed(jeffress_sweep):
 def test_rerun_skips_finished_rows_and_keeps_the_table(jeffress_sweep):
     spec, out, _ = jeffress_sweep
     before = (out / sw.TABLE).read_text()
-    result = sw.run_sweep(spec, out, workers=2, progress=False)
+    result = sw.run_sweep(spec, out, sw.SweepOptions(workers=2), progress=False)
     assert (result.skipped, result.ok, result.failed) == (4, 0, 0)
     assert (out / sw.TABLE).read_text() == before
 
 
 def test_interrupted_sweep_resumes_only_missing_runs(tmp_path):
     spec = sw.parse_spec(PROBE.replace("fail_above = 1.5", "fail_above = 100.0"))
-    first = sw.run_sweep(spec, tmp_path, workers=1, progress=False, max_runs=2)  # "killed" after 2 runs
+    first = sw.run_sweep(spec, tmp_path, sw.SweepOptions(workers=1, max_runs=2), progress=False)  # "killed" after 2 runs
     assert (first.ok, first.skipped) == (2, 0)
     done_ids = {r["run_id"] for r in _rows(tmp_path)}
-    second = sw.run_sweep(spec, tmp_path, workers=1, progress=False)
+    second = sw.run_sweep(spec, tmp_path, sw.SweepOptions(workers=1), progress=False)
     assert (second.skipped, second.ok) == (2, 4)
     rows = _rows(tmp_path)
     assert len(rows) == 6 and {r["run_id"] for r in rows} == {r.run_id for r in sw.expand(spec)}
@@ -94,7 +93,7 @@ def test_interrupted_sweep_resumes_only_missing_runs(tmp_path):
 
 def test_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path):
     spec = sw.parse_spec(PROBE)
-    result = sw.run_sweep(spec, tmp_path, workers=2, progress=False)
+    result = sw.run_sweep(spec, tmp_path, sw.SweepOptions(workers=2), progress=False)
     assert (result.ok, result.failed) == (4, 2)
     rows = {(float(r["x"]), int(r["seed"])): r for r in _rows(tmp_path)}
     for seed in (0, 1):
@@ -110,9 +109,9 @@ def test_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path):
             assert ok["worker_pid"] == ok["pid"] and ok["workdir_exists"] == "True"
     assert f"sweep-" not in os.environ.get("BRAINSIM_BUILD_ROOT", "")  # restored in this process
     # a rerun retries the failed runs only (they fail again), or keeps them with retry_failed=False
-    again = sw.run_sweep(spec, tmp_path, workers=1, progress=False)
+    again = sw.run_sweep(spec, tmp_path, sw.SweepOptions(workers=1), progress=False)
     assert (again.skipped, again.failed) == (4, 2)
-    kept = sw.run_sweep(spec, tmp_path, workers=1, progress=False, retry_failed=False)
+    kept = sw.run_sweep(spec, tmp_path, sw.SweepOptions(workers=1, skip_failed=True), progress=False)
     assert (kept.skipped, kept.failed, kept.ok) == (6, 0, 0)
 
 
@@ -122,7 +121,7 @@ def test_dask_localcluster_runs_a_tiny_sweep(tmp_path):
     spec = sw.parse_spec(TINY_JEFFRESS.replace("repeats = 2", "repeats = 1"))
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                       silence_logs=40) as cluster:
-        result = sw.run_sweep(spec, tmp_path, scheduler=cluster.scheduler_address, progress=False)
+        result = sw.run_sweep(spec, tmp_path, sw.SweepOptions(scheduler=cluster.scheduler_address), progress=False)
     assert (result.ok, result.failed) == (2, 0)
     assert result.executor.startswith("Dask cluster")
     rows = _rows(tmp_path)
@@ -135,14 +134,14 @@ def test_out_dir_of_another_experiment_is_refused(jeffress_sweep, tmp_path):
 
     _, out, _ = jeffress_sweep
     with pytest.raises(UserError, match="holds results of experiment 'jeffress'"):
-        sw.run_sweep(sw.parse_spec(PROBE), out, workers=1, progress=False)
+        sw.run_sweep(sw.parse_spec(PROBE), out, sw.SweepOptions(workers=1), progress=False)
 
 
 def test_unreachable_scheduler_is_a_user_error(tmp_path):
     from brainsim.errors import UserError
 
     with pytest.raises(UserError, match="cannot reach the Dask scheduler"):
-        sw.run_sweep(sw.parse_spec(PROBE), tmp_path, scheduler="tcp://127.0.0.1:1", progress=False)
+        sw.run_sweep(sw.parse_spec(PROBE), tmp_path, sw.SweepOptions(scheduler="tcp://127.0.0.1:1"), progress=False)
 
 
 def test_plots_and_their_statistics(jeffress_sweep, tmp_path):
@@ -171,11 +170,11 @@ def test_parallel_cpp_standalone_builds_do_not_collide(tmp_path):
     """Two worker processes compile Jeffress cpp_standalone projects at the same time."""
     spec = sw.parse_spec(TINY_JEFFRESS.replace("repeats = 2", "repeats = 1")
                          + 'device = "cpp_standalone"\n')
-    result = sw.run_sweep(spec, tmp_path / "out", workers=2, progress=False)
+    result = sw.run_sweep(spec, tmp_path / "out", sw.SweepOptions(workers=2), progress=False)
     assert (result.ok, result.failed) == (2, 0), result.failures
     rows = _rows(tmp_path / "out")
     runtime = sw.run_sweep(sw.parse_spec(TINY_JEFFRESS.replace("repeats = 2", "repeats = 1")), tmp_path / "rt",
-                           workers=1, progress=False)
+                           sw.SweepOptions(workers=1), progress=False)
     assert runtime.ok == 2
     # same stimuli, same circuit: the standalone runs decode like the runtime ones
     by_ipd = {float(r["ipd_deg"]): float(r["mae_deg"]) for r in _rows(tmp_path / "rt")}
@@ -200,7 +199,7 @@ def test_ipd_adapter_trains_and_tests_like_train_ipd(tmp_path):
     assert row["status"] == "ok", row["error"]
     protocol = replace(protocol_from("seed", epochs=1, n_train=128, batch_size=64, n_test=64, hidden=8,
                                      tau_hidden_ms=2.0, tau_out_ms=2.0), seed=3)
-    direct = train_ipd(protocol, None, progress=False, stimulus=TUTORIAL.with_(envelope_power=5.0))["scores"]
+    direct = train_ipd(protocol, None, progress=False, stimulus=TUTORIAL.with_(envelope_power=5.0)).scores
     assert row["test_accuracy"] == direct["test_accuracy"]
     assert row["train_mae_deg"] == direct["train_mae_deg"]
 
@@ -223,7 +222,7 @@ def test_compare_adapter_cuba_agrees_with_torch(tmp_path):
 def test_ipd_evaluate_adapter_scores_a_model_and_records_a_missing_one(tmp_path):
     from conftest import ROOT
 
-    from brainsim.experiments.ipd import evaluate_model
+    from brainsim.experiments.ipd import IPDEvaluation, evaluate_model
 
     model = ROOT / "models" / "ipd_seed"
     if not (model / "manifest.json").is_file():
@@ -233,5 +232,5 @@ def test_ipd_evaluate_adapter_scores_a_model_and_records_a_missing_one(tmp_path)
                               "fixed": {"n_test": 64}})
     good, missing = (sw.execute_run(run.task()) for run in sw.expand(spec))
     assert good["status"] == "ok", good["error"]
-    assert good["accuracy"] == evaluate_model(model, seed=4, n_test=64)["accuracy"]
+    assert good["accuracy"] == evaluate_model(model, IPDEvaluation(seed=4, n_test=64))["accuracy"]
     assert missing["status"] == "failed" and "UserError" in missing["error"] and "missing_model" in missing["error"]

@@ -6,8 +6,7 @@ import itertools
 import pytest
 
 from brainsim.errors import UserError
-from brainsim.experiments import sweep as sw
-from brainsim.experiments import sweep_adapters as adapters
+from brainsim import sweeps as sw
 
 JEFFRESS = """
 experiment = "jeffress"
@@ -76,7 +75,7 @@ def test_explicit_seeds_and_default_single_seed():
     ('experiment = "jeffress"\n[grid]\nn_detectors = [12.5]', "must be an integer"),
     ('experiment = "jeffress"\n[grid]\nipd_deg = ["left"]', "must be a number"),
     ('experiment = "jeffress"\n[grid]\nphase_delays = [1]', "true or false"),
-    ('experiment = "jeffress"\n[grid]\ndevice = ["gpu"]', "must be one of"),
+    ('experiment = "jeffress"\n[grid]\ndevice = ["gpu"]', "invalid choice"),
     ('experiment = "jeffress"\n[grid]\nn_detectors = [2]', "n_detectors must be >= 3"),
     ('experiment = "jeffress"\n[grid]\nipd_deg = [500.0]', "between -180 and 180"),
     ('experiment = "jeffress"\nrepeats = 0\n[grid]\nn_trials = [1]', "repeats must be an integer >= 1"),
@@ -84,12 +83,13 @@ def test_explicit_seeds_and_default_single_seed():
     ('experiment = "jeffress"\n[grid]\nseed = [1, 2]', "'seed' is not a parameter"),
     ('experiment = "jeffress"\n[grid]\nn_trials = [1]\n[fixed]\nn_trials = 2', "both in [grid] and in [fixed]"),
     ('experiment = "jeffress"\nrepeat = 2\n[grid]\nn_trials = [1]', "unknown key 'repeat'"),
-    ('experiment = "ipd"\n[grid]\nreadout = ["xyz"]', "unknown readout"),
-    ('experiment = "ipd"\n[grid]\ntau_ms = [2.0]\n[fixed]\ntau_out_ms = 5.0', "not both"),
+    ('experiment = "ipd"\n[grid]\nreadout = ["xyz"]', "invalid choice"),
+    ('experiment = "ipd"\n[grid]\nhidden = [0]', "positive integer"),
+    ('experiment = "ipd"\n[grid]\nbatch_size = [8192]', "larger than the training set"),
     ('experiment = "ipd-evaluate"\n[grid]\nn_test = [10]', "needs a value for model"),
-    ('experiment = "compare"\n[grid]\nneuron = ["lif"]\n[fixed]\nmodel = "m"', "must be one of"),
+    ('experiment = "compare"\n[grid]\nneuron = ["lif"]\n[fixed]\nmodel = "m"', "invalid choice"),
     ('experiment = "compare"\n[grid]\nn_test = [8]', "needs a value for model"),
-    ('experiment = "compare"\n[grid]\ncoba_E_i_mV = [-50.0]\n[fixed]\nmodel = "m"', "need E_i < E_L"),
+    ('experiment = "compare"\n[grid]\ncoba_e_i_mv = [-50.0]\n[fixed]\nmodel = "m"', "need E_i < E_L"),
     ('experiment = "no_such_module:X"\n[grid]\nx = [1]', "cannot import experiment"),
 ])
 def test_bad_specs_are_one_line_user_errors(text, fragment):
@@ -101,9 +101,9 @@ def test_bad_specs_are_one_line_user_errors(text, fragment):
 
 
 def test_stdp_settings_are_checked_by_its_parameter_class():
-    if "stdp" not in adapters.available():
+    if "stdp" not in sw.available():
         pytest.skip("the Diehl & Cook experiment is not in this checkout")
-    with pytest.raises(UserError, match="n_neurons must be > 0"):
+    with pytest.raises(UserError, match="n_neurons must be a positive integer"):
         sw.parse_spec('experiment = "stdp"\n[grid]\nn_neurons = [0]')
     with pytest.raises(UserError, match="dt .* must divide"):
         sw.parse_spec('experiment = "stdp"\n[grid]\ndt_ms = [0.3]')
@@ -112,16 +112,16 @@ def test_stdp_settings_are_checked_by_its_parameter_class():
 
 
 def test_every_adapter_declares_unique_parameters_and_metrics():
-    assert {"jeffress", "ipd", "ipd-evaluate", "compare"} <= set(adapters.available())
-    for name in adapters.available():
-        exp = adapters.get(name)
+    assert {"jeffress", "ipd", "ipd-evaluate", "compare"} <= set(sw.available())
+    for name in sw.available():
+        exp = sw.get(name)
         names = exp.param_names
         assert len(names) == len(set(names)), name
         assert "seed" not in names
         assert not set(names) & sw.RESERVED, name
         assert not set(exp.metrics) & (sw.RESERVED | set(names)), name
         for p in exp.params:  # defaults are valid values of the declared type
-            if p.default is not adapters.REQUIRED:
+            if p.default is not sw.REQUIRED:
                 assert p.coerce(p.default) == p.default, (name, p.name)
 
 
@@ -129,17 +129,27 @@ def test_adapter_defaults_match_the_experiments_parameter_classes():
     from brainsim.circuits.jeffress import JeffressParams
     from brainsim.stimuli.ipd import IPDStimulusParams
 
-    jeff = adapters.get("jeffress")
+    jeff = sw.get("jeffress")
     assert jeff.param("n_detectors").default == JeffressParams().n_detectors
     assert jeff.param("stimulus_dt_ms").default == IPDStimulusParams().dt_ms
     assert jeff.param("phase_delays").default is False  # plain ears, as brainsim jeffress
-    if "stdp" in adapters.available():
+    if "stdp" in sw.available():
         from brainsim.circuits.diehl_cook import DiehlCookParams
 
-        stdp = adapters.get("stdp")
+        stdp = sw.get("stdp")
         assert stdp.param("intensity").default == DiehlCookParams().intensity
-    ipd = adapters.get("ipd")
+    ipd = sw.get("ipd")
     assert ipd.param("envelope_power").default == IPDStimulusParams().envelope_power
+
+
+def test_ipd_tau_shortcut_sets_both_layers_unless_one_is_given():
+    from brainsim.experiments.ipd import protocol_from
+
+    both = protocol_from("seed", tau_ms=2.0)
+    assert (both.net.tau_hidden_ms, both.net.tau_out_ms) == (2.0, 2.0)
+    specific = protocol_from("seed", tau_ms=2.0, tau_out_ms=5.0)
+    assert (specific.net.tau_hidden_ms, specific.net.tau_out_ms) == (2.0, 5.0)
+    assert protocol_from("best").net.tau_out_ms == 2.0   # the preset's, untouched
 
 
 def test_plugin_experiment_by_import_path():

@@ -5,7 +5,7 @@ job (:mod:`.nir_run`). The networks themselves are :mod:`brainsim.netspec` specs
 imports torch."""
 from .nir_export import export_nir
 from .nir_import import plan_graph, read_graph, spec_from_nir
-from .nir_run import NIRRunResult, run_graph
+from .nir_run import NIRRunParams, NIRRunResult, run_graph
 from .sources import load_network
 
-__all__ = ["NIRRunResult", "export_nir", "load_network", "plan_graph", "read_graph", "run_graph", "spec_from_nir"]
+__all__ = ["NIRRunParams", "NIRRunResult", "export_nir", "load_network", "plan_graph", "read_graph", "run_graph", "spec_from_nir"]

@@ -10,8 +10,21 @@ import numpy as np
 from ..devices import DeviceConfig
 from ..errors import UserError
 from ..io import load_npy
+from ..params import check_fields, param, param_group
 
 DEFAULT_DT_S = 1e-4  # snnTorch's export_to_nir converts beta with this dt
+
+
+@dataclass(frozen=True)
+class NIRRunParams:
+    """How a NIR graph is simulated: its time step and the Brian2 device."""
+
+    dt_s: float | None = param(None, f"time step (none: the dt of a brainsim export's side file, else "
+                               f"{DEFAULT_DT_S:g} s, the dt of snnTorch's export)", unit="s", gt=0, cli="--dt")
+    device: DeviceConfig = param_group(DeviceConfig, "simulation device")
+
+    def __post_init__(self):
+        check_fields(self)
 
 
 def load_input(path: Path) -> np.ndarray:
@@ -73,10 +86,11 @@ class NIRRunResult:
                 f"{self.batch}; output {self.output_shape} ({spikes}) -> {self.output_path}")
 
 
-def run_graph(graph_path, input_path, output_path, device_config: DeviceConfig, dt_s: float | None = None) -> NIRRunResult:
+def run_graph(graph_path, input_path, output_path, params: NIRRunParams = NIRRunParams(),
+              progress: bool = False) -> NIRRunResult:
     """Simulate the NIR graph ``graph_path`` in Brian2 on the 0/1 input array ``input_path`` (.npy,
-    shape (time, batch, features)) with time step ``dt_s`` (seconds; default: the side file's dt of
-    a brainsim export, else :data:`DEFAULT_DT_S`) on ``device_config``, and write the output
+    shape (time, batch, features)) with time step ``params.dt_s`` (seconds; default: the side file's
+    dt of a brainsim export, else :data:`DEFAULT_DT_S`) on ``params.device``, and write the output
     (:func:`brainsim.bridge.nir_brian2.read_outputs`) to ``output_path`` (.npy). Nothing is written
     unless the simulation succeeds; bad input raises UserError."""
     from ..devices import BrianSession
@@ -92,8 +106,9 @@ def run_graph(graph_path, input_path, output_path, device_config: DeviceConfig, 
     if x.shape[2] != plan.n_inputs:
         raise UserError(f"shape mismatch: the input has {x.shape[2]} features, the graph's Input node "
                         f"{plan.n_inputs}")
-    dt_s = default_dt(graph_path, graph) if dt_s is None else float(dt_s)
-    with BrianSession(device_config, label="nir-run") as session:
+    device_config = params.device
+    dt_s = default_dt(graph_path, graph) if params.dt_s is None else params.dt_s
+    with BrianSession(device_config, label="nir-run", progress=progress) as session:
         y = simulate_nir(plan, x, dt_s, session)
         project = session.project_dir
     kinds = tuple(p.kind for p in plan.ordered())

@@ -29,11 +29,17 @@ cost of a sample and gives the same accuracy on the benchmark protocol (docs/mni
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..errors import UserError
+from ..params import check_fields, param
 from . import counter_rng
+
+if TYPE_CHECKING:  # annotations only: Brian2 is imported when the network is built
+    import brian2
 
 # -- equations (units in every line); constants are resolved from the builder's namespace ---------
 
@@ -164,57 +170,55 @@ STATIC_ON_PRE = "ge_post += w"
 class DiehlCookParams:
     """All parameters of the network and its schedule (the seed's values unless noted)."""
 
-    n_input: int = 784
-    n_neurons: int = 400
-    dt_ms: float = 0.5               # the paper's step; the seed used 0.1 ms
+    n_input: int = param(784, "input neurons (28 x 28 pixels)", gt=0)
+    n_neurons: int = param(400, "excitatory (= inhibitory) neurons (the paper: 100, 400, 1600, 6400)", gt=0,
+                           cli="--neurons")
+    dt_ms: float = param(0.5, "time step (the paper's; the seed used 0.1 ms)", unit="ms", gt=0)
     # excitatory neurons
-    v_rest_exc_mv: float = -65.0
-    v_reset_exc_mv: float = -65.0
-    v_thresh_exc_mv: float = -72.0   # threshold is theta + this (theta starts at 20 mV: -52 mV)
-    tau_mem_exc_ms: float = 100.0
-    e_inh_exc_mv: float = -100.0
-    refractory_exc_ms: float = 5.0
-    timer_ms: float = 50.0
-    theta_init_mv: float = 20.0
-    theta_plus_mv: float = 0.05
-    tau_theta_ms: float = 1e7
+    v_rest_exc_mv: float = param(-65.0, "excitatory resting potential", unit="mV")
+    v_reset_exc_mv: float = param(-65.0, "excitatory reset potential", unit="mV")
+    v_thresh_exc_mv: float = param(-72.0, "excitatory threshold, plus theta (theta starts at 20 mV: -52 mV)",
+                                   unit="mV")
+    tau_mem_exc_ms: float = param(100.0, "excitatory membrane time constant", unit="ms", gt=0)
+    e_inh_exc_mv: float = param(-100.0, "inhibitory reversal potential of excitatory neurons", unit="mV")
+    refractory_exc_ms: float = param(5.0, "excitatory refractory period", unit="ms", gt=0)
+    timer_ms: float = param(50.0, "no excitatory spike within this time of the last one", unit="ms", gt=0)
+    theta_init_mv: float = param(20.0, "initial adaptive threshold theta", unit="mV")
+    theta_plus_mv: float = param(0.05, "theta increase per spike (training)", unit="mV")
+    tau_theta_ms: float = param(1e7, "decay time constant of theta (training)", unit="ms", gt=0)
     # inhibitory neurons
-    v_rest_inh_mv: float = -60.0
-    v_reset_inh_mv: float = -45.0
-    v_thresh_inh_mv: float = -40.0
-    tau_mem_inh_ms: float = 10.0
-    e_inh_inh_mv: float = -85.0
-    refractory_inh_ms: float = 2.0
+    v_rest_inh_mv: float = param(-60.0, "inhibitory resting potential", unit="mV")
+    v_reset_inh_mv: float = param(-45.0, "inhibitory reset potential", unit="mV")
+    v_thresh_inh_mv: float = param(-40.0, "inhibitory threshold", unit="mV")
+    tau_mem_inh_ms: float = param(10.0, "inhibitory membrane time constant", unit="ms", gt=0)
+    e_inh_inh_mv: float = param(-85.0, "inhibitory reversal potential of inhibitory neurons", unit="mV")
+    refractory_inh_ms: float = param(2.0, "inhibitory refractory period", unit="ms", gt=0)
     # shared
-    e_exc_mv: float = 0.0
-    tau_ge_ms: float = 1.0
-    tau_gi_ms: float = 2.0
-    w_exc_inh: float = 10.4
-    w_inh_exc: float = 17.0
+    e_exc_mv: float = param(0.0, "excitatory reversal potential", unit="mV")
+    tau_ge_ms: float = param(1.0, "excitatory conductance time constant", unit="ms", gt=0)
+    tau_gi_ms: float = param(2.0, "inhibitory conductance time constant", unit="ms", gt=0)
+    w_exc_inh: float = param(10.4, "weight excitatory -> inhibitory partner")
+    w_inh_exc: float = param(17.0, "weight inhibitory -> every other excitatory neuron")
     # input synapses and STDP
-    max_delay_ms: float = 10.0
-    w_init_scale: float = 0.3        # initial weights (U[0, 1) + 0.01) * 0.3
-    nu_pre: float = 0.0001
-    nu_post: float = 0.01
-    tau_pre_ms: float = 20.0
-    tau_post1_ms: float = 20.0
-    tau_post2_ms: float = 40.0
-    w_max: float = 1.0
-    column_sum: float = 78.0
+    max_delay_ms: float = param(10.0, "input delays drawn uniformly in [0, max)", unit="ms", gt=0)
+    w_init_scale: float = param(0.3, "initial weights (U[0, 1) + 0.01) * this", gt=0)
+    nu_pre: float = param(0.0001, "STDP depression rate")
+    nu_post: float = param(0.01, "STDP potentiation rate")
+    tau_pre_ms: float = param(20.0, "presynaptic trace time constant", unit="ms", gt=0)
+    tau_post1_ms: float = param(20.0, "first postsynaptic trace time constant", unit="ms", gt=0)
+    tau_post2_ms: float = param(40.0, "second postsynaptic trace time constant", unit="ms", gt=0)
+    w_max: float = param(1.0, "largest input weight")
+    column_sum: float = param(78.0, "sum of every neuron's input weights after normalisation", gt=0)
     # schedule
-    present_ms: float = 350.0
-    rest_ms: float = 150.0
-    intensity: float = 2.0
-    pixel_to_hz: float = 1.0 / 8.0   # rate = pixel * pixel_to_hz * intensity
-    min_spikes: int = 5
+    present_ms: float = param(350.0, "presentation of a sample", unit="ms", gt=0)
+    rest_ms: float = param(150.0, "rest after a presentation", unit="ms", gt=0)
+    intensity: float = param(2.0, "input rate = pixel * pixel_to_hz * intensity (raised when a sample is too "
+                             "weak)", gt=0)
+    pixel_to_hz: float = param(1.0 / 8.0, "input rate per pixel value and unit intensity", unit="Hz", gt=0)
+    min_spikes: int = param(5, "fewer excitatory spikes: the sample is shown again with intensity + 1", ge=0)
 
     def __post_init__(self):
-        from ..errors import UserError
-
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name.endswith(("_ms", "neurons", "input", "scale", "sum", "intensity", "hz")) and not value > 0:
-                raise UserError(f"{f.name} must be > 0, got {value!r}")
+        check_fields(self)
         period_steps = (self.present_ms + self.rest_ms) / self.dt_ms
         if abs(period_steps - round(period_steps)) > 1e-9 or abs(
                 self.present_ms / self.dt_ms - round(self.present_ms / self.dt_ms)) > 1e-9:
@@ -238,16 +242,18 @@ class DiehlCookParams:
         return self.n_input * self.n_neurons
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class DiehlCookHandles:
-    network: object
-    inputs: object
-    exc: object
-    inh: object
-    controller: object
-    input_synapses: object
-    stimulus: object          # TimedArray (rows, n_input) of rates in Hz before intensity
-    exc_spikes: object        # SpikeMonitor of the excitatory group
+    """What :func:`build_diehl_cook` returns: the network and the groups a caller reads or sets."""
+
+    network: brian2.Network
+    inputs: brian2.NeuronGroup
+    exc: brian2.NeuronGroup
+    inh: brian2.NeuronGroup
+    controller: brian2.NeuronGroup
+    input_synapses: brian2.Synapses
+    stimulus: brian2.TimedArray   # (rows, n_input) rates in Hz before intensity
+    exc_spikes: brian2.SpikeMonitor   # of the excitatory group
     learning: bool
 
 
@@ -279,6 +285,7 @@ def initial_weights(params: DiehlCookParams, rng: np.random.Generator) -> np.nda
 
 
 def initial_delays_ms(params: DiehlCookParams, rng: np.random.Generator) -> np.ndarray:
+    """Input delays (ms) drawn uniformly in [0, max_delay_ms), input-major."""
     return rng.random(params.n_synapses) * params.max_delay_ms
 
 
@@ -288,6 +295,7 @@ def initial_theta(params: DiehlCookParams) -> np.ndarray:
 
 
 def column_sums(params: DiehlCookParams, weights: np.ndarray) -> np.ndarray:
+    """Sum of every excitatory neuron's input weights (flat input-major weights -> (N,))."""
     return np.asarray(weights).reshape(params.n_input, params.n_neurons).sum(axis=0)
 
 

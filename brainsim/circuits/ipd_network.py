@@ -80,6 +80,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..netspec.ipd import IPDNetworkSpec
+from ..params import check_fields, param
 
 if TYPE_CHECKING:  # annotations only
     import brian2
@@ -152,35 +153,34 @@ v_max = clip((v - E_L) / U_out, v_max, inf)
 
 @dataclass(frozen=True)
 class CobaParams:
-    """Physical parameters of the conductance-based realisation (units in the names)."""
+    """Physical parameters of the conductance-based realisation (units in the names). Raises
+    UserError on invalid values."""
 
-    dt_ms: float = 0.1
-    E_L_mV: float = -70.0
-    V_th_mV: float = -50.0
-    V_reset_mV: float = -70.0
-    E_e_mV: float = 0.0
-    E_i_mV: float = -90.0
-    membrane_tau_ms: float = 1.0     # at most; capped at a quarter of the synaptic (torch) tau
-    refractory_ms: float = 3.0       # torch drops the input of ~3 steps after a crossing (pair + reset)
-    out_mV_per_unit: float = 0.1     # U_out of passive outputs: small to stay near-linear
-    second_spike: bool = True        # emulate torch's second spike; False: every spike counts twice
+    dt_ms: float = param(0.1, "time step of the conductance-based network", unit="ms", gt=0)
+    e_l_mv: float = param(-70.0, "leak reversal potential E_L", unit="mV")
+    v_th_mv: float = param(-50.0, "firing threshold V_th", unit="mV")
+    v_reset_mv: float = param(-70.0, "reset potential", unit="mV")
+    e_e_mv: float = param(0.0, "excitatory reversal potential E_e", unit="mV")
+    e_i_mv: float = param(-90.0, "inhibitory reversal potential E_i", unit="mV")
+    membrane_tau_ms: float = param(1.0, "membrane time constant, at most (capped at a quarter of the synaptic, "
+                                   "torch, tau)", unit="ms", gt=0)
+    refractory_ms: float = param(3.0, "refractory period (torch drops the input of ~3 steps after a crossing: "
+                                 "pair + reset)", unit="ms", ge=0)
+    out_mv_per_unit: float = param(0.1, "U_out of passive outputs: small to stay near-linear", unit="mV", gt=0)
+    second_spike: bool = param(True, "emulate torch's second spike (false: every spike counts twice)")
 
     def __post_init__(self):
-        if not self.V_th_mV > self.E_L_mV:
-            raise UserError("V_th_mV must be above E_L_mV")
-        if not (self.E_e_mV > self.V_th_mV and self.E_i_mV < self.E_L_mV):
+        check_fields(self)
+        if not self.v_th_mv > self.e_l_mv:
+            raise UserError("v_th_mv must be above e_l_mv")
+        if not (self.e_e_mv > self.v_th_mv and self.e_i_mv < self.e_l_mv):
             raise UserError("need E_i < E_L < V_th < E_e")
-        for name in ("dt_ms", "membrane_tau_ms", "out_mV_per_unit"):
-            if not getattr(self, name) > 0:
-                raise UserError(f"{name} must be > 0")
-        if self.refractory_ms < 0:
-            raise UserError("refractory_ms must be >= 0")
 
-    def conductance(self, w, mv_per_unit: float, reference_mV: float) -> tuple[np.ndarray, np.ndarray]:
+    def conductance(self, w, mv_per_unit: float, reference_mv: float) -> tuple[np.ndarray, np.ndarray]:
         """(dg_e, dg_i) for torch weights ``w``: |w| U / |E_syn - reference| on the matching sign."""
         w = np.asarray(w, dtype=float)
-        dg_e = np.where(w > 0, w, 0.0) * mv_per_unit / (self.E_e_mV - reference_mV)
-        dg_i = np.where(w < 0, -w, 0.0) * mv_per_unit / (reference_mV - self.E_i_mV)
+        dg_e = np.where(w > 0, w, 0.0) * mv_per_unit / (self.e_e_mv - reference_mv)
+        dg_i = np.where(w < 0, -w, 0.0) * mv_per_unit / (reference_mv - self.e_i_mv)
         return dg_e, dg_i
 
     def membrane_tau(self, synaptic_tau_ms) -> np.ndarray:
@@ -316,7 +316,7 @@ def _coba_group(n: int, tau_torch_ms: np.ndarray, n_samples: int, spiking: bool,
         group = b2.NeuronGroup(n * n_samples, COBA_EQUATIONS.replace(" (unless refractory)", ""),
                                method="exponential_euler", dt=dt, namespace=ns, name=name)
         group.run_regularly(COBA_PASSIVE_RECORD, when="end", name=f"{name}_record")
-    group.v = params.E_L_mV * b2.mV
+    group.v = params.e_l_mv * b2.mV
     group.tau_s = np.tile(np.asarray(tau_torch_ms, dtype=float), n_samples) * b2.ms
     group.tau_m = np.tile(params.membrane_tau(tau_torch_ms), n_samples) * b2.ms
     return group
@@ -329,15 +329,15 @@ def build_coba(spec: IPDNetworkSpec, indices, times_ms, n_samples: int, n_steps:
     import brian2 as b2
 
     dt = params.dt_ms * b2.ms
-    U = (params.V_th_mV - params.E_L_mV) / spec.net.threshold
-    ns = {"E_L": params.E_L_mV * b2.mV, "E_e": params.E_e_mV * b2.mV, "E_i": params.E_i_mV * b2.mV,
-          "V_th": params.V_th_mV * b2.mV, "V_reset": params.V_reset_mV * b2.mV,
-          "U_out": params.out_mV_per_unit * b2.mV}
+    U = (params.v_th_mv - params.e_l_mv) / spec.net.threshold
+    ns = {"E_L": params.e_l_mv * b2.mV, "E_e": params.e_e_mv * b2.mV, "E_i": params.e_i_mv * b2.mV,
+          "V_th": params.v_th_mv * b2.mV, "V_reset": params.v_reset_mv * b2.mV,
+          "U_out": params.out_mv_per_unit * b2.mV}
     fibres = _input_group(indices, times_ms, n_samples, spec.n_inputs, dt)
     spiking = spec.net.spiking_output
     output = _coba_group(spec.n_out, spec.tau_out_ms, n_samples, spiking, params, ns, "output", dt)
     # spiking outputs: threshold matching; passive outputs: matched at rest with the small U_out
-    out_unit, out_reference = (U, params.V_th_mV) if spiking else (params.out_mV_per_unit, params.E_L_mV)
+    out_unit, out_reference = (U, params.v_th_mv) if spiking else (params.out_mv_per_unit, params.e_l_mv)
     objects = [fibres, output]
     if spiking and params.second_spike:
         # count torch's second output spike: one torch step after a spike, if the drive is still above threshold
@@ -349,7 +349,7 @@ def build_coba(spec: IPDNetworkSpec, indices, times_ms, n_samples: int, n_steps:
     if spec.has_hidden:
         hidden = _coba_group(spec.n_hidden, spec.tau_hidden_ms, n_samples, True, params, ns, "hidden", dt)
         objects.append(hidden)
-        objects += _coba_synapses(fibres, hidden, *params.conductance(spec.W1, U, params.V_th_mV),
+        objects += _coba_synapses(fibres, hidden, *params.conductance(spec.W1, U, params.v_th_mv),
                                   spec.n_inputs, spec.n_hidden, "input", dt, True, ns)
         w2 = spec.W2.astype(float) * (1.0 if params.second_spike else 2.0)
         dg_out = params.conductance(w2, out_unit, out_reference)

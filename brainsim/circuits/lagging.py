@@ -56,11 +56,17 @@ with its fixed point ``delay == offset``.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import UserError
+from ..params import check_fields, param
+
+if TYPE_CHECKING:  # annotations only: Brian2 is imported when a circuit is built
+    import brian2
 
 
 # -- equations ------------------------------------------------------------------------------------
@@ -116,53 +122,75 @@ def learner_model(stages: int) -> str:
 # -- parameters -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class LagLineParams:
-    """A K-stage lagging-variable delay line."""
+    """A K-stage lagging-variable delay line. Raises UserError on invalid values."""
 
-    stages: int = 8              # K
-    delay_ms: float = 5.0        # mean latency K * tau_d - dt (initial value; may change in the run)
-    dt_ms: float = 0.05
+    stages: int = param(8, "stages K of the lag chain", ge=1)
+    delay_ms: float = param(5.0, "mean latency K * tau_d - dt (initial value; may change in the run)", unit="ms")
+    dt_ms: float = param(0.05, "time step", unit="ms", gt=0)
 
     def __post_init__(self):
         _check_stages(self.stages)
-        _check_positive(dt_ms=self.dt_ms)
-        if not np.isfinite(self.delay_ms) or self.delay_ms < min_delay_ms(self.stages, self.dt_ms):
+        check_fields(self)
+        if self.delay_ms < min_delay_ms(self.stages, self.dt_ms):
             raise UserError(f"delay_ms must be >= {min_delay_ms(self.stages, self.dt_ms):g} ms "
                             f"(tau_d >= dt for K={self.stages}, dt={self.dt_ms:g} ms), got {self.delay_ms!r}")
 
     @property
     def tau_ms(self) -> float:
+        """Stage time constant tau_d (ms)."""
         return (self.delay_ms + self.dt_ms) / self.stages
 
 
 @dataclass(frozen=True)
 class DelayLearnerParams:
-    """The delay-learning circuit (see the module docstring for the rule)."""
+    """The delay-learning circuit (see the module docstring for the rule). Its time step is that of
+    the spike trains it learns from: :func:`build_delay_learner` takes it. Raises UserError on
+    invalid values (:meth:`check` also against a time step)."""
 
-    stages: int = 8                  # K
-    initial_delay_ms: float = 1.0    # D at t = 0 (start short: see the module docstring)
-    max_delay_ms: float = 20.0       # D is kept in [min_delay, max_delay]
-    tau_c_ms: float = 50.0           # memory of the coincidence traces
-    tau_learn_ms: float = 200.0      # time constant with which D relaxes to the offset
-    c_floor: float = 1e-200          # only avoids 0/0 before the first coincidence (see the docstring)
-    dt_ms: float = 0.1
+    stages: int = param(8, "stages K of the lag chain", ge=1, cli=("--stages", "-K"))
+    initial_delay_ms: float | None = param(None, "delay at the start (none: 1 ms, longer for large K*dt: tau_d "
+                                           ">= 4/3 dt; start short, see docs/delays.md)", unit="ms", gt=0)
+    max_delay_ms: float = param(20.0, "largest delay: D is kept in [min_delay, max_delay]", unit="ms", gt=0)
+    tau_c_ms: float = param(50.0, "memory of the coincidence traces", unit="ms", gt=0)
+    tau_learn_ms: float = param(200.0, "time constant of the delay's relaxation to the offset", unit="ms", gt=0)
+    c_floor: float = param(1e-200, "only avoids 0/0 before the first coincidence (see the module docstring)",
+                           gt=0, cli="", sweep=False)
 
     def __post_init__(self):
         _check_stages(self.stages)
-        _check_positive(dt_ms=self.dt_ms, tau_c_ms=self.tau_c_ms, tau_learn_ms=self.tau_learn_ms,
-                        c_floor=self.c_floor, initial_delay_ms=self.initial_delay_ms,
-                        max_delay_ms=self.max_delay_ms)
-        if not self.min_delay_ms <= self.initial_delay_ms <= self.max_delay_ms:
-            raise UserError(f"initial delay must lie in [{self.min_delay_ms:g}, {self.max_delay_ms:g}] ms "
-                            f"for K={self.stages}, dt={self.dt_ms:g} ms, got {self.initial_delay_ms:g}")
+        check_fields(self)
 
-    @property
-    def min_delay_ms(self) -> float:
-        return min_delay_ms(self.stages, self.dt_ms)
+    def initial_delay(self, dt_ms: float) -> float:
+        """D at t = 0 (ms) with time step ``dt_ms``: ``initial_delay_ms``, or the default (see
+        :func:`default_initial_delay_ms`)."""
+        if self.initial_delay_ms is not None:
+            return self.initial_delay_ms
+        return default_initial_delay_ms(self.stages, dt_ms)
+
+    def check(self, dt_ms: float) -> None:
+        """UserError unless the initial delay lies in [min_delay, max_delay] with time step ``dt_ms``."""
+        low, initial = min_delay_ms(self.stages, dt_ms), self.initial_delay(dt_ms)
+        if not low <= initial <= self.max_delay_ms:
+            raise UserError(f"initial delay must lie in [{low:g}, {self.max_delay_ms:g}] ms "
+                            f"for K={self.stages}, dt={dt_ms:g} ms, got {initial:g}")
 
 
 def min_delay_ms(stages: int, dt_ms: float) -> float:
-    """Shortest delay of a K-stage Euler chain with tau_d >= dt."""
+    """Shortest delay (ms) of a K-stage Euler chain with tau_d >= dt (time step ``dt_ms``, ms)."""
     return (stages - 1) * dt_ms
+
+
+def default_initial_delay_ms(stages: int, dt_ms: float) -> float:
+    """The learner's default start (ms): 1 ms (short: the rule is local, the nearest positive lag is
+    the matched one), but with tau_d >= 4/3 dt, rounded up to 0.1 ms: at tau_d = dt the Euler chain
+    is a shift register without spread to learn from."""
+    short = math.ceil(((4 / 3) * stages - 1) * dt_ms * 10) / 10
+    return max(1.0, short)
+
+
+def delay_for_tau_ms(stages: int, tau_ms: float, dt_ms: float) -> float:
+    """The delay (ms) of a K-stage chain whose stages have time constant ``tau_ms``: K tau_d - dt."""
+    return stages * tau_ms - dt_ms
 
 
 def _check_stages(stages) -> None:
@@ -170,19 +198,15 @@ def _check_stages(stages) -> None:
         raise UserError(f"the number of stages K must be a positive integer, got {stages!r}")
 
 
-def _check_positive(**values) -> None:
-    for name, value in values.items():
-        if not (isinstance(value, (int, float, np.number)) and np.isfinite(value) and value > 0):
-            raise UserError(f"{name} must be a finite number > 0, got {value!r}")
-
-
 # -- builders -------------------------------------------------------------------------------------
-@dataclass
+@dataclass(frozen=True, eq=False)
 class LagLineHandles:
-    network: object
-    line: object          # NeuronGroup: x_1..x_K, delay, tau_d
-    source: object        # SpikeGeneratorGroup
-    monitor: object       # StateMonitor of x_K (and delay)
+    """What :func:`build_lag_line` returns."""
+
+    network: brian2.Network
+    line: brian2.NeuronGroup             # x_1..x_K, delay, tau_d
+    source: brian2.SpikeGeneratorGroup
+    monitor: brian2.StateMonitor         # of x_K and delay
 
 
 def build_lag_line(params: LagLineParams, spike_indices, spike_times_ms, n_lines: int = 1,
@@ -207,28 +231,32 @@ def build_lag_line(params: LagLineParams, spike_indices, spike_times_ms, n_lines
     return LagLineHandles(network=network, line=line, source=source, monitor=monitor)
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class DelayLearnerHandles:
-    network: object
-    learner: object            # NeuronGroup: chain, coincidence traces, delay
-    reference: object          # SG1 (SpikeGeneratorGroup)
-    learnable: object          # SG2
-    delay_monitor: object      # StateMonitor of delay
-    trace_monitor: object      # StateMonitor of x_K (alignment figures), or None
+    """What :func:`build_delay_learner` returns."""
+
+    network: brian2.Network
+    learner: brian2.NeuronGroup              # chain, coincidence traces, delay
+    reference: brian2.SpikeGeneratorGroup    # SG1
+    learnable: brian2.SpikeGeneratorGroup    # SG2
+    delay_monitor: brian2.StateMonitor       # of delay
+    trace_monitor: brian2.StateMonitor | None  # of x_K (alignment figures)
 
 
-def build_delay_learner(params: DelayLearnerParams, reference, learnable, n_learners: int = 1,
+def build_delay_learner(params: DelayLearnerParams, reference, learnable, dt_ms: float, n_learners: int = 1,
                         record_delay_every_ms: float = 1.0, record_trace: bool = False) -> DelayLearnerHandles:
-    """``n_learners`` independent learners; learner i is fed by index i of both sources.
+    """``n_learners`` independent learners on time step ``dt_ms`` (ms); learner i is fed by index i
+    of both sources.
 
     ``reference`` and ``learnable`` are ``(indices, times_ms)`` pairs (SG1 and SG2). Spike times
     should lie on the ``dt_ms`` grid. ``record_trace``: also record the delayed signal x_K at every
-    step (for alignment figures).
+    step (for alignment figures). UserError if the initial delay does not fit the time step.
     """
     import brian2 as b2
 
+    params.check(dt_ms)
     K = params.stages
-    dt = params.dt_ms * b2.ms
+    dt = dt_ms * b2.ms
     ref_i, ref_t = reference
     lrn_i, lrn_t = learnable
     sg1 = b2.SpikeGeneratorGroup(n_learners, np.asarray(ref_i, dtype=int), np.asarray(ref_t, dtype=float) * b2.ms,
@@ -239,12 +267,12 @@ def build_delay_learner(params: DelayLearnerParams, reference, learnable, n_lear
         "tau_c": params.tau_c_ms * b2.ms,
         "tau_learn": params.tau_learn_ms * b2.ms,
         "c_floor": params.c_floor,
-        "delay_min": params.min_delay_ms * b2.ms,
+        "delay_min": min_delay_ms(K, dt_ms) * b2.ms,
         "delay_max": params.max_delay_ms * b2.ms,
     }
     learner = b2.NeuronGroup(n_learners, learner_model(K), method="euler", dt=dt, namespace=namespace,
                              name="delay_learner")
-    learner.delay = params.initial_delay_ms * b2.ms
+    learner.delay = params.initial_delay(dt_ms) * b2.ms
     learner.learning = 1
     learner.run_regularly(CLIP_DELAY, dt=dt, when="after_groups", name="delay_clip")
     feed = b2.Synapses(sg2, learner, on_pre=ON_LEARNABLE_SPIKE, dt=dt, name="learnable_feed")

@@ -4,7 +4,6 @@ Only the standard library is imported here; torch and Brian2 are imported when t
 """
 from __future__ import annotations
 
-from .args import add_device_arguments, nonnegative_int, positive_int
 
 EPILOG = """examples:
   brainsim compare --model models/ipd_seed --neuron cuba --n-test 256          # bit-exact torch in Brian2
@@ -26,17 +25,13 @@ def add_parser(subparsers) -> None:
                     "run, and compare with torch on the same stimuli: accuracy, MAE, identical predictions, "
                     "per-hidden-neuron spike-count correlation, confusion matrices, wall times.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from ..experiments.compare import CompareParams
+    from .options import add_options
+
     parser.add_argument("--model", required=True, help="model directory, weights.npz or brainsim .nir export")
-    parser.add_argument("--neuron", choices=("cuba", "coba"), default="cuba",
-                        help="cuba: the torch equations exactly (dt 1 ms); coba: conductance-based neurons in mV "
-                             "and ms (dt 0.1 ms). Default: cuba")
-    parser.add_argument("--n-test", type=positive_int, default=256, help="test stimuli (default 256)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the test stimuli (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--plot", default=None, help="write the comparison figure (PNG) here")
-    parser.add_argument("--torch-threads", type=positive_int, default=1, help="torch threads (default 1)")
-    add_device_arguments(parser, default="cpp_standalone")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, compare_options=add_options(parser, CompareParams))
 
 
 def run(args) -> int:
@@ -44,14 +39,13 @@ def run(args) -> int:
 
     from ..experiments.compare import check_model_path, run_comparison
     from ..io import check_writable, to_json
-    from .args import device_config
 
     check_model_path(args.model)
     if args.plot:
         check_writable(args.plot)
-    config = device_config(args)
-    comparison = run_comparison(args.model, neuron=args.neuron, n_test=args.n_test, seed=args.seed,
-                                device_config=config, threads=args.torch_threads)
+    params = args.compare_options.build(args)
+    config = params.device
+    comparison = run_comparison(args.model, params, progress=True)
     r = comparison.summary
     if comparison.arrays is None:
         message = f"generated the {config.name} project in {r['project_dir']} (not run)"

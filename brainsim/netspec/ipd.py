@@ -26,12 +26,12 @@ time constants where they were not stored.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..errors import UserError
+from ..params import check_fields, param
 from ..stimuli.ipd import DEFAULT_CLASSES, TUTORIAL, IPDClasses, IPDStimulusParams
 
 MODELS = ("snn", "membrane")
@@ -81,36 +81,34 @@ class NetConfig:
     (ms) are those of the stimulus, ``n_classes`` that of the IPD classes.
     """
 
-    model: str = "snn"              # "snn" (hidden spiking layer) or "membrane" (membrane-only baseline)
-    readout: str = "oc"
-    n_inputs: int = 200
-    n_hidden: int = 30
-    n_classes: int = 12
-    pop_per_class: int = 10         # pop readout only
-    tau_hidden_ms: float = 20.0
-    tau_out_ms: float = 20.0
-    tau_hetero: bool = False        # per-neuron taus drawn from a gamma distribution (shape 3) around the mean
-    learn_tau: bool = False
-    positive_weights: bool = False
-    threshold: float = 1.0
-    surrogate_slope: float = 5.0    # training only: slope of the sigmoid surrogate gradient
-    dt_ms: float = 1.0
+    model: str = param("snn", "snn (hidden spiking layer) or membrane (the membrane-only baseline, no hidden "
+                       "layer)", choices=MODELS)
+    readout: str = param("oc", "oc (mean output membrane), max (max over time), fr (spiking outputs, rate) or pop "
+                         "(several spiking outputs per class, spike-count loss)", choices=READOUTS)
+    n_inputs: int = param(200, "input fibres (the stimulus's)", ge=1, cli="", sweep=False)
+    n_hidden: int = param(30, "hidden neurons", ge=1, cli="--hidden", sweep="hidden")
+    n_classes: int = param(12, "IPD classes (the class bins')", ge=1, cli="", sweep=False)
+    pop_per_class: int = param(10, "pop readout: outputs per class", ge=1)
+    tau_hidden_ms: float = param(20.0, "hidden-layer membrane time constant", unit="ms", gt=0)
+    tau_out_ms: float = param(20.0, "output-layer membrane time constant", unit="ms", gt=0)
+    tau_hetero: bool = param(False, "heterogeneous taus (gamma distributed per neuron, shape 3, around the "
+                             "layer's tau)")
+    learn_tau: bool = param(False, "learn the time constants")
+    positive_weights: bool = param(False, "only positive weights")
+    threshold: float = param(1.0, "firing threshold", gt=0, cli="", sweep=False)
+    surrogate_slope: float = param(5.0, "training only: slope of the sigmoid surrogate gradient", gt=0, cli="",
+                                   sweep=False)
+    dt_ms: float = param(1.0, "time step: the stimulus's, recorded with the trained network (set from the "
+                         "stimulus, never a parameter of its own)", unit="ms", gt=0, cli="", sweep=False)
 
     def __post_init__(self):
         if self.model not in MODELS:
             raise UserError(f"unknown model {self.model!r} (snn or membrane)")
         if self.readout not in READOUTS:
             raise UserError(f"unknown readout {self.readout!r} (choose from {', '.join(READOUTS)})")
+        check_fields(self)
         if self.model == "membrane" and self.readout not in LEAKY_READOUTS:
             raise UserError("the membrane-only model has no spiking outputs: use readout oc or max")
-        for name in ("n_inputs", "n_hidden", "n_classes", "pop_per_class"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise UserError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("tau_hidden_ms", "tau_out_ms", "dt_ms", "surrogate_slope", "threshold"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise UserError(f"{name} must be a finite number > 0, got {value!r}")
 
     @property
     def has_hidden(self) -> bool:
@@ -205,6 +203,9 @@ class IPDNetworkSpec:
             if alpha.shape != tau.shape or not np.allclose(alpha, computed, rtol=1e-6, atol=0.0):
                 raise UserError(f"{src}: {alpha_name} does not match exp(-dt/{tau_name}) (dt {net.dt_ms:g} ms)")
             set_(alpha_name, alpha)
+        if net.dt_ms != self.stimulus.dt_ms:
+            raise UserError(f"{src}: the network's time step ({net.dt_ms:g} ms) is not its stimulus's "
+                            f"({self.stimulus.dt_ms:g} ms)")
         if net.n_inputs != self.stimulus.n_fibres:
             raise UserError(f"{src}: shape mismatch: the network has {net.n_inputs} inputs, the stimulus "
                             f"{self.stimulus.n_fibres} fibres")

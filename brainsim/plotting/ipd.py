@@ -145,31 +145,3 @@ def output_traces(output, ipd_true_rad, predicted, config, classes, path, n_samp
         ax.set_title(f"true {np.degrees(ipd_true_rad[k]):.0f} deg (class {true_class[k]}), "
                      f"pred {predicted[k]}", fontsize=8)
     return _save(fig, path)
-
-
-def repeats_boxplots(groups: dict[str, list[dict]], acc_path, err_path) -> list[Path]:
-    """Box plots (train and test, means marked) of accuracy (%) and mean absolute error (deg) per
-    condition: ``groups`` maps a condition label to its rows of the repeats table (train_accuracy,
-    test_accuracy as fractions, train_mae_deg, test_mae_deg)."""
-    labels = list(groups)
-    n_runs = sum(len(group) for group in groups.values())
-    paths = []
-    for path, (train_key, test_key, ylabel, scale) in (
-            (acc_path, ("train_accuracy", "test_accuracy", "Accuracy (%)", 100.0)),
-            (err_path, ("train_mae_deg", "test_mae_deg", "Mean absolute error (deg)", 1.0))):
-        fig, ax = plt.subplots(figsize=(max(5, 1.3 * len(labels) + 2), 4))
-        positions_train = np.arange(len(labels)) * 3.0
-        for offset, key, color in ((0.0, train_key, "tab:blue"), (1.0, test_key, "tab:orange")):
-            data = [[scale * float(r[key]) for r in groups[lab]] for lab in labels]
-            bp = ax.boxplot(data, positions=positions_train + offset, widths=0.8, showmeans=True, patch_artist=True,
-                            meanprops={"marker": "o", "markerfacecolor": "white", "markeredgecolor": "black"})
-            for box in bp["boxes"]:
-                box.set_facecolor(color)
-            ax.plot([], [], color=color, lw=8, label="Train" if key == train_key else "Test")
-        ax.set_xticks(positions_train + 0.5)
-        ax.set_xticklabels(labels, rotation=30, ha="right")
-        ax.set_ylabel(ylabel)
-        ax.legend(loc="best")
-        ax.set_title(f"{n_runs} runs")
-        paths.append(_save(fig, path))
-    return paths

@@ -25,12 +25,12 @@ def plot_jeffress_trial(run, path, trial: int = 0) -> None:
 
     ax_in = fig.add_subplot(grid[0, 0])
     steps, fibres = np.nonzero(run.input_spikes[trial])
-    ax_in.scatter(steps * run.stimulus.dt_ms, fibres, s=0.3, c=np.where(fibres < run.stimulus.fibres_per_ear,
+    ax_in.scatter(steps * run.config.stimulus.dt_ms, fibres, s=0.3, c=np.where(fibres < run.config.stimulus.fibres_per_ear,
                                                                         "tab:blue", "tab:red"))
-    ax_in.axhline(run.stimulus.fibres_per_ear - 0.5, color="k", lw=0.5)
+    ax_in.axhline(run.config.stimulus.fibres_per_ear - 0.5, color="k", lw=0.5)
     ax_in.set_ylabel("fibre (ear 0 | ear 1)")
-    ax_in.set_title(f"input: {run.stimulus.fibres_per_ear} fibres per ear, "
-                    f"{run.stimulus.freq_hz:g} Hz, IPD {np.degrees(run.ipd[trial]):.1f}°")
+    ax_in.set_title(f"input: {run.config.stimulus.fibres_per_ear} fibres per ear, "
+                    f"{run.config.stimulus.freq_hz:g} Hz, IPD {np.degrees(run.ipd[trial]):.1f}°")
 
     ax_det = fig.add_subplot(grid[1, 0], sharex=ax_in)
     mine = run.detector_spike_i // n_det == trial

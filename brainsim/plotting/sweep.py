@@ -31,7 +31,7 @@ def load_results(out_dir):
     """(DataFrame of the table, parameter columns, metric columns); UserError if there is no table."""
     import pandas as pd
 
-    from ..experiments.sweep import TABLE, read_table, split_columns
+    from ..sweeps.table import TABLE, read_table, split_columns
 
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
@@ -79,7 +79,7 @@ def _spec_orders(out_dir) -> dict:
     """Order of every grid parameter's values in the sweep's spec (sweep.json), to keep it in plots."""
     import json
 
-    from ..experiments.sweep import SWEEP_JSON
+    from ..sweeps.table import SWEEP_JSON
 
     try:
         grid = json.loads((Path(out_dir) / SWEEP_JSON).read_text())["spec"]["grid"]
@@ -167,6 +167,7 @@ def _numeric(frame, x: str) -> bool:
 
 
 def choose_kind(kind: str, frame, x: str) -> str:
+    """``kind``, or for auto: error bars for a numeric x with more than 2 values, box plots otherwise."""
     if kind != "auto":
         return kind
     return "errorbar" if x != SETTING and _numeric(frame, x) and frame[x].nunique() > 2 else "box"
@@ -199,6 +200,7 @@ def _ylabel(ys: list[str]) -> str:
 
 
 def box_plot(frame, x: str, ys: list[str], series: list[str], path, title: str = "") -> Path:
+    """One box per x value and metric (quartiles, median, mean as a white circle)."""
     xs, groups = _groups(frame, x, ys, series)
     m = max(1, len(groups))
     width = 0.8 / m
@@ -233,6 +235,7 @@ def box_plot(frame, x: str, ys: list[str], series: list[str], path, title: str =
 
 def errorbar_plot(frame, x: str, ys: list[str], series: list[str], path, title: str = "",
                   logx: bool = False) -> Path:
+    """Mean +- std (ddof=1) over seeds against x, one series per metric and other varying parameter."""
     xs, groups = _groups(frame, x, ys, series)
     numeric = _numeric(frame, x)
     fig, ax = plt.subplots(figsize=(7.0, 5.0))

@@ -17,13 +17,15 @@ Two ways to make the shift differentiable:
     boundary and oscillates half a step away from the answer. The central difference vanishes at a
     symmetric optimum, so the latent delay settles on it.
 
-Functional core: :func:`shift` (a pure function) and :func:`delayed_projection` (delays on the synapses
-of a dense projection, computed as one convolution). Modules: :class:`DelayLayer` (parameters + shift)
+Functional core: :func:`shift` (a pure function), :func:`delayed_projection` (delays on the synapses
+of a dense projection, computed as one convolution), and the coincidence objective of the delay
+tasks (:func:`exponential_filter`, :func:`coincidence`). Modules: :class:`DelayLayer` (parameters + shift)
 and :class:`DelayedIPDNet` (the IPD network of :mod:`brainsim.snn.models` with learnable
 input-to-hidden delays instead of built-in fibre phase delays).
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -115,6 +117,26 @@ def delayed_projection(x: torch.Tensor, weight: torch.Tensor, delays: torch.Tens
     right = (params.max_delay if full else 0) + 1
     padded = torch.nn.functional.pad(x.transpose(1, 2), (params.max_delay + 1, right))
     return torch.nn.functional.conv1d(padded, kernel).transpose(1, 2)
+
+
+def exponential_filter(x: torch.Tensor, tau_steps: float) -> torch.Tensor:
+    """Causal exponential filter (time constant ``tau_steps`` time steps, kernel 8 tau long) along
+    time of x (batch, time, channels), as a convolution."""
+    length = int(math.ceil(8 * tau_steps)) + 1
+    kernel = torch.exp(-torch.arange(length, dtype=x.dtype) / tau_steps).flip(0)
+    batch, steps, channels = x.shape
+    flat = x.permute(0, 2, 1).reshape(batch * channels, 1, steps)
+    flat = torch.nn.functional.pad(flat, (length - 1, 0))
+    out = torch.nn.functional.conv1d(flat, kernel.view(1, 1, -1))
+    return out.reshape(batch, channels, steps).permute(0, 2, 1)
+
+
+def coincidence(reference: torch.Tensor, delayed: torch.Tensor, tau_steps: float) -> torch.Tensor:
+    """Sum over time of the product of the filtered reference and the filtered delayed input
+    (batch, time, channels each; the reference is zero-padded to the delayed input's length)."""
+    pad = delayed.shape[1] - reference.shape[1]
+    reference = torch.nn.functional.pad(reference, (0, 0, 0, pad))
+    return (exponential_filter(reference, tau_steps) * exponential_filter(delayed, tau_steps)).sum(dim=1)
 
 
 class DelayLayer(nn.Module):

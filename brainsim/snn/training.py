@@ -19,15 +19,12 @@ import torch
 from .core import readout_loss
 from .models import IPDNet
 
-LR_SCHEDULES = ("constant", "cosine")
-
-
 @dataclass(frozen=True)
 class OptimConfig:
     epochs: int = 10
     batch_size: int = 64
     lr: float = 0.01
-    lr_schedule: str = "constant"   # constant | cosine (to lr_final_fraction * lr at the last epoch)
+    lr_schedule: str = "constant"   # constant, or cosine (to lr_final_fraction * lr at the last epoch)
     lr_final_fraction: float = 0.05
     correct_rate: float = 0.5       # pop readout targets
     incorrect_rate: float = 0.0

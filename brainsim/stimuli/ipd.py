@@ -26,6 +26,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..errors import UserError
+from ..params import check_fields, param
+
 # Samples generated per vectorised chunk: small enough for the float64 work arrays of a chunk
 # (32 x 100 x 200 x 8 bytes = 5 MB) to stay in cache, which makes generation ~30 % faster than 256.
 _CHUNK_SAMPLES = 32
@@ -33,34 +36,25 @@ _CHUNK_SAMPLES = 32
 
 @dataclass(frozen=True)
 class IPDStimulusParams:
-    """Parameters of the IPD stimulus; defaults are the tutorial's."""
+    """Parameters of the IPD stimulus; defaults are the tutorial's. Raises UserError on invalid values."""
 
-    fibres_per_ear: int = 100
-    rate_max_hz: float = 600.0
-    envelope_power: float = 2.0
-    freq_hz: float = 20.0
-    duration_ms: float = 100.0
-    dt_ms: float = 1.0
-    phase_delays: bool = True  # fibre phase delays 0..max_phase_delay per ear (tutorial input)
-    max_phase_delay_rad: float = np.pi / 2
-    random_start_phase: bool = True
+    fibres_per_ear: int = param(100, "auditory-nerve fibres per ear", ge=1, cli="--fibres")
+    rate_max_hz: float = param(600.0, "peak fibre rate", unit="Hz", ge=0, cli="--rate-max")
+    envelope_power: float = param(2.0, "rate = rate_max (0.5 (1 + sin theta))^k: k", ge=0, metavar="K")
+    freq_hz: float = param(20.0, "tone frequency", unit="Hz", gt=0, cli="--freq")
+    duration_ms: float = param(100.0, "stimulus duration", unit="ms", gt=0, cli="--duration")
+    dt_ms: float = param(1.0, "time bin of the stimulus (and of the IPD networks)", unit="ms", gt=0)
+    phase_delays: bool = param(True, "fibres carry the tutorial's phase delays 0..max_phase_delay_rad per ear "
+                               "(false: plain ears, all fibres of an ear in phase)")
+    max_phase_delay_rad: float = param(np.pi / 2, "largest fibre phase delay", unit="rad", ge=0, cli="")
+    random_start_phase: bool = param(True, "a random start phase per stimulus (false: phase 0)", cli="")
 
     def __post_init__(self):
-        checks = [
-            (self.fibres_per_ear >= 1, "fibres_per_ear must be >= 1"),
-            (np.isfinite(self.rate_max_hz) and self.rate_max_hz >= 0, "rate_max_hz must be finite and >= 0"),
-            (np.isfinite(self.envelope_power) and self.envelope_power >= 0, "envelope_power must be finite and >= 0"),
-            (np.isfinite(self.freq_hz) and self.freq_hz > 0, "freq_hz must be finite and > 0"),
-            (np.isfinite(self.duration_ms) and self.duration_ms > 0, "duration_ms must be finite and > 0"),
-            (np.isfinite(self.dt_ms) and self.dt_ms > 0, "dt_ms must be finite and > 0"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
+        check_fields(self)
         if self.n_steps < 1:
-            raise ValueError("duration_ms must cover at least one time step")
+            raise UserError("duration_ms must cover at least one time step")
         if self.rate_max_hz * self.dt_ms * 1e-3 > 1.0:
-            raise ValueError("rate_max_hz * dt must be <= 1 (at most one spike per time bin)")
+            raise UserError("rate_max_hz * dt must be <= 1 (at most one spike per time bin)")
 
     @property
     def n_steps(self) -> int:
@@ -90,6 +84,10 @@ class IPDStimulusParams:
 
 TUTORIAL = IPDStimulusParams()
 PLAIN_EARS = IPDStimulusParams(phase_delays=False)
+
+#: Flat names of the stimulus fields where a configuration nests the stimulus next to a circuit or a
+#: network with a time step of its own (``param_group(IPDStimulusParams, rename=STIMULUS_NAMES)``).
+STIMULUS_NAMES = {"dt_ms": "stimulus_dt_ms"}
 
 
 class IPDStimulus(NamedTuple):
@@ -143,7 +141,7 @@ def generate(params: IPDStimulusParams, ipd, rng: np.random.Generator | int | No
     rng = np.random.default_rng(rng)
     ipd = np.atleast_1d(np.asarray(ipd, dtype=float))
     if not np.all(np.isfinite(ipd)):
-        raise ValueError("IPDs must be finite")
+        raise UserError("IPDs must be finite")
     n = ipd.shape[0]
     if params.random_start_phase:
         start_phase = rng.uniform(0.0, 2 * np.pi, size=n)
@@ -171,6 +169,26 @@ def random_stimuli(params: IPDStimulusParams, n: int, rng: np.random.Generator |
     """``n`` stimuli with IPDs uniform in (-pi/2, pi/2), drawn from one generator."""
     rng = np.random.default_rng(rng)
     return generate(params, random_ipds(n, rng), rng)
+
+
+# --- the seeded streams of the IPD task ------------------------------------------------------------
+# Every stream is drawn from numpy.random.default_rng(key), its key derived from the run's seed S:
+#     training stimuli   [S, 0]  (a fixed set), or [S, 0, epoch] (fresh stimuli every epoch)
+#     test stimuli       [S, 1]  (``brainsim ipd evaluate --seed S`` and ``brainsim compare --seed S``)
+
+def training_stimuli(params: IPDStimulusParams, seed: int, n: int, epoch: int | None = None) -> IPDStimulus:
+    """The ``n`` training stimuli of seed ``seed``: stream ``[seed, 0]``, or ``[seed, 0, epoch]`` when
+    every epoch gets fresh stimuli (``epoch`` given)."""
+    key = [int(seed), 0] if epoch is None else [int(seed), 0, int(epoch)]
+    return random_stimuli(params, n, np.random.default_rng(key))
+
+
+def test_stimuli(params: IPDStimulusParams, seed: int, n: int) -> IPDStimulus:
+    """The ``n`` test stimuli of seed ``seed``: stream ``[seed, 1]``, never used in training."""
+    return random_stimuli(params, n, np.random.default_rng([int(seed), 1]))
+
+
+test_stimuli.__test__ = False  # not a pytest test, wherever it is imported
 
 
 def to_spike_times(spikes: np.ndarray, dt_ms: float) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,160 @@
+"""The sweep engine: run every run of a spec that is not finished yet, collect one tidy table.
+
+Every setting x seed is one run with a stable id (:mod:`.expansion`); runs execute in worker processes
+(:mod:`.executor`, local or Dask) and each finished run becomes a row of ``OUT/results.csv``
+(:mod:`.table`). Running the same spec again skips the runs whose ``ok`` rows are already there, and
+retries failed ones (``skip_failed`` keeps them); ``OUT/sweep.json`` records the spec and the last
+sweep's counts.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import UserError
+from ..io import ensure_output_dir
+from ..params import check_fields, param
+from ..progress import Progress, note
+from . import experiment as experiments
+from .executor import Executor, check_scheduler_reachable, one_line
+from .expansion import expand
+from .spec import SweepSpec
+from .table import STATUS, ResultsTable, read_table, write_sweep_json
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    """How a sweep executes (not what it computes)."""
+
+    workers: int | None = param(None, "local worker processes (none: one per CPU); ignored with --scheduler",
+                                ge=1, sweep=False)
+    scheduler: str | None = param(None, "run on the workers of this Dask distributed scheduler instead of "
+                                  "local processes", metavar="tcp://HOST:PORT", sweep=False)
+    skip_failed: bool = param(False, "do not retry runs that failed in an earlier sweep", sweep=False)
+    max_runs: int | None = param(None, "stop after N new runs (a later call continues)", ge=1, sweep=False)
+    seed_major: bool = param(False, "run seed by seed (every setting of a seed before the next seed)",
+                             cli="", sweep=False)
+
+    def __post_init__(self):
+        check_fields(self)
+        if self.scheduler is not None and not self.scheduler.strip():
+            raise UserError("--scheduler is empty (expected tcp://HOST:PORT)")
+
+
+@dataclass
+class SweepResult:
+    """What a sweep did: the table's path, runs in the spec, skipped (already done), ok, failed, wall
+    time (s), the executor, and the failures (run id, setting, seed, error)."""
+
+    table: str
+    runs: int
+    skipped: int
+    ok: int
+    failed: int
+    wall_s: float
+    executor: str
+    failures: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """The counts as a plain, JSON-ready dict."""
+        return dict(self.__dict__)
+
+
+def default_workers() -> int:
+    """One local worker process per CPU."""
+    return max(1, os.cpu_count() or 1)
+
+
+def prepare_out_dir(spec: SweepSpec, out_dir) -> Path:
+    """Create OUT (UserError if impossible) and check it does not hold another experiment's sweep."""
+    out_dir = ensure_output_dir(out_dir, "--out")
+    _, rows = read_table(out_dir)
+    others = sorted({r["experiment"] for r in rows} - {spec.experiment})
+    if others:
+        raise UserError(f"{out_dir} holds results of experiment {others[0]!r}; use another --out for "
+                        f"{spec.experiment!r}")
+    return out_dir
+
+
+def run_sweep(spec: SweepSpec, out_dir, options: SweepOptions = SweepOptions(), progress: bool = True) -> SweepResult:
+    """Run every run of ``spec`` not already finished in ``out_dir``; returns the counts.
+
+    ``options.max_runs`` stops after that many new runs (the rest is left for a later call:
+    resumable). ``progress``: a bar on a terminal, one line per finished run otherwise.
+    """
+    workers = default_workers() if options.workers is None else options.workers
+    scheduler = options.scheduler
+    if scheduler:
+        check_scheduler_reachable(scheduler)  # before anything is written
+    out_dir = prepare_out_dir(spec, out_dir)
+    runs = expand(spec, seed_major=options.seed_major)
+    if len({r.run_id for r in runs}) != len(runs):
+        raise UserError(f"{spec.source}: two settings give the same run (a value repeated in [grid]?)")
+    table = ResultsTable(out_dir, spec.param_names)
+    done_states = {"ok", "failed"} if options.skip_failed else {"ok"}
+    todo = [r for r in runs if table.status(r.run_id) not in done_states]
+    skipped = len(runs) - len(todo)
+    if options.max_runs is not None:
+        todo = todo[:options.max_runs]
+    write_sweep_json(out_dir, spec.to_dict(), {"state": "running", "runs": len(runs), "skipped": skipped})
+    t0 = time.perf_counter()
+    result = SweepResult(table=str(table.path), runs=len(runs), skipped=skipped, ok=0, failed=0, wall_s=0.0,
+                         executor="")
+    if not todo:
+        table.write()
+        result.executor = "none (nothing to run)"
+        write_sweep_json(out_dir, spec.to_dict(), {"state": "done", **result.to_dict()})
+        return result
+
+    experiment = experiments.get(spec.experiment)
+    metric = experiment.metrics[0] if experiment.metrics else None
+    executor = Executor(workers, scheduler, len(todo))
+    result.executor = executor.description
+    note(f"sweep {spec.experiment}: {len(todo)} runs to do ({skipped} already done) on "
+         f"{executor.description}; results in {table.path}", progress)
+    bar = Progress(len(todo), "sweep", "runs", enabled=progress)
+    cancelled = True
+    try:
+        from concurrent.futures import as_completed
+
+        futures = {executor.submit(run.task()): run for run in todo}
+        for future in as_completed(futures):
+            run = futures[future]
+            try:
+                row = future.result()
+            except Exception as exc:  # noqa: BLE001 - the worker itself died (killed, out of memory)
+                row = {**run.task()["params"], "run_id": run.run_id, "experiment": run.experiment,
+                       "seed": run.seed, STATUS: "failed", "error": f"worker failed: {one_line(exc)}",
+                       "wall_s": None}
+            table.add(row)
+            table.write(force=False)
+            if row.get(STATUS) == "ok":
+                result.ok += 1
+            else:
+                result.failed += 1
+                result.failures.append({"run_id": run.run_id, "setting": run.setting, "seed": run.seed,
+                                        "error": row.get("error", "")})
+            if row.get("wall_s") is None:
+                row["wall_s"] = 0.0
+            bar.advance()
+            bar.log(_run_line(result.ok + result.failed, len(todo), row, run.setting, metric))
+        cancelled = False
+    finally:
+        table.write()
+        bar.finish()
+        executor.close(cancel=cancelled)
+        result.wall_s = round(time.perf_counter() - t0, 3)
+        write_sweep_json(out_dir, spec.to_dict(), {"state": "interrupted" if cancelled else "done", **result.to_dict()})
+    return result
+
+
+def _run_line(done: int, total: int, row: dict, label: str, metric: str | None) -> str:
+    """The progress line of a finished run (where no bar is drawn)."""
+    if row.get(STATUS) == "ok":
+        value = row.get(metric) if metric else None
+        what = f"{metric} {value:.4g}" if isinstance(value, (int, float)) else "ok"
+    else:
+        what = f"FAILED {row.get('error', '')[:160]}"
+    return f"[{done}/{total}] {label} seed {row['seed']}: {what} ({row['wall_s']:.1f} s)"

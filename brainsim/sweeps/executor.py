@@ -1,0 +1,219 @@
+"""Where runs execute: worker processes, local or on a Dask distributed cluster.
+
+Every run is a call of its experiment (:mod:`brainsim.sweeps.experiment`) in a worker process:
+``workers`` local processes (spawned, one BLAS / OpenMP thread each), or the workers of an existing
+Dask cluster (``scheduler="tcp://HOST:PORT"``; a worker plugin imports Brian2 in each worker's main
+thread). Each worker process builds Brian2 standalone projects below its own directory
+(``$BRAINSIM_BUILD_ROOT/sweep-HOST-PID`` or the temp dir) and runs one run at a time (Brian2 keeps
+global state), so builds never collide. A failing run becomes a ``failed`` row, never an exception.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from ..errors import UserError
+from . import experiment as experiments
+from .table import RESERVED, STATUS
+
+SCHEDULER_CONNECT_TIMEOUT_S = 5.0
+
+_RUN_LOCK = threading.Lock()   # Brian2 keeps global state: one run at a time per process
+_VERSIONS: str | None = None
+
+
+def versions() -> str:
+    """Versions of the packages a run depends on (read from metadata, nothing imported)."""
+    global _VERSIONS
+    if _VERSIONS is None:
+        import platform
+        from importlib import metadata
+
+        parts = [f"python {platform.python_version()}"]
+        for pkg in ("brainsim", "brian2", "numpy", "torch"):
+            try:
+                parts.append(f"{pkg} {metadata.version(pkg)}")
+            except metadata.PackageNotFoundError:
+                pass
+        _VERSIONS = "; ".join(parts)
+    return _VERSIONS
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: its type and message (at most 500 characters)."""
+    text = " ".join(str(exc).split())
+    name = type(exc).__name__
+    return f"{name}: {text}"[:500] if text else name
+
+
+def execute_run(task: dict) -> dict:
+    """Run one task (``Run.task()``) and return its table row. Never raises for a failing experiment:
+    the row then has status ``failed`` and the error. Called in worker processes (local or Dask)."""
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    host, pid = socket.gethostname(), os.getpid()
+    row = {"run_id": task["run_id"], "experiment": task["experiment"], "seed": task["seed"], **task["params"],
+           "started_utc": started, "host": host, "pid": pid, "versions": versions()}
+    with _RUN_LOCK:
+        base = Path(os.environ.get("BRAINSIM_BUILD_ROOT") or tempfile.gettempdir())
+        worker_root = base / f"sweep-{host}-{pid}"
+        previous = os.environ.get("BRAINSIM_BUILD_ROOT")
+        t0 = time.perf_counter()
+        workdir = None
+        try:
+            worker_root.mkdir(parents=True, exist_ok=True)
+            workdir = Path(tempfile.mkdtemp(prefix=f"run-{task['run_id']}-", dir=worker_root))
+            os.environ["BRAINSIM_BUILD_ROOT"] = str(worker_root)
+            experiment = experiments.get(task["experiment"])
+            metrics = experiment.run(experiment.resolve(task["params"]), int(task["seed"]), workdir)
+            clash = sorted(set(metrics) & (RESERVED | set(task["params"])))
+            if clash:
+                raise RuntimeError(f"experiment returned metrics named like table columns: {clash}")
+            row.update({STATUS: "ok", **{k: _plain(v) for k, v in metrics.items()}, "error": ""})
+        except Exception as exc:  # noqa: BLE001 - a failing run is recorded, the sweep goes on
+            row.update({STATUS: "failed", "error": one_line(exc)})
+        finally:
+            if previous is None:
+                os.environ.pop("BRAINSIM_BUILD_ROOT", None)
+            else:
+                os.environ["BRAINSIM_BUILD_ROOT"] = previous
+            if workdir is not None:
+                import shutil
+
+                shutil.rmtree(workdir, ignore_errors=True)
+        row["wall_s"] = round(time.perf_counter() - t0, 4)
+    return row
+
+
+def _plain(value):
+    """Metric values as plain Python scalars (numpy scalars, NaN -> None)."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        try:
+            value = value.item()
+        except (TypeError, ValueError):
+            pass
+    if isinstance(value, float) and value != value:
+        return None
+    if value is not None and not isinstance(value, (bool, int, float, str)):
+        return str(value)
+    return value
+
+
+def _init_local_worker() -> None:
+    """Local worker processes: one thread each for BLAS / OpenMP / torch (the pool gives the parallelism)."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def parse_scheduler_address(address: str) -> tuple[str, str, int | None]:
+    """(protocol, host, port) of a Dask scheduler address such as tcp://10.0.0.5:8786."""
+    text = address.strip()
+    protocol, sep, rest = text.partition("://")
+    if not sep:
+        protocol, rest = "tcp", text
+    if protocol == "inproc":
+        return protocol, rest, None
+    if protocol not in ("tcp", "tls", "ws", "wss", "ucx"):
+        raise UserError(f"unsupported scheduler address {address!r} (expected tcp://HOST:PORT)")
+    host, colon, port = rest.rpartition(":")
+    host = host.strip("[]")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UserError(f"bad scheduler address {address!r} (expected tcp://HOST:PORT)")
+    return protocol, host, int(port)
+
+
+def check_scheduler_reachable(address: str, timeout_s: float = SCHEDULER_CONNECT_TIMEOUT_S) -> None:
+    """UserError unless a TCP connection to the scheduler's host and port opens within ``timeout_s``."""
+    protocol, host, port = parse_scheduler_address(address)
+    if port is None:
+        return
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise UserError(f"cannot reach the Dask scheduler at {address}: {reason}") from None
+
+
+def connect_scheduler(address: str, timeout_s: float = SCHEDULER_CONNECT_TIMEOUT_S):
+    """A dask.distributed Client of the scheduler at ``address``; UserError if it cannot be reached."""
+    check_scheduler_reachable(address, timeout_s)
+    try:
+        from distributed import Client
+    except ImportError:
+        raise UserError("--scheduler needs dask.distributed: pip install 'dask[distributed]'") from None
+    if "://" not in address:
+        address = f"tcp://{address}"
+    try:
+        return Client(address, timeout=f"{max(timeout_s, 1.0)}s", set_as_default=False)
+    except Exception as exc:  # noqa: BLE001 - any failure to connect is the user's address
+        raise UserError(f"cannot connect to the Dask scheduler at {address}: {one_line(exc)}") from None
+
+
+def _import_brian2_plugin():
+    """A Dask worker plugin that imports Brian2 when a worker starts, in its event loop's thread.
+
+    Brian2 >= 2.9 installs a SIGINT handler when it is first imported, which Python allows only in the
+    main thread; Dask runs tasks in worker threads, so a first import inside a run fails there
+    ("signal only works in main thread"). A worker's event loop runs in the main thread of its process.
+    """
+    import threading
+
+    from distributed import WorkerPlugin
+
+    class ImportBrian2(WorkerPlugin):
+        def setup(self, worker=None):
+            if threading.current_thread() is threading.main_thread():
+                import brian2  # noqa: F401
+
+    return ImportBrian2()
+
+
+class Executor:
+    """A concurrent.futures executor on local processes, or on a Dask cluster."""
+
+    def __init__(self, workers: int, scheduler: str | None, n_tasks: int):
+        self.client = None
+        self.description = ""
+        if scheduler:
+            self.client = connect_scheduler(scheduler)
+            n_workers = len(self.client.scheduler_info().get("workers", {}))
+            self.description = f"Dask cluster {scheduler} ({n_workers} workers)"
+            if n_workers == 0:
+                print(f"note: the scheduler at {scheduler} has no workers yet; runs wait for them",
+                      file=sys.stderr)
+            self.client.register_plugin(_import_brian2_plugin(), name="brainsim-import-brian2")
+            self.pool = self.client.get_executor(pure=False)
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            n = max(1, min(workers, n_tasks))
+            self.description = f"{n} local worker process{'es' if n > 1 else ''}"
+            self.pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=_init_local_worker)
+
+    def submit(self, task: dict):
+        return self.pool.submit(execute_run, task)
+
+    def close(self, cancel: bool = False) -> None:
+        """Shut down; with ``cancel`` (interrupted sweep) drop queued runs and stop running ones now."""
+        try:
+            if self.client is not None:
+                self.pool.shutdown(wait=not cancel)
+            else:
+                processes = list(getattr(self.pool, "_processes", {}).values()) if cancel else []
+                self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
+                for process in processes:  # local workers would otherwise finish their current run first
+                    if process.is_alive():
+                        process.terminate()
+        finally:
+            if self.client is not None:
+                self.client.close()
+
+
