@@ -39,29 +39,31 @@ def test_built_synapses_carry_the_layout_and_stay_within_trials():
     assert np.allclose(d, expected[i % 4, j % 6])
 
 
-def _single_detector_response(arrival_ms):
-    """One detector, explicit weight 0.65, tau 1 ms, dt 0.1 ms."""
-    params = JeffressParams(n_detectors=3, weight=0.65, tau_ms=1.0, dt_ms=0.1)
+def _single_detector_response(arrival_ms, detector: int = 1):
+    """The built circuit (build_jeffress, its own equations), one fibre per ear, weight 0.65, tau
+    1 ms, dt 0.1 ms: one spike per ear, timed so that they reach ``detector`` at ``arrival_ms``
+    through that detector's own delay lines. Returns that detector's spike count."""
+    params = JeffressParams(n_detectors=3, weight=0.65, tau_ms=1.0, dt_ms=0.1, spread_in_bin=False)
+    p = PLAIN_EARS.with_(fibres_per_ear=1, dt_ms=0.1, duration_ms=40.0, rate_max_hz=0.0)
+    steps_delay = np.rint(fibre_delays_ms(params, p)[:, detector] / 0.1).astype(int)   # Brian2 rounds to dt
+    spikes = np.zeros((1, p.n_steps, p.n_fibres), bool)
+    for ear, arrival in enumerate(arrival_ms):
+        spikes[0, int(round(arrival / 0.1)) - steps_delay[ear], ear] = True
+    stim = IPDStimulus(ipd=np.zeros(1), start_phase=np.zeros(1), spikes=spikes, params=p)
     with BrianSession(DeviceConfig("runtime")):
-        brian2.defaultclock.dt = 0.1 * brian2.ms
-        G = brian2.NeuronGroup(1, "dv/dt = -v / tau_detector : 1 (unless refractory)", threshold="v > 1",
-                               reset="v = 0", refractory=1 * brian2.ms, method="exact",
-                               namespace={"tau_detector": params.tau_ms * brian2.ms})
-        inp = brian2.SpikeGeneratorGroup(2, [0, 1], np.asarray(arrival_ms) * brian2.ms)
-        S = brian2.Synapses(inp, G, on_pre="v_post += w_input", namespace={"w_input": params.weight})
-        S.connect()
-        M = brian2.SpikeMonitor(G)
-        brian2.Network(G, inp, S, M).run(20 * brian2.ms)
-        return int(M.num_spikes)
+        net = build_jeffress(params, stim, rng=0)
+        net.network.run(net.duration_ms * brian2.ms, namespace={})
+        return int(np.sum(np.asarray(net.detector_spikes.i[:]) == detector))
 
 
 def test_detector_is_a_coincidence_detector():
     # Brian2 order per step: integrate, test threshold, deliver spikes; so a jump is tested after one
     # more decay step: spike iff exp(-0.1) * (0.65 exp(-delta/1ms) + 0.65) > 1  <=>  delta < 0.357 ms
-    assert _single_detector_response([5.0, 5.0]) == 1
-    assert _single_detector_response([5.0, 5.3]) == 1
-    assert _single_detector_response([5.0, 5.4]) == 0
-    assert _single_detector_response([5.0, 8.0]) == 0
+    assert _single_detector_response([30.0, 30.0]) == 1
+    assert _single_detector_response([30.0, 30.3]) == 1
+    assert _single_detector_response([30.3, 30.0]) == 1
+    assert _single_detector_response([30.0, 30.4]) == 0
+    assert _single_detector_response([30.0, 33.0]) == 0
 
 
 def test_weight_scales_with_input_strength():

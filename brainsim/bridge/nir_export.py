@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..io import atomic_path, write_json
+from ..io import atomic_path, check_writable, write_json
 from ..netspec.ipd import DISCRETISATION, READOUT_DEFINITIONS, IPDNetworkSpec
 from .nir_import import side_file
 
@@ -95,6 +95,7 @@ def export_nir(spec: IPDNetworkSpec, path) -> tuple[Path, Path]:
     path = Path(path)
     if path.suffix != ".nir":
         raise UserError(f"{path}: NIR files must end in .nir")
+    check_writable(path)
     graph = spec_to_graph(spec)
     with atomic_path(path, suffix=".nir") as tmp:
         nir.write(str(tmp), graph)
