@@ -68,6 +68,9 @@ def add_parser(subparsers) -> None:
     run.add_argument("--backend", default="auto", help="auto (native numba kernels on the CPU, the plain torch "
                                                        "loop on CUDA), native or torch")
     run.add_argument("--threads", type=positive_int, default=1, help="torch threads (default 1)")
+    run.add_argument("--deterministic", action="store_true",
+                     help="one torch thread and torch's deterministic algorithms (cuBLAS, cuDNN): for --device "
+                          "cuda; CPU training repeats bit for bit without it (docs/ipd_training.md)")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.add_argument("--json", action="store_true", help="print the result as one JSON object")
     train.set_defaults(func=run_train)
@@ -143,9 +146,11 @@ def run_train(args) -> int:
                 learn_tau=args.learn_tau, positive_weights=args.positive_weights, epochs=args.epochs,
                 batch_size=args.batch_size, n_train=args.n_train, n_test=args.n_test, fresh_data=args.fresh_data,
                 lr=args.lr, lr_schedule=args.lr_schedule, seed=args.seed))
+    if args.deterministic and args.threads != 1:
+        raise UserError("--deterministic trains with one torch thread; leave out --threads")
     out_dir = _prepare_out_dir(args.out)
     common = dict(device=args.device, backend=args.backend, threads=args.threads, progress=not args.quiet,
-                  command=_command_line())
+                  command=_command_line(), deterministic=args.deterministic)
     if args.repeats is not None:
         result = run_repeats(protocols, args.repeats, out_dir, **common)
         if args.json:

@@ -18,6 +18,7 @@ import io
 import os
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -185,6 +186,46 @@ def _versions() -> dict:
             "numpy": np.__version__, "numba": numba.__version__}
 
 
+@contextmanager
+def _deterministic_algorithms(enabled: bool):
+    """``--deterministic``: torch's deterministic algorithms while the block runs, on CUDA also cuDNN
+    without autotuning (cuBLAS's fixed workspace is set in :func:`train_ipd` before CUDA starts). An
+    operation that has no deterministic implementation is a UserError. CPU training repeats bit for
+    bit without it (measured: docs/ipd_training.md, "Determinism")."""
+    import torch
+
+    if not enabled:
+        yield
+        return
+    previous = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark,
+                torch.backends.cudnn.deterministic)
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = False, True
+    try:
+        yield
+    except RuntimeError as exc:
+        if "deterministic" not in str(exc):
+            raise
+        raise UserError(f"--deterministic: {str(exc).strip().splitlines()[0]}") from None
+    finally:
+        torch.use_deterministic_algorithms(previous[0])
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = previous[1], previous[2]
+
+
+def _machine(device: str = "cpu") -> dict:
+    """What a bit-exact repeat of a CPU training run needs besides the versions (recorded in its
+    manifest): torch dispatches its kernels by the CPU's vector instruction set (AVX2, AVX512, ...),
+    and the two give other roundings (docs/ipd_training.md, "Determinism")."""
+    import platform
+
+    import torch
+
+    machine = {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "architecture": platform.machine()}
+    if device == "cuda":
+        machine["gpu"] = torch.cuda.get_device_name()
+    return machine
+
+
 def _save_checkpoint(path: Path, model, optimizer, history, protocol: IPDProtocol, cpu_s: float, wall_s: float):
     import torch
 
@@ -209,10 +250,18 @@ def _load_checkpoint(path: Path, protocol: IPDProtocol):
 
 def train_ipd(protocol: IPDProtocol, out_dir=None, *, device: str = "cpu", backend: str = "auto",
               threads: int | None = 1, progress: bool = True, command: str | None = None,
-              stimulus: IPDStimulusParams = TUTORIAL, label: str = "train") -> dict:
+              stimulus: IPDStimulusParams = TUTORIAL, label: str = "train", deterministic: bool = False) -> dict:
     """Train one network. With ``out_dir``: checkpoint every epoch there (resumed if the protocol is
     the same) and write the model directory. Returns a dict with ``model``, ``history``, ``scores``,
-    ``train_seconds`` (wall, training loop only), ``train_cpu_seconds`` and ``manifest``."""
+    ``train_seconds`` (wall, training loop only), ``train_cpu_seconds`` and ``manifest``.
+    ``deterministic``: one torch thread and torch's deterministic algorithms (for CUDA; see
+    :func:`_deterministic_algorithms`)."""
+    if deterministic:
+        if threads not in (None, 1):
+            raise UserError("--deterministic trains with one torch thread; leave out --threads")
+        # cuBLAS reads this when CUDA starts: without it, deterministic algorithms refuse cuBLAS matmuls
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        threads = 1
     import torch
 
     from ..netspec.modeldir import write_model
@@ -271,9 +320,10 @@ def train_ipd(protocol: IPDProtocol, out_dir=None, *, device: str = "cpu", backe
             _save_checkpoint(checkpoint_path, model, optimizer, hist, protocol,
                              cpu_before + time.process_time() - cpu0, wall_before + time.perf_counter() - wall0)
 
-    history = train_epochs(model, epoch_data, optim, seed=protocol.seed, device=device, start_epoch=start_epoch,
-                           optimizer_state=optimizer_state, history=history, on_epoch_end=on_epoch_end,
-                           on_batch_end=bar.batch)
+    with _deterministic_algorithms(deterministic):
+        history = train_epochs(model, epoch_data, optim, seed=protocol.seed, device=device, start_epoch=start_epoch,
+                               optimizer_state=optimizer_state, history=history, on_epoch_end=on_epoch_end,
+                               on_batch_end=bar.batch)
     timer["cpu"] = cpu_before + time.process_time() - cpu0
     timer["wall"] = wall_before + time.perf_counter() - wall0
     bar.finish()
@@ -301,9 +351,10 @@ def train_ipd(protocol: IPDProtocol, out_dir=None, *, device: str = "cpu", backe
         "command": command, "seed": protocol.seed, "protocol": protocol.to_dict(),
         "stimulus": asdict(stimulus), "classes": asdict(DEFAULT_CLASSES),
         "scores": scores, "train_seconds": timer["wall"], "train_cpu_seconds": timer["cpu"],
-        "device": device, "backend": backend, "threads": threads,
+        "device": device, "backend": backend, "threads": threads, "deterministic": bool(deterministic),
         "test_confusion": test_metrics["confusion"].tolist(),
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "versions": _versions(),
+        "machine": _machine(device),
     }
     if out_dir is not None:
         write_model(out_dir, model.to_spec(stimulus, DEFAULT_CLASSES, source=str(out_dir)), manifest, history)
@@ -393,7 +444,7 @@ def _run_key(row) -> tuple:
 
 def run_repeats(protocols: list[IPDProtocol], repeats: int, out_dir, *, threads: int | None = 1,
                 device: str = "cpu", backend: str = "auto", progress: bool = True, command: str | None = None,
-                save_models: bool = True) -> dict:
+                save_models: bool = True, deterministic: bool = False) -> dict:
     """Train every protocol with seeds ``p.seed .. p.seed + repeats - 1``; append one row per run to
     ``out_dir/repeats.csv`` (runs already there are skipped: the table is the checkpoint) and draw
     box plots. Returns the rows and the figure paths."""
@@ -416,7 +467,8 @@ def run_repeats(protocols: list[IPDProtocol], repeats: int, out_dir, *, threads:
         label = f"[{i + 1}/{len(runs)}] {net.readout} tau {net.tau_hidden_ms:g}/{net.tau_out_ms:g} ms seed {protocol.seed}"
         run_dir = out_dir / "runs" / f"{net.model}_{net.readout}_tau{net.tau_hidden_ms:g}-{net.tau_out_ms:g}_seed{protocol.seed}"
         result = train_ipd(protocol, run_dir if save_models else None, device=device, backend=backend,
-                           threads=threads, progress=False, command=command, label=label)
+                           threads=threads, progress=False, command=command, label=label,
+                           deterministic=deterministic)
         s = result["scores"]
         row = {**row_base, "train_accuracy": s["train_accuracy"], "test_accuracy": s["test_accuracy"],
                "train_mae_deg": s["train_mae_deg"], "test_mae_deg": s["test_mae_deg"],
