@@ -148,3 +148,22 @@ def test_shipped_seed_model_is_reproduced_by_its_manifest_command(tmp_path):
     row = reproduce_model(model, tmp_path)
     assert row["passed"], {k: row.get(k) for k in ("requirement", "identical_weights", "max_abs_weight_diff",
                                                   "original_test_accuracy", "reproduced_test_accuracy", "error")}
+
+
+def test_delays_ipd_deterministic_does_not_depend_on_the_thread_count(run_cli):
+    """Without --deterministic the learnable-delay IPD network follows torch's thread count (one per
+    core by default; measured: other weights with 1 and 2 threads); with it, 1 and 2 threads agree."""
+    outputs = []
+    for threads in ("1", "2"):
+        result = run_cli("delays", "--task", "ipd", "--conditions", "delays", "--epochs", "1", "--seed", "0",
+                         "--json", "--deterministic", env={"OMP_NUM_THREADS": threads})
+        assert result.returncode == 0, result
+        delays = result.json()["results"]["delays"]
+        outputs.append({k: v for k, v in delays.items() if k != "train_seconds"})
+    assert outputs[0] == outputs[1]
+    assert outputs[0]["final_loss"] > 0 and 0 < outputs[0]["test_accuracy"] <= 1
+
+
+def test_delays_deterministic_is_refused_for_brian2_runs(run_cli):
+    assert_one_line_error(run_cli("delays", "--method", "lagging", "--deterministic"), "--deterministic", "torch")
+    assert_one_line_error(run_cli("delays", "--task", "impulse", "--deterministic"), "--deterministic")

@@ -68,6 +68,9 @@ def add_parser(subparsers) -> None:
     tch.add_argument("--surrogate", default="interpolate", help="interpolate (default) or straight_through")
     tch.add_argument("--filter-tau-ms", type=positive_float, default=5.0,
                      help="synaptic filter of the coincidence objective (default: 5)")
+    tch.add_argument("--deterministic", action="store_true",
+                     help="one torch thread and torch's deterministic algorithms: the result then does not depend "
+                          "on the machine's core count, as --task ipd's otherwise does (docs/delays.md)")
     ipd = p.add_argument_group("ipd (--task ipd)")
     ipd.add_argument("--tau-hidden-ms", type=positive_float, default=None,
                      help="hidden membrane time constant (default: the seed protocol's 20 ms)")
@@ -94,6 +97,20 @@ def _parse_stages(text: str) -> list[int]:
 
 
 def run(args) -> int:
+    if not args.deterministic:
+        return _run(args)
+    from ..errors import UserError
+
+    if not (args.task in ("toy", "ipd") or (args.task == "offset" and args.method == "torch")):
+        raise UserError("--deterministic applies to the torch runs (--method torch, --task toy, --task ipd); "
+                        "the Brian2 runs repeat bit for bit without it")
+    from ..snn.determinism import deterministic_torch
+
+    with deterministic_torch():
+        return _run(args)
+
+
+def _run(args) -> int:
     from ..errors import UserError
     from ..io import check_writable, to_json
 

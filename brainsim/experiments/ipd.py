@@ -18,7 +18,6 @@ import io
 import os
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -186,32 +185,6 @@ def _versions() -> dict:
             "numpy": np.__version__, "numba": numba.__version__}
 
 
-@contextmanager
-def _deterministic_algorithms(enabled: bool):
-    """``--deterministic``: torch's deterministic algorithms while the block runs, on CUDA also cuDNN
-    without autotuning (cuBLAS's fixed workspace is set in :func:`train_ipd` before CUDA starts). An
-    operation that has no deterministic implementation is a UserError. CPU training repeats bit for
-    bit without it (measured: docs/ipd_training.md, "Determinism")."""
-    import torch
-
-    if not enabled:
-        yield
-        return
-    previous = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark,
-                torch.backends.cudnn.deterministic)
-    torch.use_deterministic_algorithms(True)
-    torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = False, True
-    try:
-        yield
-    except RuntimeError as exc:
-        if "deterministic" not in str(exc):
-            raise
-        raise UserError(f"--deterministic: {str(exc).strip().splitlines()[0]}") from None
-    finally:
-        torch.use_deterministic_algorithms(previous[0])
-        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = previous[1], previous[2]
-
-
 def _machine(device: str = "cpu") -> dict:
     """What a bit-exact repeat of a CPU training run needs besides the versions (recorded in its
     manifest): torch dispatches its kernels by the CPU's vector instruction set (AVX2, AVX512, ...),
@@ -254,17 +227,16 @@ def train_ipd(protocol: IPDProtocol, out_dir=None, *, device: str = "cpu", backe
     """Train one network. With ``out_dir``: checkpoint every epoch there (resumed if the protocol is
     the same) and write the model directory. Returns a dict with ``model``, ``history``, ``scores``,
     ``train_seconds`` (wall, training loop only), ``train_cpu_seconds`` and ``manifest``.
-    ``deterministic``: one torch thread and torch's deterministic algorithms (for CUDA; see
-    :func:`_deterministic_algorithms`)."""
+    ``deterministic``: one torch thread and torch's deterministic algorithms
+    (:func:`brainsim.snn.determinism.deterministic_torch`; CPU training repeats without it)."""
     if deterministic:
         if threads not in (None, 1):
             raise UserError("--deterministic trains with one torch thread; leave out --threads")
-        # cuBLAS reads this when CUDA starts: without it, deterministic algorithms refuse cuBLAS matmuls
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         threads = 1
     import torch
 
     from ..netspec.modeldir import write_model
+    from ..snn.determinism import deterministic_torch
     from ..snn.metrics import classification_metrics, predicted_classes
     from ..snn.models import IPDNet
     from ..snn.training import predict, train_epochs
@@ -320,7 +292,7 @@ def train_ipd(protocol: IPDProtocol, out_dir=None, *, device: str = "cpu", backe
             _save_checkpoint(checkpoint_path, model, optimizer, hist, protocol,
                              cpu_before + time.process_time() - cpu0, wall_before + time.perf_counter() - wall0)
 
-    with _deterministic_algorithms(deterministic):
+    with deterministic_torch(deterministic):
         history = train_epochs(model, epoch_data, optim, seed=protocol.seed, device=device, start_epoch=start_epoch,
                                optimizer_state=optimizer_state, history=history, on_epoch_end=on_epoch_end,
                                on_batch_end=bar.batch)
