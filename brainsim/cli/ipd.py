@@ -11,7 +11,7 @@ from .args import positive_float, positive_int, nonnegative_int
 
 EPILOG = """examples:
   brainsim ipd train --preset seed --out models/my_seed          # the tutorial's protocol (~10-40 s)
-  brainsim ipd train --preset best --out models/my_best          # 90 % test accuracy (~7.5 min of CPU)
+  brainsim ipd train --preset best --out models/my_best          # 90 % test accuracy (~3-7.5 min of CPU)
   brainsim ipd train --readout fr --tau-ms 2 --epochs 10 --seed 3 --out runs/fr2
   brainsim ipd train --repeats 10 --readout oc max fr --tau-ms 20 2 --out runs/readouts
   brainsim ipd evaluate --model models/ipd_best --seed 1 --n-test 4096 --json
