@@ -28,22 +28,31 @@ def test_shipped_models_read_as_written(path):
     manifest = json.loads((path / "manifest.json").read_text())
     assert saved.manifest == manifest and saved.spec.net == NetConfig(**manifest["net"])
     with np.load(path / "weights.npz") as w:
-        assert "alpha_hidden" not in w.files       # written before decay factors were stored
-        for name in ("W1", "W2", "tau_hidden_ms", "tau_out_ms"):
+        assert set(w.files) == {"W1", "W2", "tau_hidden_ms", "tau_out_ms", "alpha_hidden", "alpha_out"}
+        for name in w.files:
             np.testing.assert_array_equal(getattr(saved.spec, name), w[name])
     assert saved.spec.stimulus.n_fibres == saved.spec.n_inputs == 200
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
-def test_shipped_decay_factors_are_torchs(path):
-    """Without stored decay factors the spec computes them; for the shipped time constants that is
-    bit for bit the value the torch model uses."""
+def test_shipped_decay_factors_are_torchs(path, tmp_path):
+    """The stored decay factors are those of the torch model; and a directory written before they
+    were stored (the shipped one without them) gets the same values computed from the time constants."""
+    import shutil
+
     from brainsim.snn import load_model
 
     loaded = load_model(shipped(path))
     torch_hidden, torch_out = loaded.model.decay_factors()
     np.testing.assert_array_equal(loaded.spec.alpha_hidden, torch_hidden)
     np.testing.assert_array_equal(loaded.spec.alpha_out, torch_out)
+    older = tmp_path / path.name
+    shutil.copytree(path, older)
+    with np.load(path / "weights.npz") as w:
+        np.savez(older / "weights.npz", **{k: w[k] for k in w.files if not k.startswith("alpha_")})
+    computed = read_model(older).spec
+    np.testing.assert_array_equal(computed.alpha_hidden, torch_hidden)
+    np.testing.assert_array_equal(computed.alpha_out, torch_out)
 
 
 def test_decay_factor_numpy_and_torch():

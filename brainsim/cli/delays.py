@@ -62,11 +62,30 @@ def add_parser(subparsers) -> None:
     toy = add_options(p, ToyParams, only=(), shared=SHARED_TORCH)
     ipd = add_options(p, IPDDelayParams, only=("tau_hidden_ms", "conditions"), shared=SHARED_TORCH,
                       title="ipd (--task ipd)")
+    section(p, "torch").add_argument(
+        "--deterministic", action="store_true",
+        help="one torch thread and torch's deterministic algorithms: the result then does not depend on the "
+             "machine's core count, as --task ipd's otherwise does (docs/delays.md)")
     p.set_defaults(func=run, task_options=task, impulse_options=impulse, lagging_options=lagging,
                    device_options=device, torch_options=torch, toy_options=toy, ipd_options=ipd)
 
 
 def run(args) -> int:
+    from ..errors import UserError
+
+    if not args.deterministic:
+        return _run(args)
+    torch_run = args.task in ("toy", "ipd") or (args.task == "offset" and args.method == "torch")
+    if not torch_run:
+        raise UserError("--deterministic applies to the torch runs (--method torch, --task toy, --task ipd); "
+                        "the Brian2 runs repeat bit for bit without it")
+    from ..snn.determinism import deterministic_torch
+
+    with deterministic_torch():
+        return _run(args)
+
+
+def _run(args) -> int:
     from dataclasses import replace
 
     from ..errors import UserError

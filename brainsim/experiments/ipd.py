@@ -107,11 +107,16 @@ class IPDExecution:
     backend: str = param("auto", "spiking layers: auto (native numba kernels on the CPU, the plain torch loop on "
                          "CUDA), native or torch", choices=BACKENDS)
     threads: int = torch_threads_param(cli="--threads", sweep="torch_threads")
+    deterministic: bool = param(False, "one torch thread and torch's deterministic algorithms (cuBLAS, cuDNN): "
+                                "for --device cuda; CPU training repeats bit for bit without it "
+                                "(docs/ipd_training.md)", sweep=False)
 
     def __post_init__(self):
         check_fields(self)
         if self.device == "cuda" and self.backend == "native":
             raise UserError("the native backend runs on the CPU; use --backend torch or auto with --device cuda")
+        if self.deterministic and self.threads != 1:
+            raise UserError("--deterministic trains with one torch thread; leave out --threads")
 
 
 @dataclass(frozen=True)
@@ -189,6 +194,20 @@ class TrainingResult:
 
 # --- training ---------------------------------------------------------------------------------------
 
+def _machine(device: str = "cpu") -> dict:
+    """What a bit-exact repeat of a CPU training run needs besides the versions (recorded in its
+    manifest): torch dispatches its kernels by the CPU's vector instruction set (AVX2, AVX512, ...),
+    and the two give other roundings (docs/ipd_training.md, "Determinism")."""
+    import platform
+
+    import torch
+
+    machine = {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "architecture": platform.machine()}
+    if device == "cuda":
+        machine["gpu"] = torch.cuda.get_device_name()
+    return machine
+
+
 def _set_threads(threads: int | None):
     """``threads`` torch threads in this process."""
     import torch
@@ -240,6 +259,7 @@ def train_ipd(protocol: IPDProtocol, out_dir=None, *, execution: IPDExecution = 
     import torch
 
     from ..netspec.modeldir import write_model
+    from ..snn.determinism import deterministic_torch
     from ..snn.metrics import classification_metrics, predicted_classes
     from ..snn.models import IPDNet
     from ..snn.training import predict, train_epochs
@@ -294,9 +314,10 @@ def train_ipd(protocol: IPDProtocol, out_dir=None, *, execution: IPDExecution = 
             _save_checkpoint(checkpoint_path, model, optimizer, hist, protocol,
                              cpu_before + time.process_time() - cpu0, wall_before + time.perf_counter() - wall0)
 
-    history = train_epochs(model, epoch_data, optim, seed=protocol.seed, device=device, start_epoch=start_epoch,
-                           optimizer_state=optimizer_state, history=history, on_epoch_end=on_epoch_end,
-                           on_batch_end=bar.advance)
+    with deterministic_torch(execution.deterministic):
+        history = train_epochs(model, epoch_data, optim, seed=protocol.seed, device=device, start_epoch=start_epoch,
+                               optimizer_state=optimizer_state, history=history, on_epoch_end=on_epoch_end,
+                               on_batch_end=bar.advance)
     timer["cpu"] = cpu_before + time.process_time() - cpu0
     timer["wall"] = wall_before + time.perf_counter() - wall0
     bar.finish()
@@ -324,9 +345,10 @@ def train_ipd(protocol: IPDProtocol, out_dir=None, *, execution: IPDExecution = 
         "command": command, "seed": protocol.seed, "protocol": protocol.to_dict(),
         "stimulus": asdict(stimulus), "classes": asdict(DEFAULT_CLASSES),
         "scores": scores, "train_seconds": timer["wall"], "train_cpu_seconds": timer["cpu"],
-        "device": device, "backend": backend, "threads": threads,
+        "device": device, "backend": backend, "threads": threads, "deterministic": bool(execution.deterministic),
         "test_confusion": test_metrics["confusion"].tolist(),
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "versions": _versions(),
+        "machine": _machine(device),
     }
     if out_dir is not None:
         write_model(out_dir, model.to_spec(stimulus, DEFAULT_CLASSES, source=str(out_dir)), manifest, history)
