@@ -109,7 +109,7 @@ class IPDExecution:
     threads: int = torch_threads_param(cli="--threads", sweep="torch_threads")
     deterministic: bool = param(False, "one torch thread and torch's deterministic algorithms (cuBLAS, cuDNN): "
                                 "for --device cuda; CPU training repeats bit for bit without it "
-                                "(docs/ipd_training.md)", sweep=False)
+                                "(docs/ipd_training.md)")
 
     def __post_init__(self):
         check_fields(self)
