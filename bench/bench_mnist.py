@@ -76,7 +76,9 @@ def project_stage(mode: str, args, n: int, data_dir: Path, mnist_dir: Path, log_
     count_opt = {"train": "--n-train", "observe": "--n-observe", "test": "--n-test"}[mode]
     cmd = [sys.executable, "-m", "brainsim", "mnist", mode, count_opt, str(n), "--neurons", str(args.neurons),
            "--data-dir", str(data_dir), "--mnist-dir", str(mnist_dir), "--seed", str(args.rng_seed),
-           "--dt-ms", str(args.dt_ms), "--device", args.device, "--threads", str(args.threads), *extra]
+           "--dt-ms", str(args.dt_ms), "--device", args.device, *extra]
+    if args.device == "cpp_standalone":     # OpenMP threads: the other devices refuse --threads
+        cmd += ["--threads", str(args.threads)]
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return check(measured(cmd, cwd=ROOT, env=env, log=log_dir / f"project_{mode}.log"), f"brainsim {mode}")
 

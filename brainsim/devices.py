@@ -35,6 +35,9 @@ from .params import check_fields, param
 
 DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
 RUNTIME_TARGETS = ("numpy", "cython")
+STANDALONE = ("cpp_standalone", "cuda_standalone")
+# the devices each device option means something for (it is refused on the others, never ignored)
+APPLIES_TO = {"target": ("runtime",), "threads": ("cpp_standalone",), "build_dir": STANDALONE, "build_only": STANDALONE}
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,17 @@ class DeviceConfig:
         if self.target not in RUNTIME_TARGETS:
             raise UserError(f"unknown runtime target {self.target!r}; choose numpy or cython")
         check_fields(self)
+        self.check_applies([f for f in APPLIES_TO if getattr(self, f) != DeviceConfig.__dataclass_fields__[f].default])
+
+    def check_applies(self, options) -> None:
+        """UserError naming the first of ``options`` (field names, e.g. the command-line options given)
+        that does not apply to this device (``--threads`` on runtime, ``--target`` on cpp_standalone,
+        ``--build-only`` or ``--build-dir`` on runtime): an option that would be ignored is refused."""
+        for name in options:
+            devices = APPLIES_TO.get(name)
+            if devices is not None and self.name not in devices:
+                option = "--" + name.replace("_", "-")
+                raise UserError(f"{option} applies only to --device {' or '.join(devices)}; leave it out for {self.name}")
 
     @property
     def standalone(self) -> bool:

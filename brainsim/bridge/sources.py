@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..netspec.ipd import IPDNetworkSpec
-from ..netspec.modeldir import read_model
+from ..netspec.modeldir import not_a_model, read_model
 
 
 def load_network(path) -> IPDNetworkSpec:
@@ -27,5 +27,5 @@ def load_network(path) -> IPDNetworkSpec:
 
         return spec_from_nir(path)
     if path.is_file() and path.suffix != ".npz":
-        raise UserError(f"{path}: not a model directory, weights.npz or .nir file")
+        raise UserError(not_a_model(path, "a model directory, its weights.npz or a .nir file"))
     return read_model(path).spec

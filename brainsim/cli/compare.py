@@ -44,6 +44,7 @@ def run(args) -> int:
     if args.plot:
         check_writable(args.plot)
     params = args.compare_options.build(args)
+    params.device.check_applies(args.compare_options.given(args))
     config = params.device
     comparison = run_comparison(args.model, params, progress=True)
     r = comparison.summary

@@ -96,6 +96,17 @@ def _run(args) -> int:
     if args.task == "impulse" and args.method == "torch":
         raise UserError("the impulse response belongs to the lagging method")
     method = args.method or ("torch" if args.task == "toy" else "lagging")
+    device_given = args.device_options.given(args)
+    if args.task in ("toy", "ipd") or (args.task == "offset" and method == "torch"):
+        if device_given:
+            flags = ", ".join("--" + n.replace("_", "-") for n in device_given)
+            raise UserError(f"{flags}: the Brian2 device options apply to --method lagging and --task impulse, "
+                            "not to the torch runs; leave them out")
+    else:
+        device = args.device_options.build(args)
+        device.check_applies(device_given)
+        if device.build_only:
+            raise UserError("--build-only is not supported here: the result is read from the run")
     if args.plot:
         check_writable(args.plot)
     if "initial_delay_ms" in args and args.tau_ms is not None:
@@ -123,8 +134,6 @@ def _run(args) -> int:
         circuit.check(pattern.dt_ms)
         ex.validate_offset(task.offset_ms, circuit.max_delay_ms, min_delay_ms(circuit.stages, pattern.dt_ms))
         config = args.device_options.build(args)
-        if config.build_only:
-            raise UserError("--build-only is not supported here: the delay is read from the run")
         run_ = ex.run_lagging(task.offset_ms, task.seed, params, pattern, device=config,
                               record_trace=bool(args.plot), progress=True)
         result = run_.summary

@@ -44,6 +44,7 @@ def run(args) -> int:
     from ..experiments.jeffress import jeffress_summary, simulate_jeffress
 
     config = args.config_options.build(args)
+    config.device.check_applies(args.config_options.given(args))
     run_ = simulate_jeffress(args.ipd, config, progress=True)
     device = config.device
     if not run_.ran:

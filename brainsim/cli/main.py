@@ -22,6 +22,12 @@ COMMAND_MODULES = (
 )
 
 
+EXIT_CODES = """\
+exit codes: 0 done; 1 some runs of a sweep failed (recorded in its table); 2 bad input (one line on
+stderr), or no command given ('brainsim' alone prints this list); 3 a project was generated but could
+not run here (cuda_standalone without a GPU); 130 interrupted."""
+
+
 def _load_commands():
     modules = []
     for name in COMMAND_MODULES:
@@ -38,8 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = OneLineErrorParser(
         prog="brainsim",
-        description="Spiking-network simulation on Brian2 with a thin PyTorch side. "
+        description="Spiking-network simulation on Brian2 with a thin PyTorch side.\n"
                     "Run 'brainsim COMMAND --help' for the options of a command.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"brainsim {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineErrorParser)
@@ -68,10 +75,70 @@ def run_reporting_errors(prog: str, func, *args, interrupted: str = "interrupted
         return 0
 
 
+def _subcommands(parser: argparse.ArgumentParser) -> dict:
+    """{name: parser} of ``parser``'s subcommands (empty for a command without any)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _chosen_parsers(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[argparse.ArgumentParser]:
+    """The parsers of the (sub)commands the command line chose, outermost first: the last one's prog
+    names the command (``brainsim ipd train``)."""
+    chain = [parser]
+    while True:
+        for action in chain[-1]._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                name = getattr(args, action.dest, None)
+                if name in action.choices:
+                    chain.append(action.choices[name])
+                    break
+        else:
+            return chain
+
+
+def _unrecognized(chain: list[argparse.ArgumentParser], extras: list[str]) -> str:
+    """The one-line error for arguments the chosen command does not take; an option that belongs to a
+    sibling subcommand (``ipd evaluate --out``) is named with the subcommands that take it."""
+    chosen = chain[-1]
+    siblings = dict.fromkeys(_subcommands(chain[-2]).values()) if len(chain) > 2 else {}
+    hints = []
+    for token in extras:
+        option = token.split("=", 1)[0]
+        owners = [sub.prog for sub in siblings if sub is not chosen and option in sub._option_string_actions]
+        if option.startswith("-") and owners:
+            hints.append(f"{option} is an option of {' and '.join(owners)}")
+    return f"unrecognized arguments: {' '.join(extras)}" + (f" ({'; '.join(hints)})" if hints else "")
+
+
+def _bare_group(parser: argparse.ArgumentParser, argv: list[str]):
+    """The parser whose command list to show when ``argv`` names only commands that need a subcommand
+    (``brainsim``, ``brainsim ipd``, ``brainsim mnist``); None otherwise."""
+    for token in argv:
+        parser = _subcommands(parser).get(token)
+        if parser is None:
+            return None
+    return parser if _subcommands(parser) else None
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: sys.argv[1:]); returns the exit code.
+
+    ``brainsim`` alone (or a command that needs a subcommand, such as ``brainsim ipd``, without one)
+    prints its command list on stdout and returns 2: nothing was run. Errors name the (sub)command
+    whose options they concern (``brainsim ipd train: error: ...``)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    return run_reporting_errors(f"brainsim {args.command}", args.func, args)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    group = _bare_group(parser, argv)
+    if group is not None:
+        group.print_help()
+        return 2
+    args, extras = parser.parse_known_args(argv)
+    chain = _chosen_parsers(parser, args)
+    if extras:
+        chain[-1].error(_unrecognized(chain, extras))
+    return run_reporting_errors(chain[-1].prog, args.func, args)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ def run(args) -> int:
 
     mode = args.mode
     opts = args.stage_options.build(args)
+    opts.device.check_applies(args.stage_options.given(args))
     data_dir = Path(opts.data_dir)
     if data_dir.exists() and not data_dir.is_dir():
         raise UserError(f"--data-dir {data_dir} is not a directory")

@@ -58,7 +58,8 @@ def run(args) -> int:
         raise UserError("--input and --output are required (or --export-from MODEL to write GRAPH)")
     from ..bridge.nir_run import run_graph
 
-    result = run_graph(Path(args.graph), Path(args.input), Path(args.output), args.run_options.build(args),
-                       progress=True)
+    params = args.run_options.build(args)
+    params.device.check_applies(args.run_options.given(args))
+    result = run_graph(Path(args.graph), Path(args.input), Path(args.output), params, progress=True)
     print(result.describe())
     return 0

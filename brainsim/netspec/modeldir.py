@@ -139,6 +139,20 @@ def spec_from_manifest(manifest: dict, arrays: dict[str, np.ndarray], source: st
                           alpha_out=get("alpha_out", False), stimulus=stimulus, classes=classes, source=source)
 
 
+_MODEL_FILES = {MANIFEST: "the manifest", "training_curve.csv": "the training curve"}
+
+
+def not_a_model(path, wanted: str) -> str:
+    """The message for a file ``path`` given where ``wanted`` (e.g. "a model directory") is needed:
+    what the file is and what to give instead (its model directory, when it lies in one)."""
+    path = Path(path)
+    directory = path.parent
+    if (directory / MANIFEST).is_file():
+        what = _MODEL_FILES.get(path.name, "a file")
+        return f"{path} is {what} of a model, not the model: give its directory {directory} instead"
+    return f"{path} is a file, not {wanted}"
+
+
 def read_model(path) -> SavedModel:
     """Read a model directory, or the ``weights.npz`` of one (its manifest beside it says how to run
     the weights). Anything else, missing files, another format or version and arrays of the wrong
@@ -158,6 +172,6 @@ def read_model(path) -> SavedModel:
                             "them: give the model directory)")
         manifest = read_manifest(directory)
     else:
-        raise UserError(f"{path} is not a model directory (nor the {WEIGHTS} of one)")
+        raise UserError(not_a_model(path, f"a model directory (or its {WEIGHTS})"))
     spec = spec_from_manifest(manifest, load_npz(weights), str(path))
     return SavedModel(spec=spec, manifest=manifest, directory=directory)

@@ -1,0 +1,103 @@
+"""Messages a user reads (#14 item 5), through real CLI subprocesses: wrong model paths, errors named by
+their subcommand, the command list of a bare ``brainsim``, device options that do not apply."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import ROOT, assert_one_line_error
+
+SEED_MODEL = ROOT / "models" / "ipd_seed"
+
+
+@pytest.mark.parametrize("command, name, what", [
+    (("ipd", "evaluate", "--model"), "manifest.json", "the manifest"),
+    (("ipd", "analyse", "--out", "figs", "--model"), "manifest.json", "the manifest"),
+    (("compare", "--n-test", "4", "--model"), "manifest.json", "the manifest"),
+    (("compare", "--n-test", "4", "--model"), "training_curve.csv", "the training curve"),
+    (("nir-run", "out.nir", "--export-from"), "manifest.json", "the manifest"),
+])
+def test_a_file_of_a_model_directory_names_the_directory_to_give(run_cli, tmp_path, command, name, what):
+    result = run_cli(*command, SEED_MODEL / name)
+    assert_one_line_error(result, f"{SEED_MODEL / name} is {what} of a model",
+                          f"give its directory {SEED_MODEL} instead")
+    assert "does not exist" not in result.stderr
+    assert not (tmp_path / "figs").exists() and not (tmp_path / "out.nir").exists()
+
+
+def test_a_file_elsewhere_says_it_is_a_file(run_cli, tmp_path):
+    (tmp_path / "notes.txt").write_text("not a model")
+    assert_one_line_error(run_cli("ipd", "evaluate", "--model", "notes.txt"),
+                          "notes.txt is a file, not a model directory")
+
+
+@pytest.mark.parametrize("args, prefix, fragments", [
+    # misplaced options: the subcommand that was chosen, and the sibling that takes the option
+    (("ipd", "evaluate", "--model", "m", "--out", "x"), "brainsim ipd evaluate: error:",
+     ("unrecognized arguments: --out x", "--out is an option of brainsim ipd train and brainsim ipd analyse")),
+    (("mnist", "test", "--n-train", "3"), "brainsim mnist test: error:",
+     ("unrecognized arguments: --n-train 3", "--n-train is an option of brainsim mnist train")),
+    (("jeffress", "--ipd", "30", "--bogus"), "brainsim jeffress: error:", ("unrecognized arguments: --bogus",)),
+    # a UserError raised while the command runs
+    (("ipd", "evaluate", "--model", "missing_model"), "brainsim ipd evaluate: error:", ("does not exist",)),
+    (("mnist", "observe", "--data-dir", "empty"), "brainsim mnist observe: error:", ("run 'train' first",)),
+])
+def test_errors_name_the_subcommand(run_cli, args, prefix, fragments):
+    result = run_cli(*args)
+    assert_one_line_error(result, *fragments)
+    assert result.stderr.startswith(prefix), result
+
+
+def test_bare_brainsim_prints_the_command_list(run_cli):
+    result = run_cli()
+    assert result.returncode == 2, result           # nothing was run: a usage error (documented in --help)
+    assert "Traceback" not in result.stderr and "error" not in result.stderr
+    listed = result.stdout
+    for command in ("jeffress", "mnist", "ipd", "delays", "nir-run", "compare", "sweep", "sweep-plot"):
+        assert f"\n    {command} " in listed or f"\n    {command}\n" in listed, (command, listed)
+    assert "exit codes" in listed
+
+
+@pytest.mark.parametrize("group, subcommands", [("ipd", ("train", "evaluate", "analyse")),
+                                                ("mnist", ("train", "observe", "test", "plot"))])
+def test_a_command_without_its_subcommand_lists_them(run_cli, group, subcommands):
+    result = run_cli(group)
+    assert result.returncode == 2, result
+    for sub in subcommands:
+        assert f"\n    {sub} " in result.stdout, (sub, result.stdout)
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (("jeffress", "--ipd", "30", "--threads", "2"), ("--threads applies only to --device cpp_standalone",
+                                                     "for runtime")),
+    # given explicitly, even with the value the device uses anyway
+    (("jeffress", "--ipd", "30", "--threads", "1"), ("--threads applies only to --device cpp_standalone",)),
+    (("jeffress", "--ipd", "30", "--device", "cuda_standalone", "--threads", "2", "--build-only"),
+     ("--threads", "for cuda_standalone")),
+    (("jeffress", "--ipd", "30", "--device", "cpp_standalone", "--target", "cython"),
+     ("--target applies only to --device runtime", "for cpp_standalone")),
+    (("jeffress", "--ipd", "30", "--build-only"), ("--build-only applies only to --device cpp_standalone or "
+                                                   "cuda_standalone",)),
+    (("jeffress", "--ipd", "30", "--build-dir", "proj"), ("--build-dir applies only",)),
+    (("compare", "--model", str(SEED_MODEL), "--device", "runtime", "--build-only"), ("--build-only",)),
+    (("nir-run", "g.nir", "--input", "x.npy", "--output", "y.npy", "--threads", "2"), ("--threads",)),
+    (("mnist", "train", "--device", "runtime", "--threads", "2"), ("--threads", "for runtime")),
+    (("delays", "--method", "torch", "--threads", "2"), ("--threads", "not to the torch runs")),
+    (("delays", "--task", "toy", "--device", "cpp_standalone"), ("--device", "not to the torch runs")),
+    (("delays", "--task", "impulse", "--device", "cpp_standalone", "--build-only"), ("--build-only is not supported",)),
+    (("delays", "--device", "cpp_standalone", "--target", "cython"), ("--target applies only",)),
+])
+def test_device_options_that_do_not_apply_are_refused(run_cli, tmp_path, args, fragments):
+    assert_one_line_error(run_cli(*args), *fragments)
+    assert not (tmp_path / "proj").exists()
+
+
+def test_device_configuration_refuses_what_it_would_ignore():
+    from brainsim.devices import DeviceConfig
+    from brainsim.errors import UserError
+
+    for kwargs in (dict(threads=2), dict(name="cuda_standalone", threads=2), dict(name="cpp_standalone", target="cython"),
+                   dict(build_only=True), dict(build_dir="x")):
+        with pytest.raises(UserError, match="applies only to"):
+            DeviceConfig(**kwargs)
+    DeviceConfig("cpp_standalone", threads=2, build_only=True, build_dir="x")   # all apply
+    DeviceConfig("runtime", target="cython")
