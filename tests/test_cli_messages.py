@@ -101,3 +101,81 @@ def test_device_configuration_refuses_what_it_would_ignore():
             DeviceConfig(**kwargs)
     DeviceConfig("cpp_standalone", threads=2, build_only=True, build_dir="x")   # all apply
     DeviceConfig("runtime", target="cython")
+
+
+# --- resume says where it resumes from ----------------------------------------------------------------
+
+MNIST_TINY = ["--neurons", "10", "--dt-ms", "1", "--device", "runtime", "--no-progress", "--chunk", "1"]
+
+
+def test_mnist_resume_names_the_sample_and_checkpoint(run_cli, tmp_path):
+    data_dir = tmp_path / "run"
+    fresh = run_cli("mnist", "train", "--data-dir", data_dir, "--n-train", "1", "--resume", *MNIST_TINY)
+    assert fresh.returncode == 0, fresh
+    assert f"train: --resume: no checkpoint {data_dir / 'train_checkpoint.npz'}, starting from sample 0" in fresh.stderr
+    # a longer schedule continues from the finished checkpoint of the shorter one
+    longer = run_cli("mnist", "train", "--data-dir", data_dir, "--n-train", "2", "--resume", *MNIST_TINY)
+    assert longer.returncode == 0, longer
+    assert (f"train: resuming from sample 1 of 2 (checkpoint {data_dir / 'train_checkpoint.npz'}, after chunk 1); "
+            "1 samples left") in longer.stderr, longer
+    observe = run_cli("mnist", "observe", "--data-dir", data_dir, "--n-observe", "1", *MNIST_TINY)
+    assert observe.returncode == 0 and "resuming" not in observe.stderr, observe
+
+
+# Dies right after the first epoch's checkpoint is written, as a kill -9 would leave the directory.
+_DIE_AFTER_CHECKPOINT = """
+import os, sys
+import brainsim.experiments.ipd as ipd
+save = ipd._save_checkpoint
+def save_and_die(*args, **kwargs):
+    save(*args, **kwargs)
+    os._exit(9)
+ipd._save_checkpoint = save_and_die
+from brainsim.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+IPD_TINY = ["--epochs", "2", "--n-train", "128", "--n-test", "64", "--batch-size", "64", "--hidden", "8", "--quiet"]
+
+
+def test_ipd_train_resume_names_the_epoch_and_checkpoint(run_cli, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    killed = subprocess.run([sys.executable, "-c", _DIE_AFTER_CHECKPOINT, "ipd", "train", *IPD_TINY, "--out", "m"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert killed.returncode == 9 and (tmp_path / "m" / "checkpoint.pt").is_file(), killed.stderr
+    other = run_cli("ipd", "train", *IPD_TINY, "--lr", "0.001", "--out", "other", cwd=tmp_path)
+    assert other.returncode == 0 and "resuming" not in other.stderr, other
+    resumed = run_cli("ipd", "train", *IPD_TINY, "--out", "m")
+    assert resumed.returncode == 0, resumed
+    assert f"train: resuming from epoch 1 of 2 (checkpoint {os.path.join('m', 'checkpoint.pt')})" in resumed.stderr, resumed
+
+
+def test_ipd_train_says_when_a_checkpoint_is_of_another_protocol(run_cli, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    killed = subprocess.run([sys.executable, "-c", _DIE_AFTER_CHECKPOINT, "ipd", "train", *IPD_TINY, "--out", "m"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert killed.returncode == 9, killed.stderr
+    changed = run_cli("ipd", "train", *IPD_TINY, "--lr", "0.001", "--out", "m")
+    assert changed.returncode == 0, changed
+    assert "is not a checkpoint of this protocol: training from epoch 0" in changed.stderr, changed
+
+
+def test_sweep_resume_says_how_many_runs_are_done(run_cli, tmp_path):
+    plugin = {"PYTHONPATH": str(ROOT / "tests") + ":" + str(ROOT)}
+    spec = tmp_path / "spec.toml"
+    spec.write_text('experiment = "sweep_plugin:PROBE"\nrepeats = 2\n[grid]\nx = [0.0, 1.0, 2.0]\n'
+                    '[fixed]\nfail_above = 1.5\n')
+    first = run_cli("sweep", spec, "--out", "out", "--workers", "1", "--max-runs", "5", "--quiet", env=plugin)
+    assert first.returncode == 1 and "resuming" not in first.stderr, first      # x = 2 fails
+    again = run_cli("sweep", spec, "--out", "out", "--workers", "1", "--quiet", env=plugin)
+    table = tmp_path / "out" / "results.csv"
+    assert (f"sweep sweep_plugin:PROBE: resuming {table.relative_to(tmp_path)}: 4 of 6 runs already done, 2 to run "
+            "(1 failed before, retried)") in again.stderr, again

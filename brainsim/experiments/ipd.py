@@ -283,7 +283,9 @@ def train_ipd(protocol: IPDProtocol, out_dir=None, *, execution: IPDExecution = 
             optimizer_state, history = state["optimizer"], state["history"]
             start_epoch = len(history)
             cpu_before, wall_before = state["cpu_s"], state["wall_s"]
-            note(f"{label}: resuming from {checkpoint_path} after epoch {start_epoch}", progress)
+            note(f"{label}: resuming from epoch {start_epoch} of {protocol.epochs} (checkpoint {checkpoint_path})")
+        elif checkpoint_path.is_file():
+            note(f"{label}: {checkpoint_path} is not a checkpoint of this protocol: training from epoch 0")
 
     cache: dict = {}
 

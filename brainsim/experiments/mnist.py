@@ -41,7 +41,7 @@ from ..errors import UserError
 from ..io import save_npy, save_npz, write_json
 from ..lifecycle import ChunkRunner
 from ..params import check_fields, param, param_group
-from ..progress import Progress
+from ..progress import Progress, note
 from ..stimuli.mnist import N_CLASSES, MnistData
 
 STAGES = ("train", "observe", "test")
@@ -321,15 +321,23 @@ def load_trained(data_dir: Path, n_neurons: int | None) -> dict:
 
 
 def _fresh_or_resumed(stage: str, params: DiehlCookParams, n: int, opts: StageOptions):
+    """(checkpoint path, its meta and arrays, or None twice for a fresh start). With ``resume``, one
+    line on stderr says which checkpoint and sample the stage continues from (or that there is none)."""
     path = Path(opts.data_dir) / CHECKPOINT.format(stage=stage)
     if path.exists():
         meta, arrays = _load_checkpoint(path)
         if opts.resume:
             _check_compatible(stage, meta, params, n)
+            left = (f"{n - meta['done']} samples left" if meta["done"] < n
+                    else "all samples done, writing the outputs")
+            note(f"{stage}: resuming from sample {meta['done']} of {n} (checkpoint {path}, after chunk "
+                 f"{meta['chunk_index']}); {left}")
             return path, meta, arrays
         if meta["done"] < meta["n"]:
             raise UserError(f"{opts.data_dir} holds an unfinished {stage} run ({meta['done']}/{meta['n']} "
                             "samples): pass --resume to continue it, or use another --data-dir")
+    elif opts.resume:
+        note(f"{stage}: --resume: no checkpoint {path}, starting from sample 0")
     return path, None, None
 
 

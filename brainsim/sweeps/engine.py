@@ -98,6 +98,10 @@ def run_sweep(spec: SweepSpec, out_dir, options: SweepOptions = SweepOptions(), 
     skipped = len(runs) - len(todo)
     if options.max_runs is not None:
         todo = todo[:options.max_runs]
+    if skipped or any(table.status(r.run_id) == "failed" for r in todo):
+        retried = sum(table.status(r.run_id) == "failed" for r in todo)
+        note(f"sweep {spec.experiment}: resuming {table.path}: {skipped} of {len(runs)} runs already done, "
+             f"{len(todo)} to run" + (f" ({retried} failed before, retried)" if retried else ""))
     write_sweep_json(out_dir, spec.to_dict(), {"state": "running", "runs": len(runs), "skipped": skipped})
     t0 = time.perf_counter()
     result = SweepResult(table=str(table.path), runs=len(runs), skipped=skipped, ok=0, failed=0, wall_s=0.0,
