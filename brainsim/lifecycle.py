@@ -61,6 +61,28 @@ class ChunkRunner(Generic[H]):
     def standalone(self) -> bool:
         return self.session.config.standalone
 
+    def prepare(self, build: Callable[[], H]) -> bool:
+        """On standalone devices: build the network with ``build()`` and generate and compile the project
+        (once; the session announces and times the compilation), so that a progress bar over the chunks
+        can start after it. A no-op on the runtime device. False when the project was only generated."""
+        if not self.standalone:
+            return True
+        if self.generated_only:
+            return False
+        if self.handles is None:
+            self.handles = build()
+            self.handles.network.run(self.duration, namespace={})
+            t0 = time.perf_counter()
+            self.session.build(run=False)
+            self.build_seconds = time.perf_counter() - t0
+            if self.session.config.build_only:
+                self.generated_only = True
+                return False
+            if self.session.config.name == "cuda_standalone" and not gpu_available():
+                raise DeviceNotRunError(f"no GPU found: generated the CUDA project in {self.session.project_dir} "
+                                        "but did not compile or run it (use --build-only to only generate code)")
+        return True
+
     def run(self, build: Callable[[], H], run_args: Callable[[H], dict] | None = None
             ) -> tuple[H, ChunkTiming] | None:
         """Run one chunk: ``build()`` makes the chunk's network (called for every chunk on the runtime
@@ -73,20 +95,8 @@ class ChunkRunner(Generic[H]):
             handles.network.run(self.duration, namespace={})
             self.handles = handles
             return handles, ChunkTiming(time.perf_counter() - t0, time.process_time() - c0)
-        if self.generated_only:
+        if not self.prepare(build):
             return None
-        if self.handles is None:
-            self.handles = build()
-            self.handles.network.run(self.duration, namespace={})
-            t0 = time.perf_counter()
-            self.session.build(run=False)
-            self.build_seconds = time.perf_counter() - t0
-            if self.session.config.build_only:
-                self.generated_only = True
-                return None
-            if self.session.config.name == "cuda_standalone" and not gpu_available():
-                raise DeviceNotRunError(f"no GPU found: generated the CUDA project in {self.session.project_dir} "
-                                        "but did not compile or run it (use --build-only to only generate code)")
         t0, c0 = time.perf_counter(), _children_cpu()
         self.session.rerun(run_args=run_args(self.handles) if run_args is not None else None)
         return self.handles, ChunkTiming(time.perf_counter() - t0, _children_cpu() - c0)

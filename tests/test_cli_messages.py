@@ -179,3 +179,48 @@ def test_sweep_resume_says_how_many_runs_are_done(run_cli, tmp_path):
     table = tmp_path / "out" / "results.csv"
     assert (f"sweep sweep_plugin:PROBE: resuming {table.relative_to(tmp_path)}: 4 of 6 runs already done, 2 to run "
             "(1 failed before, retried)") in again.stderr, again
+
+
+# --- observe: silent neurons are reported apart, not as class 0 ----------------------------------------
+
+def test_label_neurons_keeps_silent_neurons_out_of_the_class_counts():
+    import numpy as np
+
+    from brainsim.experiments.mnist import SILENT_LABEL, label_neurons
+
+    rates = np.zeros((10, 5))
+    rates[3, 0], rates[7, 1], rates[0, 2], rates[2, 2] = 2.0, 1.0, 0.5, 0.25   # neurons 3 and 4 silent
+    labels = label_neurons(rates)
+    assert labels.assign.tolist() == [3, 7, 0, SILENT_LABEL, SILENT_LABEL]
+    assert labels.neurons_per_class.tolist() == [1, 0, 0, 1, 0, 0, 0, 1, 0, 0]   # neuron 2 is class 0, 3 and 4 not
+    assert labels.silent == 2
+
+
+def test_observe_reports_silent_neurons_apart(run_cli, tmp_path):
+    import json
+
+    import numpy as np
+
+    data_dir = tmp_path / "trained"
+    data_dir.mkdir()
+    n = 4
+    weights = np.zeros((784, n))
+    weights[:, :2] = 0.3                      # neurons 2 and 3 get no input: silent
+    np.save(data_dir / "weights.npy", weights.ravel())
+    np.save(data_dir / "delays.npy", np.zeros(784 * n))
+    np.save(data_dir / "theta.npy", np.full(n, 0.02))
+    (data_dir / "training.json").write_text(json.dumps({"n": 1, "params": {"n_input": 784, "n_neurons": n,
+                                                                            "dt_ms": 1.0}}))
+    result = run_cli("mnist", "observe", "--data-dir", data_dir, "--n-observe", "2", "--device", "runtime",
+                     "--no-progress")
+    assert result.returncode == 0, result
+    summary = json.loads((data_dir / "observe.json").read_text())
+    assert summary["silent_neurons"] == 2 and sum(summary["neurons_per_class"]) == 2
+    assert f"neurons per class {summary['neurons_per_class']}" in result.stdout
+    assert "observe: labelled 2 neurons from 2 images" in result.stdout
+    assert "2 neurons never spiked (not counted above)" in result.stdout and "test counts them in class 0" in result.stdout
+    # test keeps the seed's rule (documented in results.json): silent neurons vote with class 0
+    assert run_cli("mnist", "test", "--data-dir", data_dir, "--n-test", "1", "--device", "runtime",
+                   "--no-progress").returncode == 0
+    protocol = json.loads((data_dir / "results.json").read_text())["protocol"]
+    assert "silent there get label 0" in protocol["labels"]

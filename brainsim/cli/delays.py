@@ -161,7 +161,7 @@ def _impulse(args, ex, to_json) -> int:
     given = args.lagging_options.given(args)
     delay = {"delay_ms": given["initial_delay_ms"]} if "initial_delay_ms" in given else {}
     params = args.impulse_options.build(args, **delay)
-    responses = ex.impulse_responses(params, device=args.device_options.build(args))
+    responses = ex.impulse_responses(params, device=args.device_options.build(args), progress=True)
     if args.plot:
         from ..plotting.delays import plot_impulse_responses
 

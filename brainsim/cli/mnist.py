@@ -105,9 +105,12 @@ def _report(mode: str, result: dict, data_dir: Path) -> None:
               f"(compilation {result['build_seconds']:.1f} s), "
               f"{result['mean_presentations_per_sample']:.2f} presentations/sample; outputs in {data_dir}")
     elif mode == "observe":
-        print(f"observe: labelled {sum(result['neurons_per_class'])} neurons from {result['n_observe']} images "
-              f"({result['silent_neurons']} silent); neurons per class {list(result['neurons_per_class'])}; "
-              f"wrote {data_dir / 'assign.npy'}")
+        silent = result["silent_neurons"]
+        print(f"observe: labelled {sum(result['neurons_per_class'])} neurons from {result['n_observe']} images; "
+              f"neurons per class {list(result['neurons_per_class'])}; wrote {data_dir / 'assign.npy'}")
+        if silent:
+            print(f"observe: {silent} neurons never spiked (not counted above): assign.npy gives them label "
+                  f"{result['silent_label']}, as the seed does, so test counts them in class {result['silent_label']}")
     else:
         print(f"Accuracy: {result['accuracy']:.3f}")
         print(f"test: {result['n_test']} images; wrote {data_dir / 'results.json'}, {data_dir / 'confusion.npy'}")

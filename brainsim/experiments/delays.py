@@ -473,10 +473,11 @@ class ImpulseResponse:
                                               "expected_sd_ms", "max_abs_diff", "peak")}
 
 
-def impulse_responses(params: ImpulseParams = ImpulseParams(),
-                      device: DeviceConfig = DeviceConfig()) -> list[ImpulseResponse]:
+def impulse_responses(params: ImpulseParams = ImpulseParams(), device: DeviceConfig = DeviceConfig(),
+                      progress: bool = False) -> list[ImpulseResponse]:
     """Simulated impulse response of x_K for each K of ``params``, its mean and sd (ms), and the
-    Erlang closed form (density per ms)."""
+    Erlang closed form (density per ms). ``progress``: say on stderr when a standalone project
+    compiles (one per K)."""
     import brian2 as b2
 
     from ..circuits.lagging import LagLineParams, build_lag_line, erlang_density
@@ -489,7 +490,7 @@ def impulse_responses(params: ImpulseParams = ImpulseParams(),
         tau = line.tau_ms
         duration = delay_ms + 12 * math.sqrt(stages) * tau + 10 * tau
         spike_ms = 1.0
-        with BrianSession(device, label="lagline") as session:
+        with BrianSession(device, label=f"lagline-K{stages}", progress=progress) as session:
             handles = build_lag_line(line, [0], [spike_ms])
             session.run(handles.network, duration * b2.ms)
             t = np.asarray(handles.monitor.t / b2.ms) - spike_ms
