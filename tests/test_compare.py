@@ -32,10 +32,14 @@ def test_compare_cuba_cpp_standalone_is_exact(tmp_path, run_cli):
     assert data["identical_predictions"] == 1.0
     assert data["torch_accuracy"] == data["brian2_accuracy"]
     assert data["hidden_spike_trains_identical"] is True and data["hidden_bins_identical"] == 1.0
-    assert data["torch_hidden_spikes"] == data["brian2_hidden_spikes"] > 0
+    assert data["torch_hidden_spikes"] == data["brian2_hidden_spikes"] > 0 and data["hidden_spike_ratio"] == 1.0
+    assert data["torch_output_spikes"] is None and data["output_spike_ratio"] is None     # oc: no output spikes
     assert np.asarray(data["torch_confusion"]).sum() == 48
     assert data["brian2_build_seconds"] > 0 and data["brian2_run_seconds"] > 0
     assert plot.stat().st_size > 10_000
+    # the compilation was announced and timed (#14 item 5)
+    assert "compare-cuba: compiling the standalone project ..." in result.stderr.splitlines(), result
+    assert any(line.startswith("compare-cuba: compiled in ") for line in result.stderr.splitlines()), result
 
 
 def test_coba_accuracy_close_to_torch_on_shipped_model(tmp_path):
@@ -100,3 +104,38 @@ def test_compare_errors(tmp_path, run_cli, case, fragment):
 def test_compare_bad_arguments(run_cli):
     assert_one_line_error(run_cli("compare", "--model", "x", "--neuron", "hh"), "invalid choice")
     assert_one_line_error(run_cli("compare", "--model", "x", "--n-test", "0"), "positive")
+
+
+def test_spike_counts_side_by_side_with_their_ratio(tmp_path, run_cli):
+    """Hidden and output spike totals of both sides and their ratio (text and JSON), on a small fr model
+    (spiking outputs) trained here: cuba matches torch exactly (ratio 1), coba's ratio is its own."""
+    train = run_cli("ipd", "train", "--readout", "fr", "--tau-ms", "2", "--epochs", "2", "--n-train", "256",
+                    "--n-test", "64", "--batch-size", "64", "--hidden", "12", "--quiet", "--out", "fr")
+    assert train.returncode == 0, train
+    cuba = run_cli("compare", "--model", "fr", "--neuron", "cuba", "--n-test", 24, "--device", "runtime", "--json")
+    assert cuba.returncode == 0, cuba
+    c = cuba.json()
+    assert c["torch_hidden_spikes"] == c["brian2_hidden_spikes"] > 0 and c["hidden_spike_ratio"] == 1.0
+    assert c["torch_output_spikes"] == c["brian2_output_spikes"] > 0 and c["output_spike_ratio"] == 1.0
+    coba = run_cli("compare", "--model", "fr", "--neuron", "coba", "--n-test", 24, "--device", "runtime")
+    assert coba.returncode == 0, coba
+    lines = coba.stdout.splitlines()
+    header = next(k for k, line in enumerate(lines) if line.split() == ["spikes", "torch", "Brian2", "Brian2/torch"])
+    for layer, line in zip(("hidden", "output"), lines[header + 1:header + 3]):
+        name, torch_n, brian_n, ratio = line.split()
+        t, b = int(torch_n.replace(",", "")), int(brian_n.replace(",", ""))
+        assert name == layer and t > 0 and float(ratio) == pytest.approx(b / t, abs=5e-4), line
+    js = run_cli("compare", "--model", "fr", "--neuron", "coba", "--n-test", 24, "--device", "runtime", "--json").json()
+    assert js["hidden_spike_ratio"] == pytest.approx(js["brian2_hidden_spikes"] / js["torch_hidden_spikes"])
+    assert f"{js['torch_hidden_spikes']:,}" in coba.stdout and f"{js['brian2_output_spikes']:,}" in coba.stdout
+
+
+def test_leaky_readout_says_its_output_layer_does_not_spike(run_cli):
+    result = run_cli("compare", "--model", need(SEED_MODEL), "--neuron", "coba", "--n-test", 16, "--device", "runtime")
+    assert result.returncode == 0, result
+    assert "output      the oc readout's output layer does not spike" in result.stdout
+    hidden = next(line.split() for line in result.stdout.splitlines() if line.split()[:1] == ["hidden"])
+    assert len(hidden) == 4, hidden                 # hidden, torch, Brian2, ratio
+    ratio = float(hidden[3])
+    assert 0.3 < ratio < 0.75, hidden       # coba fires about half of torch's hidden spikes (docs/bridge.md)
+    assert "note: Brian2's hidden layer fires" in result.stdout

@@ -205,13 +205,16 @@ class IPDNetworkHandles:
 @dataclass(frozen=True, eq=False)
 class IPDNetworkOutputs:
     """What :func:`read_results` reads after the run: class scores (samples, classes), predicted
-    classes (samples,) and, when the hidden spikes were recorded, the hidden spikes as a dense
-    boolean array (samples, T, n_hidden) on the stimulus time grid and their counts (samples, n_hidden)."""
+    classes (samples,), for spiking outputs (fr / pop) the output spike counts (samples, n_out; coba:
+    with the counted second spikes) and, when the hidden spikes were recorded, the hidden spikes as a
+    dense boolean array (samples, T, n_hidden) on the stimulus time grid and their counts (samples,
+    n_hidden)."""
 
     scores: np.ndarray
     prediction: np.ndarray
     hidden_spikes: np.ndarray | None = None
     hidden_counts: np.ndarray | None = None
+    output_counts: np.ndarray | None = None
 
 
 def _table(values: np.ndarray, name: str):
@@ -376,15 +379,16 @@ def read_results(handles: IPDNetworkHandles, spec: IPDNetworkSpec) -> IPDNetwork
     out_max = np.asarray(handles.output.v_max[:]).reshape(n, spec.n_out)
     steps = T if handles.neuron == "cuba" else int(round(T * dt_ms / handles.dt_ms))
     scores = spec.scores(out_sum, out_max, steps)
+    output_counts = np.rint(out_sum).astype(np.int64) if spec.net.spiking_output else None   # v_sum counts spikes
     if handles.hidden_spikes is None:
-        return IPDNetworkOutputs(scores, np.argmax(scores, axis=1))
+        return IPDNetworkOutputs(scores, np.argmax(scores, axis=1), output_counts=output_counts)
     idx = np.asarray(handles.hidden_spikes.i[:], dtype=np.int64)
     t_ms = np.asarray(handles.hidden_spikes.t[:] / 1e-3, dtype=float)
     step = np.clip(np.floor(t_ms / dt_ms + 1e-6).astype(np.int64), 0, T - 1)
     dense = np.zeros((n, T, spec.n_hidden), dtype=bool)
     dense[idx // spec.n_hidden, step, idx % spec.n_hidden] = True
     counts = np.bincount(idx, minlength=n * spec.n_hidden).reshape(n, spec.n_hidden)
-    return IPDNetworkOutputs(scores, np.argmax(scores, axis=1), dense, counts)
+    return IPDNetworkOutputs(scores, np.argmax(scores, axis=1), dense, counts, output_counts)
 
 
 def build(spec: IPDNetworkSpec, neuron: str, indices, times_ms, n_samples: int, n_steps: int,

@@ -23,7 +23,8 @@ def add_parser(subparsers) -> None:
         "compare", help="torch vs Brian2 (cuba / coba) on a trained IPD network",
         description="Simulate a trained IPD network in Brian2, all test stimuli side by side in one compiled "
                     "run, and compare with torch on the same stimuli: accuracy, MAE, identical predictions, "
-                    "per-hidden-neuron spike-count correlation, confusion matrices, wall times.",
+                    "hidden and output spike totals side by side with their ratio, per-hidden-neuron spike-count "
+                    "correlation, confusion matrices, wall times.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     from ..experiments.compare import CompareParams
     from .options import add_options
@@ -32,6 +33,24 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--plot", default=None, help="write the comparison figure (PNG) here")
     parser.set_defaults(func=run, compare_options=add_options(parser, CompareParams))
+
+
+def spike_count_lines(r: dict) -> list[str]:
+    """The spike totals of both sides, side by side with their ratio (the summary's spike fields)."""
+    lines = [f"  spikes        {'torch':>10} {'Brian2':>10}   Brian2/torch"]
+    for layer in ("hidden", "output"):
+        t, b, ratio = r[f"torch_{layer}_spikes"], r[f"brian2_{layer}_spikes"], r[f"{layer}_spike_ratio"]
+        if t is None:
+            why = ("no hidden layer (membrane-only model)" if layer == "hidden" else
+                   f"the {r['readout']} readout's output layer does not spike")
+            lines.append(f"    {layer:<11} {why}")
+        else:
+            lines.append(f"    {layer:<11} {t:>10,} {b:>10,}   " + (f"{ratio:.3f}" if ratio is not None else "-"))
+    ratio = r["hidden_spike_ratio"]
+    if r["neuron"] == "coba" and ratio is not None and abs(ratio - 1) > 0.1:
+        lines.append(f"  note: Brian2's hidden layer fires {ratio:.2f}x torch's spikes: a coba neuron spikes once per "
+                     "threshold crossing where torch usually fires a pair (docs/bridge.md, 'Spike counts')")
+    return lines
 
 
 def run(args) -> int:
@@ -67,11 +86,10 @@ def run(args) -> int:
         f"  MAE           torch {r['torch_mae_deg']:.2f} deg   Brian2 {r['brian2_mae_deg']:.2f} deg",
         f"  identical predictions {100 * r['identical_predictions']:.2f} %",
     ]
-    if "hidden_count_correlation" in r:
-        mean_r = r["hidden_count_correlation_mean"]
-        lines.append(f"  hidden spikes torch {r['torch_hidden_spikes']}  Brian2 {r['brian2_hidden_spikes']};  "
-                     f"spike-count correlation per neuron: mean {mean_r:.4f}" if mean_r is not None else
-                     f"  hidden spikes torch {r['torch_hidden_spikes']}  Brian2 {r['brian2_hidden_spikes']}")
+    lines += spike_count_lines(r)
+    if r.get("hidden_count_correlation_mean") is not None:
+        lines.append(f"  hidden spike-count correlation per neuron (over stimuli): mean "
+                     f"{r['hidden_count_correlation_mean']:.4f}")
     if "hidden_bins_identical" in r:
         lines.append(f"  identical hidden spike bins {100 * r['hidden_bins_identical']:.4f} % "
                      f"(spike trains identical: {'yes' if r['hidden_spike_trains_identical'] else 'no'})")

@@ -47,12 +47,14 @@ class CompareParams:
 @dataclass(frozen=True, eq=False)
 class TorchRun:
     """torch on the test stimuli: scores (n, classes), predictions (n,), hidden spikes (n, T,
-    n_hidden, bool) and their counts (n, n_hidden) (None for the membrane-only model), wall time (s)."""
+    n_hidden, bool) and their counts (n, n_hidden) (None for the membrane-only model), output spike
+    counts (n, n_out; None unless the readout spikes: fr / pop), wall time (s)."""
 
     scores: np.ndarray
     prediction: np.ndarray
     hidden_spikes: np.ndarray | None
     hidden_counts: np.ndarray | None
+    output_counts: np.ndarray | None
     seconds: float
 
 
@@ -114,8 +116,10 @@ def run_torch(model, spikes: np.ndarray) -> TorchRun:
     out = predict(model, spikes, batch_size=512, keep_traces=True)
     seconds = time.perf_counter() - t0
     hidden = out["hidden_spikes"] > 0.5 if "hidden_spikes" in out else None
+    output = (out["output"] > 0.5).sum(axis=1).astype(np.int64) if model.config.spiking_output else None
     return TorchRun(scores=out["scores"], prediction=np.argmax(out["scores"], axis=1), hidden_spikes=hidden,
-                    hidden_counts=None if hidden is None else hidden.sum(axis=1), seconds=seconds)
+                    hidden_counts=None if hidden is None else hidden.sum(axis=1), output_counts=output,
+                    seconds=seconds)
 
 
 def run_brian2(spec: IPDNetworkSpec, spikes: np.ndarray, neuron: str, device_config: DeviceConfig,
@@ -152,6 +156,16 @@ def run_brian2(spec: IPDNetworkSpec, spikes: np.ndarray, neuron: str, device_con
         build_s = runner.build_seconds
         outputs = read_results(handles, spec)
     return Brian2Run(outputs, session.project_dir, build_s, min(run_all), tuple(run_all), time.perf_counter() - t0)
+
+
+def spike_counts(torch_counts: np.ndarray | None, brian2_counts: np.ndarray | None, layer: str) -> dict:
+    """Total spikes of one layer (``hidden`` or ``output``) in torch and Brian2 over all stimuli, and
+    their ratio Brian2 / torch: ``{torch_LAYER_spikes, brian2_LAYER_spikes, LAYER_spike_ratio}``; None
+    where the layer does not spike (a leaky readout, the membrane-only model) or torch is silent."""
+    if torch_counts is None or brian2_counts is None:
+        return {f"torch_{layer}_spikes": None, f"brian2_{layer}_spikes": None, f"{layer}_spike_ratio": None}
+    t, b = int(np.sum(torch_counts)), int(np.sum(brian2_counts))
+    return {f"torch_{layer}_spikes": t, f"brian2_{layer}_spikes": b, f"{layer}_spike_ratio": b / t if t else None}
 
 
 def _count_correlations(a: np.ndarray, b: np.ndarray) -> list:
@@ -201,13 +215,14 @@ def run_comparison(model_path, params: CompareParams = CompareParams(), progress
         brian2_run_seconds=brian.run_s, brian2_total_seconds=brian.total_s,
     )
     with_counts = spec.has_hidden and b_out.hidden_counts is not None
+    summary.update(spike_counts(torch_out.hidden_counts if with_counts else None,
+                                b_out.hidden_counts if with_counts else None, "hidden"))
+    summary.update(spike_counts(torch_out.output_counts, b_out.output_counts, "output"))
     if with_counts:
         corr = _count_correlations(torch_out.hidden_counts, b_out.hidden_counts)
         valid = [c for c in corr if c is not None]
         summary["hidden_count_correlation"] = corr
         summary["hidden_count_correlation_mean"] = float(np.mean(valid)) if valid else None
-        summary["torch_hidden_spikes"] = int(torch_out.hidden_spikes.sum())
-        summary["brian2_hidden_spikes"] = int(b_out.hidden_spikes.sum())
         if neuron == "cuba":
             same = torch_out.hidden_spikes == b_out.hidden_spikes
             summary["hidden_bins_identical"] = float(np.mean(same))
@@ -222,8 +237,9 @@ def run_comparison(model_path, params: CompareParams = CompareParams(), progress
 def compare(model_path, params: CompareParams = CompareParams()) -> dict:
     """:func:`run_comparison`'s JSON-ready summary: model, neuron, device, n_test, seed, readout,
     n_hidden, ran; then both accuracies, their difference, MAEs (deg), identical predictions,
-    confusion matrices ([true, predicted]), wall times (s) and, with a hidden layer, per-neuron
-    spike-count correlations, spike totals and (cuba) the fraction of identical hidden spike bins.
+    confusion matrices ([true, predicted]), wall times (s), hidden and output spike totals of both and
+    their ratio Brian2 / torch (None for a layer that does not spike) and, with a hidden layer,
+    per-neuron spike-count correlations and (cuba) the fraction of identical hidden spike bins.
     When Brian2 only generated code: ran False, project_dir and brian2_build_s."""
     return run_comparison(model_path, params).summary
 

@@ -232,7 +232,8 @@ def stdp() -> Experiment:
 
 COMPARE_METRICS = ("accuracy_difference", "torch_accuracy", "brian2_accuracy", "identical_predictions",
                    "torch_mae_deg", "brian2_mae_deg", "hidden_count_correlation_mean", "hidden_bins_identical",
-                   "torch_seconds", "brian2_build_seconds", "brian2_run_seconds", "brian2_total_seconds")
+                   "torch_hidden_spikes", "brian2_hidden_spikes", "hidden_spike_ratio", "torch_output_spikes",
+                   "brian2_output_spikes", "output_spike_ratio", "torch_seconds", "brian2_build_seconds", "brian2_run_seconds", "brian2_total_seconds")
 
 
 def _compare_objects(params: dict):
