@@ -139,6 +139,16 @@ class Alignment:
     delayed: np.ndarray
 
 
+def period_windows(start_ms: float, period_ms: float, end_ms: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The first and the last whole pattern period (windows in ms) of a run whose periods start at
+    ``start_ms`` (the reference's first pattern) and which ends at ``end_ms``: both windows start at
+    ``start_ms + k * period_ms``, so they hold the same phase of the pattern (the same spikes, shifted).
+    When not even one whole period fits, both are the first (truncated) period."""
+    whole = max(1, int(math.floor((end_ms - start_ms) / period_ms + 1e-9)))
+    last = start_ms + period_ms * (whole - 1)
+    return (start_ms, start_ms + period_ms), (last, last + period_ms)
+
+
 def _alignment(window_ms, reference_ms, learnable_ms, delayed_t_ms, delayed_y) -> Alignment:
     lo, hi = window_ms
     inside = lambda t: t[(t >= lo) & (t < hi)]  # noqa: E731
@@ -235,11 +245,7 @@ def run_lagging_many(offsets_ms, seed: int, params: LaggingRunParams = LaggingRu
             sel_ref = reference[1][reference[0] == k]
             sel_lrn = learnable[1][learnable[0] == k]
             y = trace[1][k] / max(trace[1][k].max(), 1e-30)
-            first = (circuit.max_delay_ms, circuit.max_delay_ms + pattern.period_ms)
-            last_start = circuit.max_delay_ms + pattern.period_ms * (repetitions - 1)
-            if last_start + pattern.period_ms > duration_ms:
-                last_start = max(first[0], duration_ms - pattern.period_ms)
-            last = (last_start, last_start + pattern.period_ms)
+            first, last = period_windows(circuit.max_delay_ms, pattern.period_ms, duration_ms)
             before = _alignment(first, sel_ref, sel_lrn, trace[0], y)
             after = _alignment(last, sel_ref, sel_lrn, trace[0], y)
         results.append(DelayRun(result, t_ms, delay_ms[k], before, after))
@@ -320,9 +326,8 @@ def run_torch(offset_ms: float, seed: int, params: TorchRunParams = TorchRunPara
     learned = float(trajectory[-1])
     needed = steps_needed(np.abs(trajectory - offset_ms), params.tolerance_ms)
     t_out = np.arange(len(delayed_after)) * dt
-    first = (params.max_delay_ms, params.max_delay_ms + pattern.period_ms)
-    last = (params.max_delay_ms + pattern.period_ms * (params.repetitions - 1),
-            params.max_delay_ms + pattern.period_ms * params.repetitions)
+    first, last = period_windows(params.max_delay_ms, pattern.period_ms,
+                                 params.max_delay_ms + pattern.period_ms * params.repetitions)
     summary = {
         "method": "torch", "offset_ms": float(offset_ms), "learned_delay_ms": learned,
         "error_ms": abs(learned - float(offset_ms)), "epochs": params.epochs, "epochs_needed": needed,
