@@ -98,3 +98,105 @@ def test_torch_delay_and_toy_figures():
     fig = toy_figure(toy)
     check_figure(fig, f"n = {np.asarray(toy.planted).size} planted shifts")
     plt.close(fig)
+
+
+# --- ipd analyse and compare -----------------------------------------------------------------------
+
+SEED_MODEL = ROOT / "models" / "ipd_seed"
+
+
+@pytest.fixture(scope="module")
+def seed_model_outputs():
+    from brainsim.snn.inference import load_model, run_model
+    from brainsim.snn.metrics import classification_metrics, predicted_classes
+    from brainsim.stimuli.ipd import test_stimuli
+
+    loaded = load_model(SEED_MODEL)
+    test = test_stimuli(loaded.stimulus, 3, 96)
+    out = run_model(loaded, test.spikes)
+    predicted = predicted_classes(out["scores"])
+    metrics = classification_metrics(test.ipd, predicted, loaded.classes)
+    return loaded, test, out, predicted, metrics
+
+
+def test_confusion_rows_are_the_true_class_in_analyse_and_compare():
+    """One asymmetric matrix, drawn by both: row (y) = true class, column (x) = predicted class."""
+    from brainsim.plotting import ipd as plots
+    from brainsim.plotting.compare import comparison_plot
+    from brainsim.stimuli.ipd import IPDClasses
+
+    confusion = np.zeros((12, 12), dtype=int)
+    confusion[np.arange(12), np.arange(12)] = 1
+    confusion[2, 9] = 5                       # true class 2 mostly predicted as class 9
+    fig = plots.confusion_figure(confusion, IPDClasses())
+    check_figure(fig, f"n = {confusion.sum()} test stimuli")
+    (ax,) = data_axes(fig)
+    image = ax.get_images()[0].get_array()
+    assert image[2, 9] == pytest.approx(5 / 6) and image[9, 2] == 0 and image.shape == (12, 12)
+    assert ax.get_ylabel() == "True IPD (deg)" and ax.get_xlabel() == "Predicted IPD (deg)"
+    assert ax.get_images()[0].origin == "lower"
+    plt.close(fig)
+
+    result = {"neuron": "coba", "device": "runtime", "n_test": int(confusion.sum()), "seed": 0,
+              "torch_confusion": confusion.tolist(), "brian2_confusion": confusion.T.tolist(),
+              "torch_accuracy": 0.7, "brian2_accuracy": 0.7, "identical_predictions": 0.5}
+    fig = comparison_plot(result)
+    check_figure(fig, f"n = {confusion.sum()}")
+    torch_ax, brian_ax = data_axes(fig)[:2]
+    for ax, expected in ((torch_ax, confusion), (brian_ax, confusion.T)):
+        image = ax.get_images()[0].get_array()
+        row = expected.sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(image, expected / row)
+        assert ax.get_ylabel() == "True class" and ax.get_xlabel() == "Predicted class"
+        assert ax.get_images()[0].origin == "lower"
+    plt.close(fig)
+
+
+def test_analyse_figures_have_labels_legends_and_n(seed_model_outputs):
+    from brainsim.plotting import ipd as plots
+
+    loaded, test, out, predicted, metrics = seed_model_outputs
+    spec = loaded.spec
+    fig = plots.ipd_histograms_figure(test.ipd, loaded.classes.to_ipd(predicted), loaded.classes)
+    check_figure(fig, "n = 96 test stimuli")
+    (ax,) = data_axes(fig)
+    assert legend_texts(ax) == ["true IPD", "estimated IPD (predicted class centre)"]
+    assert ax.get_ylabel() == "test stimuli per class bin" and len(ax.get_yticks()) > 1
+    heights = [p.get_height() for p in ax.patches]
+    assert sum(heights) == 2 * 96                      # both histograms count every stimulus
+    plt.close(fig)
+
+    fig = plots.w1_ear_profiles_figure(spec.W1, loaded.stimulus)
+    check_figure(fig, f"of {spec.n_hidden} hidden neurons")
+    shown = data_axes(fig)
+    assert shown and all(ax.get_ylabel() == "$W_1$ weight" and ax.get_xlabel() == "fibre phase delay (deg)"
+                         for ax in shown)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["ear 0 (fibres 0..N-1)", "ear 1 (fibres N..2N-1)"]
+    plt.close(fig)
+
+    for fig, n_text in ((plots.loss_curve_figure(loaded.manifest["training_curve"]),
+                         f"{len(loaded.manifest['training_curve'])} epochs"),
+                        (plots.confusion_figure(metrics["confusion"], loaded.classes), "n = 96 test stimuli"),
+                        (plots.output_traces_figure(out["output"], test.ipd, predicted, spec.net, loaded.classes),
+                         "n = 4 test stimuli"),
+                        (plots.weight_matrices_figure(spec.W1, spec.W2), f"{spec.n_hidden} hidden"),
+                        (plots.weights_sorted_figure(spec.W1, spec.W2), f"{spec.n_hidden} hidden")):
+        check_figure(fig, n_text)
+        plt.close(fig)
+
+
+def test_compare_figure_shows_spike_totals_and_their_ratio():
+    from brainsim.plotting.compare import comparison_plot
+
+    counts_t = np.array([[4, 2], [6, 0]])
+    counts_b = np.array([[2, 1], [3, 0]])
+    result = {"neuron": "coba", "device": "runtime", "n_test": 2, "seed": 0, "torch_confusion": [[1, 0], [0, 1]],
+              "brian2_confusion": [[1, 0], [0, 1]], "torch_accuracy": 1.0, "brian2_accuracy": 1.0,
+              "identical_predictions": 1.0, "torch_hidden_spikes": 12, "brian2_hidden_spikes": 6,
+              "hidden_spike_ratio": 0.5, "hidden_count_correlation_mean": 1.0}
+    fig = comparison_plot(result, counts_t, counts_b)
+    check_figure(fig, "n = 2 test stimuli")
+    scatter = data_axes(fig)[2]
+    assert "torch 12, Brian2 6" in scatter.get_title()
+    assert "Brian2 = 0.50 x torch (the totals' ratio)" in legend_texts(scatter)
+    plt.close(fig)

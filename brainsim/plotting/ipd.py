@@ -1,6 +1,8 @@
 """Figures of the IPD experiments (seeds 000/002): loss curve, true/estimated IPD histograms,
 confusion matrix, weight matrices (raw, sorted by weighted mean, W1W2), per-ear W1 profiles of
-hidden neurons, output traces, and box plots of repeated runs. Agg backend, atomic writes."""
+hidden neurons, output traces. Each ``X_figure`` function builds the matplotlib Figure (tests read it
+back); ``X`` writes it. Confusion matrices are drawn by :func:`draw_confusion` only (rows: true class).
+Agg backend, atomic writes."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,42 +24,71 @@ def _save(fig, path) -> Path:
     return path
 
 
-def loss_curve(history: list[dict], path) -> Path:
+def loss_curve_figure(history: list[dict]):
     fig, ax = plt.subplots(figsize=(5, 3.5))
     if history:
         epochs = [h["epoch"] for h in history]
         ax.plot(epochs, [h["loss"] for h in history], marker="o")
     ax.set_xlabel("Epoch")
     ax.set_ylabel("Training loss")
-    ax.set_title("Loss curve")
-    return _save(fig, path)
+    ax.set_title(f"Loss curve, {len(history)} epochs")
+    return fig
+
+
+def loss_curve(history: list[dict], path) -> Path:
+    return _save(loss_curve_figure(history), path)
+
+
+def ipd_histograms_figure(ipd_true_rad, ipd_est_rad, classes):
+    """Histograms of the true and the estimated IPD (the predicted class's centre) of the test stimuli,
+    on the class bins."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    bins = np.degrees(np.linspace(classes.low, classes.high, classes.n_classes + 1))
+    ax.hist(np.degrees(ipd_true_rad), bins=bins, label="true IPD", alpha=0.7)
+    ax.hist(np.degrees(ipd_est_rad), bins=bins, label="estimated IPD (predicted class centre)", alpha=0.7)
+    ax.set_xlabel("IPD (deg)")
+    ax.set_ylabel("test stimuli per class bin")
+    ax.legend(loc="lower center", fontsize=8)
+    ax.set_title(f"True and estimated IPD, n = {len(ipd_true_rad)} test stimuli")
+    return fig
 
 
 def ipd_histograms(ipd_true_rad, ipd_est_rad, classes, path) -> Path:
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    bins = np.degrees(np.linspace(classes.low, classes.high, classes.n_classes + 1))
-    ax.hist(np.degrees(ipd_true_rad), bins=bins, label="True", alpha=0.7)
-    ax.hist(np.degrees(ipd_est_rad), bins=bins, label="Estimated", alpha=0.7)
-    ax.set_xlabel("IPD (deg)")
-    ax.set_yticks([])
-    ax.legend(loc="best")
-    ax.set_title("True and estimated IPD (test)")
-    return _save(fig, path)
+    return _save(ipd_histograms_figure(ipd_true_rad, ipd_est_rad, classes), path)
+
+
+def draw_confusion(ax, confusion, classes=None):
+    """A confusion matrix on ``ax``: rows (y) the true class, columns (x) the predicted class, each row
+    normalised to the fraction of its true class; with ``classes`` (IPDClasses) the axes are in IPD
+    degrees, else class indices. Returns the image (for a colorbar). The one drawing of IPD confusion
+    matrices: ``ipd analyse`` and ``compare`` use it."""
+    c = np.asarray(confusion, dtype=float)            # [true, predicted]
+    row = c.sum(axis=1, keepdims=True)
+    c = np.divide(c, row, out=np.zeros_like(c), where=row > 0)
+    if classes is not None:
+        lo, hi = np.degrees(classes.low), np.degrees(classes.high)
+        im = ax.imshow(c, interpolation="nearest", aspect="auto", origin="lower", extent=(lo, hi, lo, hi),
+                       vmin=0, vmax=1)
+        ax.set_xlabel("Predicted IPD (deg)")
+        ax.set_ylabel("True IPD (deg)")
+    else:
+        im = ax.imshow(c, interpolation="nearest", aspect="auto", origin="lower", vmin=0, vmax=1)
+        ax.set_xlabel("Predicted class")
+        ax.set_ylabel("True class")
+    return im
+
+
+def confusion_figure(confusion, classes):
+    """Rows: true class, columns: predicted class, normalised per true class."""
+    fig, ax = plt.subplots(figsize=(4.8, 4))
+    im = draw_confusion(ax, confusion, classes)
+    fig.colorbar(im, ax=ax, label="Fraction of true class")
+    ax.set_title(f"Confusion matrix, n = {int(np.sum(confusion))} test stimuli", fontsize=10)
+    return fig
 
 
 def confusion_matrix(confusion, classes, path) -> Path:
-    """Estimated vs true class (columns normalised per true class, as in the seeds)."""
-    c = np.asarray(confusion, dtype=float).T  # rows: estimated, columns: true
-    col = c.sum(axis=0, keepdims=True)
-    c = np.divide(c, col, out=np.zeros_like(c), where=col > 0)
-    lo, hi = np.degrees(classes.low), np.degrees(classes.high)
-    fig, ax = plt.subplots(figsize=(4.5, 4))
-    im = ax.imshow(c, interpolation="nearest", aspect="auto", origin="lower", extent=(lo, hi, lo, hi))
-    fig.colorbar(im, ax=ax, label="Fraction of true class")
-    ax.set_xlabel("True IPD (deg)")
-    ax.set_ylabel("Estimated IPD (deg)")
-    ax.set_title("Confusion matrix")
-    return _save(fig, path)
+    return _save(confusion_figure(confusion, classes), path)
 
 
 def _imshow(ax, fig, w, title, xlabel, ylabel):
@@ -68,17 +99,28 @@ def _imshow(ax, fig, w, title, xlabel, ylabel):
     ax.set_ylabel(ylabel)
 
 
-def weight_matrices(w1, w2, path) -> Path:
+def weight_matrices_figure(w1, w2):
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    _imshow(axes[0], fig, w1, "$W_1$", "Hidden neuron index", "Input neuron index")
-    _imshow(axes[1], fig, w2, "$W_2$", "Output neuron index", "Hidden neuron index")
-    return _save(fig, path)
+    _imshow(axes[0], fig, w1, f"$W_1$ ({w1.shape[0]} inputs x {w1.shape[1]} hidden)", "Hidden neuron index",
+            "Input neuron index")
+    _imshow(axes[1], fig, w2, f"$W_2$ ({w2.shape[0]} hidden x {w2.shape[1]} outputs)", "Output neuron index",
+            "Hidden neuron index")
+    return fig
+
+
+def weight_matrices(w1, w2, path) -> Path:
+    return _save(weight_matrices_figure(w1, w2), path)
+
+
+def single_weight_matrix_figure(w):
+    fig, ax = plt.subplots(figsize=(5, 4))
+    _imshow(ax, fig, w, f"$W$ (membrane-only: {w.shape[0]} inputs x {w.shape[1]} outputs)", "Output neuron index",
+            "Input neuron index")
+    return fig
 
 
 def single_weight_matrix(w, path) -> Path:
-    fig, ax = plt.subplots(figsize=(5, 4))
-    _imshow(ax, fig, w, "$W$ (membrane-only)", "Output neuron index", "Input neuron index")
-    return _save(fig, path)
+    return _save(single_weight_matrix_figure(w), path)
 
 
 def sort_by_weighted_mean(w1, min_peak: float = 0.5) -> np.ndarray:
@@ -90,58 +132,82 @@ def sort_by_weighted_mean(w1, min_peak: float = 0.5) -> np.ndarray:
     return np.argsort(weighted_mean, kind="stable")
 
 
-def weights_sorted(w1, w2, path) -> Path:
+def weights_sorted_figure(w1, w2):
     order = sort_by_weighted_mean(w1)
     w1s, w2s = w1[:, order], w2[order, :]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    _imshow(axes[0], fig, w1s, "$W_1$ (sorted by weighted mean)", "Hidden neuron (sorted)", "Input neuron index")
+    _imshow(axes[0], fig, w1s, f"$W_1$ sorted by weighted mean ({w1.shape[1]} hidden)", "Hidden neuron (sorted)",
+            "Input neuron index")
     _imshow(axes[1], fig, w2s, "$W_2$ (same order)", "Output neuron index", "Hidden neuron (sorted)")
     _imshow(axes[2], fig, w1s @ w2s, "$W_1 W_2$", "Output neuron index", "Input neuron index")
-    return _save(fig, path)
+    return fig
 
 
-def w1_ear_profiles(w1, stimulus, path, max_neurons: int = 15) -> Path:
+def weights_sorted(w1, w2, path) -> Path:
+    return _save(weights_sorted_figure(w1, w2), path)
+
+
+def w1_ear_profiles_figure(w1, stimulus, max_neurons: int = 15):
     """W1 weights of individual hidden neurons against the fibres' phase delays, one curve per ear."""
     n_a = stimulus.fibres_per_ear
     peak = np.max(np.abs(w1), axis=0)
     chosen = [j for j in sort_by_weighted_mean(w1) if peak[j] >= 0.5][:max_neurons]
-    if not chosen:  # weak weights: show the strongest neurons instead
+    strongest = not chosen
+    if strongest:  # weak weights: show the strongest neurons instead
         chosen = list(np.argsort(-peak)[:max_neurons])
     delays_deg = np.degrees(stimulus.fibre_phase_delays[:n_a])
     cols = 5
     rows = max(1, int(np.ceil(len(chosen) / cols)))
-    fig, axes = plt.subplots(rows, cols, figsize=(12, 2.4 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(12, 2.5 * rows + 0.8), squeeze=False)
     for ax in axes.ravel():
         ax.set_visible(False)
     for ax, j in zip(axes.ravel(), chosen):
         ax.set_visible(True)
-        ax.plot(delays_deg, w1[:n_a, j], label="Ear 0")
-        ax.plot(delays_deg, w1[n_a:2 * n_a, j], label="Ear 1")
+        ax.plot(delays_deg, w1[:n_a, j], label="ear 0 (fibres 0..N-1)")
+        ax.plot(delays_deg, w1[n_a:2 * n_a, j], label="ear 1 (fibres N..2N-1)")
+        ax.axhline(0, color="0.7", lw=0.6)
         ax.set_title(f"hidden {j}", fontsize=9)
-        ax.set_xlabel("Phase delay (deg)", fontsize=8)
-    axes.ravel()[0].legend(loc="best", fontsize=7)
-    fig.suptitle("Individual $W_1$ weights per ear")
-    return _save(fig, path)
+        ax.set_xlabel("fibre phase delay (deg)", fontsize=8)
+        ax.set_ylabel("$W_1$ weight", fontsize=8)
+        ax.tick_params(labelsize=7)
+    handles, labels = axes.ravel()[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper right", ncol=2, fontsize=8)
+    which = ("the strongest" if strongest else "with a peak |weight| >= 0.5, sorted by weighted mean")
+    fig.suptitle(f"$W_1$ weights per ear: {len(chosen)} of {w1.shape[1]} hidden neurons ({which}), "
+                 f"{n_a} fibres per ear", fontsize=10, x=0.02, ha="left")
+    return fig
 
 
-def output_traces(output, ipd_true_rad, predicted, config, classes, path, n_samples: int = 4) -> Path:
+def w1_ear_profiles(w1, stimulus, path, max_neurons: int = 15) -> Path:
+    return _save(w1_ear_profiles_figure(w1, stimulus, max_neurons), path)
+
+
+def output_traces_figure(output, ipd_true_rad, predicted, config, classes, n_samples: int = 4):
     """Output layer record (membrane potentials, or spike rasters for fr/pop) of a few test stimuli."""
     n_samples = min(n_samples, output.shape[0])
-    fig, axes = plt.subplots(1, n_samples, figsize=(3.6 * n_samples, 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, n_samples, figsize=(3.6 * n_samples, 3.4), squeeze=False)
     true_class = classes.to_class(ipd_true_rad)
     cmap = plt.get_cmap("viridis")
     for k, ax in enumerate(axes.ravel()):
         rec = output[k]
         if config.spiking_output:
             t, n = np.nonzero(rec)
-            ax.scatter(t, n, s=4, c="k")
+            ax.scatter(t, n, s=4, c="k", label="output spikes")
             ax.set_ylabel("Output neuron")
         else:
+            first_other = 1 if true_class[k] == 0 else 0
             for c in range(rec.shape[1]):
-                ax.plot(rec[:, c], color=cmap(c / max(rec.shape[1] - 1, 1)),
-                        lw=2.5 if c == true_class[k] else 0.8)
+                mine = c == true_class[k]
+                label = "true class's output" if mine else ("other outputs (colour: class)" if c == first_other else None)
+                ax.plot(rec[:, c], color=cmap(c / max(rec.shape[1] - 1, 1)), lw=2.5 if mine else 0.8, label=label)
             ax.set_ylabel("Output membrane v")
+            ax.legend(loc="upper left", fontsize=7)
         ax.set_xlabel("Time step")
         ax.set_title(f"true {np.degrees(ipd_true_rad[k]):.0f} deg (class {true_class[k]}), "
                      f"pred {predicted[k]}", fontsize=8)
-    return _save(fig, path)
+    fig.suptitle(f"Output layer ({config.readout} readout) of n = {n_samples} test stimuli", fontsize=10)
+    return fig
+
+
+def output_traces(output, ipd_true_rad, predicted, config, classes, path, n_samples: int = 4) -> Path:
+    return _save(output_traces_figure(output, ipd_true_rad, predicted, config, classes, n_samples), path)
