@@ -77,7 +77,8 @@ def run(prog: str, doc: str, studies: list[Study], args: argparse.Namespace) -> 
             if k == 0:
                 for row in drawn["summary"]:
                     label = ", ".join(f"{c}={_fmt(row[c])}" for c in [drawn["x"], *drawn["series"]])
-                    print(f"     {row['metric']}  {label}: mean {row['mean']:.4g} +/- {row['std']:.3g} (n={row['n']})")
+                    n = f"n={row['n']}" + (f" of {row['runs']} runs" if row["missing"] else "")
+                    print(f"     {row['metric']}  {label}: mean {row['mean']:.4g} +/- {row['std']:.3g} ({n})")
                 if study.answer:
                     print(f"   answer: {study.answer(drawn['summary'])}")
     return 1 if failed else 0
@@ -89,7 +90,7 @@ def _fmt(value) -> str:
 
 def best(rows: list[dict], metric: str, key: str, lowest: bool = False) -> str:
     """'KEY=V (mean M)' of the best point of ``metric`` in summary rows."""
-    rows = [r for r in rows if r["metric"] == metric]
+    rows = [r for r in rows if r["metric"] == metric and r["n"] > 0]
     if not rows:
         return "no data"
     pick = (min if lowest else max)(rows, key=lambda r: r["mean"])

@@ -21,11 +21,14 @@ def data_axes(fig):
 
 
 def check_figure(fig, n_text: str | None = None) -> None:
-    """Every data axes has both axis labels and, with more than one labelled series, a legend; with
+    """Every data axes has both axis labels (an x axis shared by stacked panels: on one of them) and,
+    with more than one labelled series, a legend; with
     ``n_text`` the figure's titles state it (e.g. "n = 48")."""
     assert data_axes(fig), "no data axes"
     for ax in data_axes(fig):
-        assert ax.get_xlabel().strip(), f"axes {ax.get_title()!r} has no x label"
+        # stacked panels sharing one x axis may label it once, below the last
+        shared = ax.get_shared_x_axes().get_siblings(ax)
+        assert any(a.get_xlabel().strip() for a in shared), f"axes {ax.get_title()!r} has no x label"
         assert ax.get_ylabel().strip(), f"axes {ax.get_title()!r} has no y label"
         _, labels = ax.get_legend_handles_labels()
         if len(labels) > 1:
@@ -199,4 +202,145 @@ def test_compare_figure_shows_spike_totals_and_their_ratio():
     scatter = data_axes(fig)[2]
     assert "torch 12, Brian2 6" in scatter.get_title()
     assert "Brian2 = 0.50 x torch (the totals' ratio)" in legend_texts(scatter)
+    plt.close(fig)
+
+
+# --- sweep plots: n per point, points with missing runs marked -------------------------------------
+
+@pytest.fixture(scope="module")
+def probe_sweep(tmp_path_factory):
+    """A real sweep of the test plug-in, 3 seeds per x: x = 0 complete; x = 1 with one run whose value
+    is blank (as a Jeffress run whose trials were all silent); x = 2 failing twice and one run not done."""
+    import csv
+
+    from brainsim import sweeps as sw
+
+    out = tmp_path_factory.mktemp("probe")
+    spec = sw.parse_spec('experiment = "sweep_plugin:PROBE"\nrepeats = 3\n[grid]\nx = [0.0, 1.0, 2.0]\n'
+                         '[fixed]\nfail_above = 1.5\n')
+    sw.run_sweep(spec, out, sw.SweepOptions(workers=1, max_runs=8), progress=False)
+    with open(out / sw.TABLE, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    blanked = next(r for r in rows if float(r["x"]) == 1.0 and r["seed"] == "2")
+    blanked["y"] = ""
+    with open(out / sw.TABLE, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return out
+
+
+def _annotations(ax) -> list[tuple[str, str]]:
+    from matplotlib.colors import to_hex
+
+    return [(t.get_text(), to_hex(t.get_color())) for t in ax.texts]
+
+
+def test_sweep_errorbars_state_n_and_mark_points_with_missing_runs(probe_sweep):
+    from matplotlib.colors import to_hex
+
+    from brainsim.plotting.sweep import MISSING_COLOR, MISSING_LABEL, errorbar_figure, prepare, summary_table
+
+    frame, x, series = prepare(probe_sweep, "x", ["y"])
+    summary = summary_table(frame, x, ["y"], series)
+    assert [(r["x"], r["n"], r["runs"], r["missing"]) for r in summary.to_dict(orient="records")] == \
+        [(0.0, 3, 3, 0), (1.0, 2, 3, 1), (2.0, 0, 3, 3)]
+    fig = errorbar_figure(frame, x, ["y"], series, title="probe")
+    check_figure(fig, "n = 2-3 runs per point; 2 points with fewer runs than the spec's seeds")
+    (ax,) = data_axes(fig)
+    red = to_hex(MISSING_COLOR)
+    texts = _annotations(ax)
+    assert ("n=3", to_hex("C0")) in texts and ("n=2/3", red) in texts and ("n=0/3", red) in texts
+    assert MISSING_LABEL in legend_texts(ax)
+    hollow = [line for line in ax.get_lines() if line.get_markerfacecolor() == "none" and len(line.get_xdata())]
+    assert [float(line.get_xdata()[0]) for line in hollow] == [1.0]        # the point standing on 2 of 3 runs
+    plt.close(fig)
+
+
+def test_sweep_boxes_state_n_and_mark_boxes_with_missing_runs(probe_sweep):
+    from matplotlib.colors import to_hex
+
+    from brainsim.plotting.sweep import MISSING_COLOR, box_figure, prepare
+
+    frame, x, series = prepare(probe_sweep, None, ["y"])
+    fig = box_figure(frame, x, ["y"], series)
+    check_figure(fig, "n = 2-3 runs per box; 2 with fewer than the spec's")
+    (ax,) = data_axes(fig)
+    red = to_hex(MISSING_COLOR)
+    assert [t for t, _ in _annotations(ax)] == ["n=3", "n=2/3", "n=0/3"]
+    assert [c for _, c in _annotations(ax)][1:] == [red, red]
+    assert [tick.get_text() for tick in ax.get_xticklabels()] == ["x=0", "x=1", "x=2"]
+    plt.close(fig)
+
+
+def test_sweep_plot_cli_prints_the_missing_runs(run_cli, probe_sweep, tmp_path):
+    result = run_cli("sweep-plot", probe_sweep, "--x", "x", "--y", "y", "--out", tmp_path / "p.png")
+    assert result.returncode == 0, result
+    assert "n=2 of 3 runs (1 failed, without a value or not run)" in result.stdout
+    assert "n=0 of 3 runs (3 failed, without a value or not run)  no value" in result.stdout
+
+
+# --- MNIST ---------------------------------------------------------------------------------------
+
+def test_receptive_field_labels_are_readable_and_mark_silent_neurons():
+    from brainsim.plotting.mnist import SIDE, SILENT_MARK, receptive_fields_figure
+
+    rng = np.random.default_rng(0)
+    n = 100
+    assign = rng.integers(0, 10, n)
+    silent = np.zeros(n, bool)
+    silent[[3, 50]] = True
+    fig = receptive_fields_figure(rng.random(784 * n), n, assign, silent)
+    (ax,) = [a for a in fig.axes if a.get_label() != "<colorbar>"]
+    assert f"n = {n} excitatory neurons" in ax.get_title() and "2 neurons" in ax.get_title()
+    labels = ax.texts
+    assert [t.get_text() for t in labels] == [SILENT_MARK if silent[j] else str(assign[j]) for j in range(n)]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    x0, _ = ax.transData.transform((0, 0))
+    x1, _ = ax.transData.transform((SIDE + 1, 0))
+    tile_px = abs(x1 - x0)
+    dpi_scale = fig.dpi / 72
+    for t in labels:
+        assert t.get_fontsize() >= 7 and t.get_color() == "white" and t.get_fontweight() == "bold"
+        box = t.get_bbox_patch()
+        assert box is not None and sum(box.get_facecolor()[:3]) < 1.0          # a dark box behind white text
+        height = t.get_window_extent(renderer).height
+        assert 0.15 * tile_px <= height <= 0.6 * tile_px                        # large for the tile, inside it
+        assert t.get_fontsize() * dpi_scale >= 9                                  # at least 9 pixels high
+    plt.close(fig)
+
+
+def test_mnist_figures_have_labels_and_n():
+    from brainsim.plotting.mnist import confusion_figure, theta_figure, training_figure
+
+    confusion = np.diag(np.full(10, 3))
+    confusion[1, 7] = 2
+    fig = confusion_figure(confusion)
+    check_figure(fig, "n = 32 test images")
+    assert fig.axes[0].get_ylabel() == "true digit" and fig.axes[0].get_images()[0].get_array()[1, 7] == pytest.approx(40)
+    plt.close(fig)
+    stats = {"spikes": np.arange(120) % 9 + 5, "presentations": np.ones(120), "intensity": np.full(120, 2.0)}
+    fig = training_figure(stats)
+    check_figure(fig, "n = 120 training samples")
+    plt.close(fig)
+    fig = theta_figure(np.full(25, 0.02))
+    check_figure(fig, "n = 25 neurons")
+    plt.close(fig)
+
+
+# --- Jeffress ------------------------------------------------------------------------------------
+
+def test_jeffress_trial_figure():
+    from brainsim.devices import DeviceConfig
+    from brainsim.experiments.jeffress import JeffressConfig, simulate_jeffress
+    from brainsim.plotting.jeffress import trial_figure
+    from brainsim.stimuli.ipd import PLAIN_EARS
+
+    config = JeffressConfig(stimulus=PLAIN_EARS.with_(fibres_per_ear=20, duration_ms=40.0), device=DeviceConfig())
+    run = simulate_jeffress([30.0], config)
+    fig = trial_figure(run)
+    check_figure(fig, "n = 36 detectors")
+    raster = data_axes(fig)[0]
+    assert legend_texts(raster) == ["ear 0", "ear 1"]
     plt.close(fig)

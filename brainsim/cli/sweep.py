@@ -37,8 +37,10 @@ PLOT_DESCRIPTION = """\
 Figures of a sweep table: box plots per setting (seed 000 style: quartiles, median, mean as a white
 circle) or mean +- std error bars against one parameter (seed 002 style). Several --y draw several
 metrics side by side (e.g. train and test accuracy). Parameters that vary besides --x give one series
-each; fix them with --where NAME=VALUE. Failed runs are left out. A CSV of the plotted statistics
-(n, mean, std, median, min, max per point) is written beside the figure."""
+each; fix them with --where NAME=VALUE. Failed runs and runs without a value are left out; each
+point states its n, and points with fewer runs than the spec's seeds are marked in red ("n=2/3"). A CSV
+of the plotted statistics (n, runs, missing, mean, std, median, min, max per point) is written beside
+the figure."""
 
 PLOT_EPILOG = """\
 examples:
@@ -186,8 +188,10 @@ def run_plot_command(args) -> int:
     series = result["series"]
     for row in result["summary"]:
         label = ", ".join([f"{result['x']}={_fmt(row[result['x']])}"] + [f"{s}={_fmt(row[s])}" for s in series])
-        print(f"  {row['metric']:>16s}  {label}: n={row['n']}  mean {row['mean']:.4g}  std {row['std']:.3g}  "
-              f"median {row['median']:.4g}")
+        short = f" of {row['runs']} runs ({row['missing']} failed, without a value or not run)" if row["missing"] else ""
+        stats = (f"mean {row['mean']:.4g}  std {row['std']:.3g}  median {row['median']:.4g}" if row["n"]
+                 else "no value")
+        print(f"  {row['metric']:>16s}  {label}: n={row['n']}{short}  {stats}")
     return 0
 
 

@@ -15,22 +15,26 @@ def _pyplot():
     return plt
 
 
-def plot_jeffress_trial(run, path, trial: int = 0) -> None:
-    """Tuning curve (detector rates vs best IPD, estimate and truth marked) plus rasters."""
+def trial_figure(run, trial: int = 0):
+    """Tuning curve (detector rates vs best IPD, estimate and truth marked) plus rasters of one trial."""
     plt = _pyplot()
     best_deg = np.degrees(run.best_ipd)
     n_det = run.best_ipd.size
+    stim = run.config.stimulus
     fig = plt.figure(figsize=(11, 6.5), constrained_layout=True)
     grid = fig.add_gridspec(2, 2, width_ratios=[1.3, 1])
 
     ax_in = fig.add_subplot(grid[0, 0])
     steps, fibres = np.nonzero(run.input_spikes[trial])
-    ax_in.scatter(steps * run.config.stimulus.dt_ms, fibres, s=0.3, c=np.where(fibres < run.config.stimulus.fibres_per_ear,
-                                                                        "tab:blue", "tab:red"))
-    ax_in.axhline(run.config.stimulus.fibres_per_ear - 0.5, color="k", lw=0.5)
+    left = fibres < stim.fibres_per_ear
+    ax_in.scatter(steps[left] * stim.dt_ms, fibres[left], s=0.3, c="tab:blue", label="ear 0")
+    ax_in.scatter(steps[~left] * stim.dt_ms, fibres[~left], s=0.3, c="tab:red", label="ear 1")
+    ax_in.axhline(stim.fibres_per_ear - 0.5, color="k", lw=0.5)
+    ax_in.set_xlabel("time (ms)")
     ax_in.set_ylabel("fibre (ear 0 | ear 1)")
-    ax_in.set_title(f"input: {run.config.stimulus.fibres_per_ear} fibres per ear, "
-                    f"{run.config.stimulus.freq_hz:g} Hz, IPD {np.degrees(run.ipd[trial]):.1f}°")
+    ax_in.legend(loc="upper right", fontsize=8, markerscale=12)
+    ax_in.set_title(f"input: {stim.fibres_per_ear} fibres per ear, {steps.size} spikes, {stim.freq_hz:g} Hz, "
+                    f"IPD {np.degrees(run.ipd[trial]):.1f}°", fontsize=10)
 
     ax_det = fig.add_subplot(grid[1, 0], sharex=ax_in)
     mine = run.detector_spike_i // n_det == trial
@@ -39,7 +43,7 @@ def plot_jeffress_trial(run, path, trial: int = 0) -> None:
     ax_det.set_xlabel("time (ms)")
     ax_det.set_ylabel("detector best IPD (°)")
     ax_det.set_ylim(-185, 185)
-    ax_det.set_title("coincidence-detector spikes")
+    ax_det.set_title(f"coincidence-detector spikes: {int(mine.sum())} from {n_det} detectors", fontsize=10)
 
     ax_tc = fig.add_subplot(grid[:, 1])
     rates = run.rates_hz[trial]
@@ -59,23 +63,13 @@ def plot_jeffress_trial(run, path, trial: int = 0) -> None:
     ax_tc.set_xticks(np.arange(-180, 181, 60))
     ax_tc.set_xlabel("detector best IPD (°)")
     ax_tc.set_ylabel("rate (Hz)")
-    ax_tc.set_title("tuning across the detector array")
+    ax_tc.set_title(f"tuning across the n = {n_det} detectors", fontsize=10)
     ax_tc.legend(loc="upper right", fontsize=8)
+    return fig
+
+
+def plot_jeffress_trial(run, path, trial: int = 0) -> None:
+    """Write :func:`trial_figure` to ``path``."""
+    fig = trial_figure(run, trial)
     save_figure(fig, path, dpi=120)
-    plt.close(fig)
-
-
-def plot_error_scatter(run, path, title: str = "") -> None:
-    """True vs estimated IPD over a batch (benchmarks)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(1, 2, figsize=(9, 4), constrained_layout=True)
-    true_deg, est_deg = np.degrees(run.ipd), np.degrees(run.estimate)
-    ax[0].plot(true_deg, est_deg, ".", ms=4)
-    ax[0].plot([-180, 180], [-180, 180], "k-", lw=0.5)
-    lim = max(95, np.nanmax(np.abs(true_deg)) + 5)
-    ax[0].set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel="true IPD (°)", ylabel="estimate (°)")
-    ax[1].hist(np.degrees(run.error), bins=41)
-    ax[1].set(xlabel="error (°)", ylabel="trials")
-    fig.suptitle(title)
-    save_figure(fig, path, dpi=110)
-    plt.close(fig)
+    _pyplot().close(fig)

@@ -6,8 +6,12 @@
               the other parameters that vary (seed 002: accuracy against envelope power, training
               and test, ``capsize=5``).
 
-Only rows with status ``ok`` and a value for the metric count. Standard deviations are sample
-standard deviations (ddof=1; 0 for a single run). Agg backend, atomic writes.
+Only rows with status ``ok`` and a value for the metric count. Every point (box) states on how many
+runs it stands (``n``) and, when that is fewer than the runs it should have (the spec's seeds: a run
+failed, gave no value, e.g. a Jeffress run whose trials were all silent, or has not run yet), it is
+marked (red, hollow; "n=2/3"). The summary CSV has ``n``, ``runs`` (the runs the point should have)
+and ``missing`` (runs - n) per point. Standard deviations are sample standard deviations (ddof=1; 0
+for a single run). Agg backend, atomic writes.
 """
 from __future__ import annotations
 
@@ -97,8 +101,26 @@ def _value_key(orders: dict, name: str, value):
     return (1, 0, *_sort_key(value)[1:])
 
 
+def _spec_seeds(out_dir) -> int | None:
+    """How many seeds the sweep's spec runs per setting (sweep.json), or None."""
+    import json
+
+    from ..sweeps.table import SWEEP_JSON
+
+    try:
+        return len(json.loads((Path(out_dir) / SWEEP_JSON).read_text())["spec"]["seeds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _setting_label(row, varying: list[str]) -> str:
+    return ", ".join(f"{p}={_label(row[p])}" for p in varying) or "all"
+
+
 def prepare(out_dir, x: str | None, ys: list[str], where: list[str] | None = None):
-    """Checked inputs of a plot: ok rows (filtered), x column, metric list, the other varying params."""
+    """Checked inputs of a plot: ok rows (filtered), x column, metric list, the other varying params.
+    ``frame.attrs``: ``orders`` (the spec's order of values), ``all_runs`` (every row of the filtered
+    table, whatever its status) and ``spec_seeds`` (seeds per setting in the spec, or None)."""
     import pandas as pd
 
     frame, params, metrics = load_results(out_dir)
@@ -109,45 +131,65 @@ def prepare(out_dir, x: str | None, ys: list[str], where: list[str] | None = Non
             raise UserError(f"unknown metric {y!r}; the table has {', '.join(metrics) or 'no metrics yet'}")
     if x is not None and x != SETTING and x not in params:
         raise UserError(f"unknown parameter {x!r} for --x; the table has {', '.join(params + [SETTING])}")
-    frame = _filter(frame, where or [], params)
-    frame = frame[frame["status"] == "ok"]
+    everything = _filter(frame, where or [], params)
     for y in ys:
-        frame = frame.assign(**{y: pd.to_numeric(frame[y], errors="coerce")})
+        everything = everything.assign(**{y: pd.to_numeric(everything[y], errors="coerce")})
+    frame = everything[everything["status"] == "ok"]
     if frame.empty:
         raise UserError(f"no finished runs to plot in {out_dir}" + (" (after --where)" if where else ""))
-    varying = [p for p in params if p != x and frame[p].astype(str).nunique(dropna=False) > 1]
+    varying = [p for p in params if p != x and everything[p].astype(str).nunique(dropna=False) > 1]
     orders = _spec_orders(out_dir)
     if x == SETTING or x is None:
-        combos = sorted({tuple(r) for r in frame[varying].itertuples(index=False, name=None)},
+        combos = sorted({tuple(r) for r in everything[varying].itertuples(index=False, name=None)},
                         key=lambda t: [_value_key(orders, p, v) for p, v in zip(varying, t)])
-        labels = [", ".join(f"{p}={_label(v)}" for p, v in zip(varying, t)) or "all" for t in combos]
-        orders[SETTING] = labels
-        frame = frame.assign(**{SETTING: frame.apply(
-            lambda r: ", ".join(f"{p}={_label(r[p])}" for p in varying) or "all", axis=1)})
+        orders[SETTING] = [", ".join(f"{p}={_label(v)}" for p, v in zip(varying, t)) or "all" for t in combos]
+        everything = everything.assign(**{SETTING: everything.apply(lambda r: _setting_label(r, varying), axis=1)})
+        frame = everything[everything["status"] == "ok"]
         varying = []
         x = SETTING
     frame.attrs["orders"] = orders
+    frame.attrs["all_runs"] = everything
+    frame.attrs["spec_seeds"] = _spec_seeds(out_dir)
     return frame, x, varying
 
 
+def _expected_runs(frame, keys: list[str]) -> dict:
+    """{point key (x value, series values...): the runs it should stand on}: the table's rows for it
+    (any status) or the spec's seeds per setting, whichever is more."""
+    everything = frame.attrs.get("all_runs", frame)
+    seeds = frame.attrs.get("spec_seeds") or 0
+    sizes = everything.groupby(keys, dropna=False, sort=False).size()
+    return {(k if isinstance(k, tuple) else (k,)): max(int(v), seeds) for k, v in sizes.items()}
+
+
 def summary_table(frame, x: str, ys: list[str], series: list[str]):
-    """Per (x, other varying params, metric): n, mean, std (ddof=1), median, min, max."""
+    """Per (x, other varying params, metric): n (runs with a value), runs (the runs the point should
+    have), missing (runs - n), mean, std (ddof=1), median, min, max. Points without any value are
+    rows with n = 0 (their statistics empty)."""
     import pandas as pd
 
     out = []
     keys = [x] + series
+    expected = _expected_runs(frame, keys)
+    everything = frame.attrs.get("all_runs", frame)
+    points = everything[keys].drop_duplicates()
     for y in ys:
         data = frame.dropna(subset=[y])
-        if data.empty:
-            continue
         grouped = data.groupby(keys, dropna=False, sort=False)[y]
-        stats = grouped.agg(["count", "mean", "std", "median", "min", "max"]).reset_index()
-        stats["std"] = stats["std"].fillna(0.0)
+        stats = grouped.agg(["count", "mean", "std", "median", "min", "max"]).reset_index() if not data.empty \
+            else pd.DataFrame(columns=keys + ["count", "mean", "std", "median", "min", "max"])
+        stats = points.merge(stats, on=keys, how="left")
+        stats["count"] = stats["count"].fillna(0).astype(int)
+        stats.loc[stats["count"] > 0, "std"] = stats.loc[stats["count"] > 0, "std"].fillna(0.0)
+        stats = stats.rename(columns={"count": "n"})
         stats.insert(len(keys), "metric", y)
-        out.append(stats.rename(columns={"count": "n"}))
-    if not out:
-        raise UserError(f"no values of {', '.join(ys)} among the finished runs")
+        runs = [expected.get(tuple(r), 0) for r in stats[keys].itertuples(index=False, name=None)]
+        stats.insert(len(keys) + 2, "runs", runs)
+        stats.insert(len(keys) + 3, "missing", stats["runs"] - stats["n"])
+        out.append(stats)
     table = pd.concat(out, ignore_index=True)
+    if not (table["n"] > 0).any():
+        raise UserError(f"no values of {', '.join(ys)} among the finished runs")
     orders = frame.attrs.get("orders", {})
     order = sorted(range(len(table)), key=lambda i: (_value_key(orders, x, table[x].iloc[i]),
                                                       [_value_key(orders, s, table[s].iloc[i]) for s in series]))
@@ -174,14 +216,17 @@ def choose_kind(kind: str, frame, x: str) -> str:
 
 
 def _groups(frame, x: str, ys: list[str], series: list[str]):
-    """[(label, metric, series values, {x value: array of values})], series in a stable order."""
+    """(x values, [(label, metric, series values, {x value: array of values}, {x value: runs expected})]),
+    series in a stable order."""
     orders = frame.attrs.get("orders", {})
-    xs = sorted(frame[x].dropna().unique().tolist(), key=lambda v: _value_key(orders, x, v))
+    everything = frame.attrs.get("all_runs", frame)
+    xs = sorted(everything[x].dropna().unique().tolist(), key=lambda v: _value_key(orders, x, v))
     if series:
-        combos = sorted({tuple(r) for r in frame[series].itertuples(index=False, name=None)},
+        combos = sorted({tuple(r) for r in everything[series].itertuples(index=False, name=None)},
                         key=lambda t: [_value_key(orders, s, v) for s, v in zip(series, t)])
     else:
         combos = [()]
+    expected = _expected_runs(frame, [x] + series)
     out = []
     for y in ys:
         for combo in combos:
@@ -190,8 +235,9 @@ def _groups(frame, x: str, ys: list[str], series: list[str]):
                 sel = sel[sel[s] == v]
             sel = sel.dropna(subset=[y])
             data = {xv: sel.loc[sel[x] == xv, y].to_numpy(float) for xv in xs}
+            runs = {xv: expected.get((xv, *combo), 0) for xv in xs}
             if any(len(v) for v in data.values()):
-                out.append((_series_label(y, combo, series, len(ys)), y, combo, data))
+                out.append((_series_label(y, combo, series, len(ys)), y, combo, data, runs))
     return xs, out
 
 
@@ -199,26 +245,59 @@ def _ylabel(ys: list[str]) -> str:
     return ys[0] if len(ys) == 1 else " / ".join(ys)
 
 
+MISSING_COLOR = "tab:red"
+MISSING_LABEL = "fewer runs than the spec's seeds\n(failed, no value, not run): n=values/runs"
+
+
+def _n_text(n: int, runs: int) -> str:
+    return f"n={n}" if n >= runs else f"n={n}/{runs}"
+
+
+def _n_summary(groups) -> tuple[str, int]:
+    """("3" or "2-3": runs with a value per point, number of points with fewer runs than they should have)."""
+    ns = [len(v) for *_, data, _ in groups for v in data.values() if len(v)]
+    short = sum(1 for *_, data, runs in groups for xv, v in data.items() if runs[xv] and len(v) < runs[xv])
+    lo, hi = (min(ns), max(ns)) if ns else (0, 0)
+    return (f"{lo}" if lo == hi else f"{lo}-{hi}"), short
+
+
 def box_plot(frame, x: str, ys: list[str], series: list[str], path, title: str = "") -> Path:
-    """One box per x value and metric (quartiles, median, mean as a white circle)."""
+    """One box per x value and metric (quartiles, median, mean as a white circle), each with its n."""
+    return _save(box_figure(frame, x, ys, series, title), path)
+
+
+def box_figure(frame, x: str, ys: list[str], series: list[str], title: str = ""):
     xs, groups = _groups(frame, x, ys, series)
     m = max(1, len(groups))
     width = 0.8 / m
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(xs) * max(1, m / 2) + 2.5), 4.5))
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(xs) * max(1, m / 2) + 2.5), 4.8))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     centres = np.arange(len(xs), dtype=float)
-    for j, (label, _, _, data) in enumerate(groups):
+    tops = []
+    for j, (label, _, _, data, runs) in enumerate(groups):
         positions = centres + (j - (m - 1) / 2) * width
         values = [data[xv] if len(data[xv]) else np.array([np.nan]) for xv in xs]
         bp = ax.boxplot(values, positions=positions, widths=width * 0.9, showmeans=True, patch_artist=True,
                         meanprops=MEAN_PROPS, manage_ticks=False)
         color = colors[j % len(colors)]
-        for box in bp["boxes"]:
+        for box, xv in zip(bp["boxes"], xs):
             box.set_facecolor(color)
             box.set_alpha(0.8)
+            if len(data[xv]) < runs[xv]:
+                box.set_edgecolor(MISSING_COLOR)
+                box.set_linewidth(2)
         for med in bp["medians"]:
             med.set_color("black")
         ax.plot([], [], color=color, lw=8, label=label)
+        for pos, xv in zip(positions, xs):
+            tops.append((pos, np.nanmax(data[xv]) if len(data[xv]) else np.nan, len(data[xv]), runs[xv]))
+    finite = [t for _, t, _, _ in tops if np.isfinite(t)]
+    low, high = ax.get_ylim()
+    for pos, top, n, runs in tops:
+        ax.annotate(_n_text(n, runs), (pos, top if np.isfinite(top) else low), textcoords="offset points",
+                    xytext=(0, 4), ha="center", fontsize=7, color=MISSING_COLOR if n < runs else "black")
+    if finite:
+        ax.set_ylim(low, high + 0.08 * (high - low))
     labels = [_label(v) for v in xs]
     ax.set_xticks(centres)
     long = max((len(t) for t in labels), default=0) > 6 or len(labels) > 8
@@ -226,39 +305,66 @@ def box_plot(frame, x: str, ys: list[str], series: list[str], path, title: str =
     ax.set_xlim(-0.6, len(xs) - 0.4)
     ax.set_xlabel(x)
     ax.set_ylabel(_ylabel(ys))
-    if len(groups) > 1:
+    n_text, short = _n_summary(groups)
+    if short:
+        ax.plot([], [], color=MISSING_COLOR, lw=2, label=MISSING_LABEL)
+    if len(groups) > 1 or short:
         ax.legend(loc="best", fontsize="small")
-    n_runs = len(frame)
-    ax.set_title(title or f"{n_runs} runs (box: quartiles, line: median, circle: mean)", fontsize="medium")
-    return _save(fig, path)
+    stated = f"n = {n_text} runs per box" + (f"; {short} with fewer than the spec's" if short else "")
+    ax.set_title(f"{title}\n{stated}" if title else
+                 f"{len(frame)} ok runs, {stated}\n(box: quartiles, line: median, circle: mean)", fontsize="medium")
+    return fig
 
 
 def errorbar_plot(frame, x: str, ys: list[str], series: list[str], path, title: str = "",
                   logx: bool = False) -> Path:
-    """Mean +- std (ddof=1) over seeds against x, one series per metric and other varying parameter."""
+    """Mean +- std (ddof=1) over seeds against x, one series per metric and other varying parameter;
+    every point labelled with its n, points with fewer runs than they should have marked."""
+    return _save(errorbar_figure(frame, x, ys, series, title, logx), path)
+
+
+def errorbar_figure(frame, x: str, ys: list[str], series: list[str], title: str = "", logx: bool = False):
     xs, groups = _groups(frame, x, ys, series)
     numeric = _numeric(frame, x)
     fig, ax = plt.subplots(figsize=(7.0, 5.0))
-    for label, _, _, data in groups:
-        pts = [(xv, v.mean(), v.std(ddof=1) if len(v) > 1 else 0.0) for xv, v in data.items() if len(v)]
+    for label, _, _, data, runs in groups:
+        pts = [(xv, v.mean(), v.std(ddof=1) if len(v) > 1 else 0.0, len(v), runs[xv]) for xv, v in data.items() if len(v)]
+        for xv, v in data.items():      # a point without any value: its n at the bottom of the axes
+            if not len(v) and runs[xv]:
+                ax.annotate(_n_text(0, runs[xv]), (xv if numeric else xs.index(xv), 0.02),
+                            xycoords=("data", "axes fraction"), ha="center", fontsize=7, color=MISSING_COLOR)
         if not pts:
             continue
         px = [p[0] if numeric else xs.index(p[0]) for p in pts]
-        ax.errorbar(px, [p[1] for p in pts], yerr=[p[2] for p in pts], fmt="o-", capsize=5, label=label)
+        bars = ax.errorbar(px, [p[1] for p in pts], yerr=[p[2] for p in pts], fmt="o-", capsize=5, label=label)
+        color = bars.lines[0].get_color()
+        for xp, (_, mean, std, n, expected) in zip(px, pts):
+            short = n < expected
+            if short:
+                ax.plot([xp], [mean], "o", ms=10, mfc="none", mec=MISSING_COLOR, mew=2)
+            ax.annotate(_n_text(n, expected), (xp, mean + std), textcoords="offset points", xytext=(0, 5),
+                        ha="center", fontsize=7, color=MISSING_COLOR if short else color)
     if not numeric:
         ax.set_xticks(range(len(xs)))
         ax.set_xticklabels([_label(v) for v in xs])
+        ax.set_xlim(-0.5, len(xs) - 0.5)
     if logx:
         ax.set_xscale("symlog", linthresh=1.0)
+    elif numeric and len(xs) > 1:      # every x of the sweep, also those without any value
+        pad = 0.05 * (max(xs) - min(xs))
+        ax.set_xlim(min(xs) - pad, max(xs) + pad)
     ax.set_xlabel(x)
     ax.set_ylabel(f"{_ylabel(ys)} (mean +/- std)")
-    if len(groups) > 1:
+    n_text, short = _n_summary(groups)
+    if short:
+        ax.plot([], [], "o", ms=10, mfc="none", mec=MISSING_COLOR, mew=2, ls="none", label=MISSING_LABEL)
+    if len(groups) > 1 or short:
         ax.legend(loc="best", fontsize="small")
-    seeds = frame.groupby([x] + series, dropna=False).size()
-    n_text = f"{seeds.min()}" if seeds.min() == seeds.max() else f"{seeds.min()}-{seeds.max()}"
-    ax.set_title(title or f"mean +/- std over {n_text} runs per point", fontsize="medium")
+    stated = f"mean +/- std over n = {n_text} runs per point" + (
+        f"; {short} point{'s' if short > 1 else ''} with fewer runs than the spec's seeds" if short else "")
+    ax.set_title(f"{title}\n{stated}" if title else stated, fontsize="medium")
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return fig
 
 
 def _save(fig, path) -> Path:
@@ -273,7 +379,8 @@ def _save(fig, path) -> Path:
 def plot_sweep(out_dir, x: str | None, ys: list[str], *, kind: str = "auto", path=None,
                where: list[str] | None = None, title: str = "", logx: bool = False) -> dict:
     """Draw one figure of a sweep table; returns the figure path, the kind drawn and the summary rows.
-    The summary (n, mean, std, median, min, max per point) is written beside the figure as CSV."""
+    The summary (n, runs, missing, mean, std, median, min, max per point) is written beside the
+    figure as CSV."""
     from ..io import write_text
 
     if kind not in KINDS:
