@@ -37,6 +37,11 @@ def test_a_file_elsewhere_says_it_is_a_file(run_cli, tmp_path):
     (("mnist", "test", "--n-train", "3"), "brainsim mnist test: error:",
      ("unrecognized arguments: --n-train 3", "--n-train is an option of brainsim mnist train")),
     (("jeffress", "--ipd", "30", "--bogus"), "brainsim jeffress: error:", ("unrecognized arguments: --bogus",)),
+    # an option of the subcommand given before its name (argparse alone says "invalid choice: '3'")
+    (("ipd", "--epochs", "3", "train", "--out", "x"), "brainsim ipd: error:",
+     ("--epochs is an option of brainsim ipd train: give it after 'train'",)),
+    (("--device", "runtime", "jeffress", "--ipd", "30"), "brainsim: error:",
+     ("--device is an option of brainsim jeffress: give it after 'jeffress'",)),
     # a UserError raised while the command runs
     (("ipd", "evaluate", "--model", "missing_model"), "brainsim ipd evaluate: error:", ("does not exist",)),
     (("mnist", "observe", "--data-dir", "empty"), "brainsim mnist observe: error:", ("run 'train' first",)),

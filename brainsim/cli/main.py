@@ -112,6 +112,26 @@ def _unrecognized(chain: list[argparse.ArgumentParser], extras: list[str]) -> st
     return f"unrecognized arguments: {' '.join(extras)}" + (f" ({'; '.join(hints)})" if hints else "")
 
 
+def _option_before_subcommand(parser: argparse.ArgumentParser, argv: list[str]):
+    """(parser, message) when an option of a subcommand comes before the subcommand's name
+    (``brainsim ipd --epochs 3 train``, which argparse reports as an invalid subcommand '3'); None
+    otherwise."""
+    for i, token in enumerate(argv):
+        subs = _subcommands(parser)
+        if not subs:
+            return None
+        if token in subs:
+            parser = subs[token]
+            continue
+        option = token.split("=", 1)[0]
+        if option.startswith("-") and option not in parser._option_string_actions:
+            later = next((t for t in argv[i + 1:] if t in subs), None)
+            if later is not None and option in subs[later]._option_string_actions:
+                return parser, f"{option} is an option of {subs[later].prog}: give it after '{later}'"
+        return None
+    return None
+
+
 def _bare_group(parser: argparse.ArgumentParser, argv: list[str]):
     """The parser whose command list to show when ``argv`` names only commands that need a subcommand
     (``brainsim``, ``brainsim ipd``, ``brainsim mnist``); None otherwise."""
@@ -134,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     if group is not None:
         group.print_help()
         return 2
+    misplaced = _option_before_subcommand(parser, argv)
+    if misplaced is not None:
+        misplaced[0].error(misplaced[1])
     args, extras = parser.parse_known_args(argv)
     chain = _chosen_parsers(parser, args)
     if extras:
