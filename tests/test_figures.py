@@ -344,3 +344,18 @@ def test_jeffress_trial_figure():
     raster = data_axes(fig)[0]
     assert legend_texts(raster) == ["ear 0", "ear 1"]
     plt.close(fig)
+
+
+def test_sweep_points_with_equal_complete_n_are_stated_once_in_the_title(probe_sweep):
+    from brainsim.plotting.sweep import box_figure, errorbar_figure, prepare
+
+    frame, x, series = prepare(probe_sweep, "x", ["y"], where=["x=0"])
+    fig = errorbar_figure(frame, x, ["y"], series)
+    check_figure(fig, "mean +/- std over n = 3 runs per point")
+    assert not data_axes(fig)[0].texts and "fewer" not in data_axes(fig)[0].get_title()
+    plt.close(fig)
+    frame, x, series = prepare(probe_sweep, None, ["y"], where=["x=0"])
+    fig = box_figure(frame, x, ["y"], series)
+    check_figure(fig, "n = 3 runs per box")
+    assert not data_axes(fig)[0].texts
+    plt.close(fig)

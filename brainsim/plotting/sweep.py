@@ -6,10 +6,11 @@
               the other parameters that vary (seed 002: accuracy against envelope power, training
               and test, ``capsize=5``).
 
-Only rows with status ``ok`` and a value for the metric count. Every point (box) states on how many
-runs it stands (``n``) and, when that is fewer than the runs it should have (the spec's seeds: a run
-failed, gave no value, e.g. a Jeffress run whose trials were all silent, or has not run yet), it is
-marked (red, hollow; "n=2/3"). The summary CSV has ``n``, ``runs`` (the runs the point should have)
+Only rows with status ``ok`` and a value for the metric count. The title states on how many runs the
+points (boxes) stand ("n = 3 runs per point"); where that differs between points each is labelled with
+its own n, and a point with fewer runs than it should have (the spec's seeds: a run failed, gave no
+value, e.g. a Jeffress run whose trials were all silent, or has not run yet) is marked (red, hollow;
+"n=2/3"). The summary CSV has ``n``, ``runs`` (the runs the point should have)
 and ``missing`` (runs - n) per point. Standard deviations are sample standard deviations (ddof=1; 0
 for a single run). Agg backend, atomic writes.
 """
@@ -253,6 +254,13 @@ def _n_text(n: int, runs: int) -> str:
     return f"n={n}" if n >= runs else f"n={n}/{runs}"
 
 
+def _uniform(groups) -> bool:
+    """True when every point has all the runs it should and they are equally many: the title's
+    "n = N runs per point" then says it for every point, which is labelled only otherwise."""
+    counts = {(len(v), runs[xv]) for *_, data, runs in groups for xv, v in data.items() if runs[xv] or len(v)}
+    return len(counts) == 1 and all(n == r for n, r in counts)
+
+
 def _n_summary(groups) -> tuple[str, int]:
     """("3" or "2-3": runs with a value per point, number of points with fewer runs than they should have)."""
     ns = [len(v) for *_, data, _ in groups for v in data.values() if len(v)]
@@ -293,10 +301,10 @@ def box_figure(frame, x: str, ys: list[str], series: list[str], title: str = "")
             tops.append((pos, np.nanmax(data[xv]) if len(data[xv]) else np.nan, len(data[xv]), runs[xv]))
     finite = [t for _, t, _, _ in tops if np.isfinite(t)]
     low, high = ax.get_ylim()
-    for pos, top, n, runs in tops:
+    for pos, top, n, runs in ([] if _uniform(groups) else tops):
         ax.annotate(_n_text(n, runs), (pos, top if np.isfinite(top) else low), textcoords="offset points",
                     xytext=(0, 4), ha="center", fontsize=7, color=MISSING_COLOR if n < runs else "black")
-    if finite:
+    if finite and not _uniform(groups):
         ax.set_ylim(low, high + 0.08 * (high - low))
     labels = [_label(v) for v in xs]
     ax.set_xticks(centres)
@@ -326,6 +334,7 @@ def errorbar_plot(frame, x: str, ys: list[str], series: list[str], path, title: 
 def errorbar_figure(frame, x: str, ys: list[str], series: list[str], title: str = "", logx: bool = False):
     xs, groups = _groups(frame, x, ys, series)
     numeric = _numeric(frame, x)
+    label_points = not _uniform(groups)
     fig, ax = plt.subplots(figsize=(7.0, 5.0))
     for label, _, _, data, runs in groups:
         pts = [(xv, v.mean(), v.std(ddof=1) if len(v) > 1 else 0.0, len(v), runs[xv]) for xv, v in data.items() if len(v)]
@@ -342,8 +351,9 @@ def errorbar_figure(frame, x: str, ys: list[str], series: list[str], title: str 
             short = n < expected
             if short:
                 ax.plot([xp], [mean], "o", ms=10, mfc="none", mec=MISSING_COLOR, mew=2)
-            ax.annotate(_n_text(n, expected), (xp, mean + std), textcoords="offset points", xytext=(0, 5),
-                        ha="center", fontsize=7, color=MISSING_COLOR if short else color)
+            if label_points:
+                ax.annotate(_n_text(n, expected), (xp, mean + std), textcoords="offset points", xytext=(0, 5),
+                            ha="center", fontsize=7, color=MISSING_COLOR if short else color)
     if not numeric:
         ax.set_xticks(range(len(xs)))
         ax.set_xticklabels([_label(v) for v in xs])
