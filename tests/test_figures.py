@@ -359,3 +359,12 @@ def test_sweep_points_with_equal_complete_n_are_stated_once_in_the_title(probe_s
     check_figure(fig, "n = 3 runs per box")
     assert not data_axes(fig)[0].texts
     plt.close(fig)
+
+
+def test_sweep_summary_of_a_metric_without_any_value(probe_sweep):
+    from brainsim.plotting.sweep import prepare, summary_table
+
+    frame, x, series = prepare(probe_sweep, "x", ["y", "build_root"])      # build_root is text: no numbers
+    summary = summary_table(frame, x, ["y", "build_root"], series)
+    rows = summary[summary["metric"] == "build_root"]
+    assert len(rows) == 3 and (rows["n"] == 0).all() and (rows["missing"] == rows["runs"]).all()

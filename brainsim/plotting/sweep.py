@@ -176,10 +176,12 @@ def summary_table(frame, x: str, ys: list[str], series: list[str]):
     points = everything[keys].drop_duplicates()
     for y in ys:
         data = frame.dropna(subset=[y])
-        grouped = data.groupby(keys, dropna=False, sort=False)[y]
-        stats = grouped.agg(["count", "mean", "std", "median", "min", "max"]).reset_index() if not data.empty \
-            else pd.DataFrame(columns=keys + ["count", "mean", "std", "median", "min", "max"])
-        stats = points.merge(stats, on=keys, how="left")
+        if data.empty:   # no run has a value of this metric: every point with n = 0
+            stats = points.assign(count=0, **{k: np.nan for k in ("mean", "std", "median", "min", "max")})
+        else:
+            stats = data.groupby(keys, dropna=False, sort=False)[y].agg(
+                ["count", "mean", "std", "median", "min", "max"]).reset_index()
+            stats = points.merge(stats, on=keys, how="left")
         stats["count"] = stats["count"].fillna(0).astype(int)
         stats.loc[stats["count"] > 0, "std"] = stats.loc[stats["count"] > 0, "std"].fillna(0.0)
         stats = stats.rename(columns={"count": "n"})
