@@ -107,7 +107,7 @@ def _report(mode: str, result: dict, data_dir: Path) -> None:
     elif mode == "observe":
         silent = result["silent_neurons"]
         print(f"observe: labelled {sum(result['neurons_per_class'])} neurons from {result['n_observe']} images; "
-              f"neurons per class {list(result['neurons_per_class'])}; wrote {data_dir / 'assign.npy'}")
+              f"neurons per class {[int(c) for c in result['neurons_per_class']]}; wrote {data_dir / 'assign.npy'}")
         if silent:
             print(f"observe: {silent} neurons never spiked (not counted above): assign.npy gives them label "
                   f"{result['silent_label']}, as the seed does, so test counts them in class {result['silent_label']}")
