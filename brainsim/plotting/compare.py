@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from ..io import save_figure
+from . import pyplot
 
-from ..io import save_figure  # noqa: E402
+plt = pyplot()
 
 
 def comparison_plot(result: dict, torch_counts: np.ndarray | None = None, brian2_counts: np.ndarray | None = None):

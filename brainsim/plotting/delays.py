@@ -1,13 +1,12 @@
 """Figures of delay learning: trajectories, alignment before/after, lag-chain impulse responses."""
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from ..io import save_figure
+from . import pyplot
 
-from ..io import save_figure  # noqa: E402
+plt = pyplot()
 
 
 def _alignment_panel(ax, panel, title: str, delayed_label: str) -> None:

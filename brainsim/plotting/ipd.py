@@ -2,18 +2,17 @@
 confusion matrix, weight matrices (raw, sorted by weighted mean, W1W2), per-ear W1 profiles of
 hidden neurons, output traces. Each ``X_figure`` function builds the matplotlib Figure (tests read it
 back); ``X`` writes it. Confusion matrices are drawn by :func:`draw_confusion` only (rows: true class).
-Agg backend, atomic writes."""
+Agg backend unless the caller chose one (brainsim.plotting.pyplot), atomic writes."""
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from ..io import save_figure
+from . import pyplot
 
-from ..io import save_figure  # noqa: E402
+plt = pyplot()
 
 
 def _save(fig, path) -> Path:

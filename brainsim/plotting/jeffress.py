@@ -4,15 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..io import save_figure
+from . import pyplot
 
 
 def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return pyplot()
 
 
 def trial_figure(run, trial: int = 0):

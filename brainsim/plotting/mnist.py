@@ -7,17 +7,13 @@ import numpy as np
 
 from ..errors import UserError
 from ..io import save_figure
+from . import pyplot
 
 SIDE = 28
 
 
 def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return pyplot()
 
 
 def _load(path: Path):

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from ..errors import UserError
+from ..io import save_figure
+from . import pyplot
 
-from ..errors import UserError  # noqa: E402
-from ..io import save_figure  # noqa: E402
+plt = pyplot()
 
 KINDS = ("auto", "box", "errorbar")
 SETTING = "setting"
