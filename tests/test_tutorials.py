@@ -15,7 +15,7 @@ from conftest import ROOT
 TUTORIALS = ROOT / "docs" / "tutorials"
 # Notebooks that take long (a standalone compilation per stage, many training runs) run with -m slow;
 # the measured times are in docs/tutorials/README.md.
-SLOW = {"02_ipd_training", "03_diehl_cook", "05_torch_to_brian2"}
+SLOW = {"02_ipd_training"}
 
 
 def _render():

@@ -104,6 +104,7 @@ def weight_matrices_figure(w1, w2):
             "Input neuron index")
     _imshow(axes[1], fig, w2, f"$W_2$ ({w2.shape[0]} hidden x {w2.shape[1]} outputs)", "Output neuron index",
             "Hidden neuron index")
+    fig.tight_layout()
     return fig
 
 
@@ -139,6 +140,7 @@ def weights_sorted_figure(w1, w2):
             "Input neuron index")
     _imshow(axes[1], fig, w2s, "$W_2$ (same order)", "Output neuron index", "Hidden neuron (sorted)")
     _imshow(axes[2], fig, w1s @ w2s, "$W_1 W_2$", "Output neuron index", "Input neuron index")
+    fig.tight_layout()  # the colour bars' labels clear the next panel, shown or saved
     return fig
 
 
