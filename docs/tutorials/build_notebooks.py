@@ -527,7 +527,7 @@ NOTEBOOKS["03_diehl_cook"] = [
        digits.
     3. **Adaptive thresholds**: set `theta_plus_mv=0.0` in `DiehlCookParams` (no adaptation). What
        happens to the receptive fields, and why do a few neurons take over?
-    4. **Time step**: `mnist.test(..., evaluation=EvaluationParams(dt_ms=0.1))` tests the trained
+    4. **Time step**: `mnist.test(..., evaluation=brainsim.experiments.EvaluationParams(dt_ms=0.1))` tests the trained
        network with a finer step. Does the accuracy change?
     """),
 ]
@@ -622,10 +622,12 @@ NOTEBOOKS["04_delay_learning"] = [
 
     ## Exercises
 
-    1. **Number of stages**: `LaggingRunParams(circuit=DelayLearnerParams(stages=K))` for K = 2, 4, 8,
+    1. **Number of stages**: `LaggingRunParams(circuit=DelayLearnerParams(stages=K))`
+       (`brainsim.circuits.DelayLearnerParams`) for K = 2, 4, 8,
        16. Which K learns fastest, which most precisely? Relate it to the impulse responses.
     2. **Surrogates**: `TorchRunParams(surrogate="straight_through")` vs `"interpolate"`.
-    3. **Pattern**: `PatternParams` sets the spikes per period and the period; how sparse can the
+    3. **Pattern**: `brainsim.experiments.PatternParams(n_spikes=..., period_ms=...)`, passed as
+       `pattern=` to both runs, sets the spikes per period and the period; how sparse can the
        pattern be before either learner fails?
     """),
 ]
