@@ -75,3 +75,23 @@ def test_list_and_help(run_cli):
     assert_one_line_error(run_cli("sweep", "--list", "nope"), "unknown experiment")
     helped = run_cli("sweep-plot", "--help")
     assert helped.returncode == 0 and "--where" in helped.stdout
+
+
+def test_a_spec_with_other_parameters_is_refused_in_an_existing_out(run_cli, tmp_path):
+    out = tmp_path / "out"
+    first = run_cli("sweep", _spec(tmp_path, GOOD), "--out", out, "--workers", "1", env=PLUGIN_ENV)
+    assert first.returncode == 0, first
+    table_before = (out / "results.csv").read_bytes()
+    sweep_json_before = (out / "sweep.json").read_bytes()
+
+    other = _spec(tmp_path, GOOD + "[fixed]\nfail_above = 5.0\n", name="other.toml")
+    refused = run_cli("sweep", other, "--out", out, "--workers", "1", env=PLUGIN_ENV)
+    assert_one_line_error(refused, "brainsim sweep: error:", "with other parameters (new: fail_above")
+    assert (out / "results.csv").read_bytes() == table_before         # no rows mixed in
+    assert (out / "sweep.json").read_bytes() == sweep_json_before     # the first spec still described
+
+    # more values and seeds of the same parameters extend the sweep
+    wider = _spec(tmp_path, GOOD.replace("repeats = 2", "repeats = 3").replace("[0.0, 1.0]", "[0.0, 1.0, 2.0]"),
+                  name="wider.toml")
+    extended = run_cli("sweep", wider, "--out", out, "--workers", "1", "--json", env=PLUGIN_ENV)
+    assert extended.returncode == 0 and extended.json()["skipped"] == 4 and extended.json()["runs"] == 9, extended

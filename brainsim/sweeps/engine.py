@@ -21,7 +21,7 @@ from . import experiment as experiments
 from .executor import Executor, check_scheduler_reachable, one_line
 from .expansion import expand
 from .spec import SweepSpec
-from .table import STATUS, ResultsTable, read_table, write_sweep_json
+from .table import STATUS, ResultsTable, read_sweep_json, read_table, write_sweep_json
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,31 @@ def prepare_out_dir(spec: SweepSpec, out_dir) -> Path:
     if others:
         raise UserError(f"{out_dir} holds results of experiment {others[0]!r}; use another --out for "
                         f"{spec.experiment!r}")
+    _check_same_parameters(spec, out_dir, rows)
     return out_dir
+
+
+def _check_same_parameters(spec: SweepSpec, out_dir: Path, rows: list) -> None:
+    """Refuse a spec whose parameters differ from those of the sweep already in ``out_dir``.
+
+    Rows of two specs with different parameters would share one table with blank columns, and
+    ``sweep.json`` would describe only the last one. More values or seeds for the same parameters
+    extend the sweep and are accepted.
+    """
+    previous = read_sweep_json(out_dir).get("spec")
+    if not rows or not isinstance(previous, dict):
+        return
+    try:
+        before = set(previous.get("grid") or {}) | set(previous.get("fixed") or {})
+    except TypeError:
+        return
+    now = set(spec.param_names)
+    if before != now:
+        added, missing = sorted(now - before), sorted(before - now)
+        what = "; ".join(part for part in (f"new: {', '.join(added)}" if added else "",
+                                            f"missing: {', '.join(missing)}" if missing else "") if part)
+        raise UserError(f"{out_dir} holds a sweep of {spec.experiment!r} with other parameters "
+                        f"({what}; from {previous.get('source') or 'another spec'}); use another --out")
 
 
 def run_sweep(spec: SweepSpec, out_dir, options: SweepOptions = SweepOptions(), progress: bool = True) -> SweepResult:
