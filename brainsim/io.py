@@ -76,11 +76,37 @@ def save_npz(path, **arrays) -> None:
         np.savez(tmp, **arrays)
 
 
+def figure_formats() -> list[str]:
+    """The file formats matplotlib can write here (``png``, ``pdf``, ``svg``, ...)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return sorted(FigureCanvasBase.get_supported_filetypes())
+
+
+def check_figure_path(path) -> Path:
+    """Fail early (before long work) if ``path`` cannot take a figure: its format or its directory."""
+    from .errors import UserError
+
+    path = check_writable(path)
+    fmt = path.suffix.lstrip(".").lower()
+    formats = figure_formats()
+    if fmt not in formats:
+        what = f"format '.{fmt}'" if fmt else "a name without an extension"
+        raise UserError(f"figure {path}: {what} is not one matplotlib writes (use one of "
+                        f"{', '.join('.' + f for f in formats)})")
+    return path
+
+
 def save_figure(fig, path, **kwargs) -> None:
-    """Save a matplotlib figure atomically (format from the target's extension)."""
+    """Save a matplotlib figure atomically (format from the target's extension); UserError if it fails."""
+    from .errors import UserError
+
     path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", **kwargs)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=path.suffix.lstrip(".").lower() or "png", **kwargs)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot write figure {path}: {_one_line(exc)}") from None
 
 
 def ensure_output_dir(path, label: str = "output directory") -> Path:

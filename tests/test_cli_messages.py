@@ -229,3 +229,15 @@ def test_observe_reports_silent_neurons_apart(run_cli, tmp_path):
                    "--no-progress").returncode == 0
     protocol = json.loads((data_dir / "results.json").read_text())["protocol"]
     assert "silent there get label 0" in protocol["labels"]
+
+
+@pytest.mark.parametrize("argv", [
+    ("jeffress", "--ipd", "30"),
+    ("delays", "--method", "lagging", "--offset-ms", "7"),
+    ("compare", "--model", ROOT / "models" / "ipd_seed", "--n-test", "8"),
+])
+def test_a_figure_format_matplotlib_cannot_write_is_refused_before_the_run(run_cli, tmp_path, argv):
+    target = tmp_path / "figure.txt"
+    result = run_cli(*argv, "--plot", target)
+    assert_one_line_error(result, "format '.txt' is not one matplotlib writes", ".png")
+    assert not target.exists() and not list(tmp_path.glob(".figure*"))

@@ -57,11 +57,11 @@ def run(args) -> int:
     import sys
 
     from ..experiments.compare import check_model_path, run_comparison
-    from ..io import check_writable, to_json
+    from ..io import check_figure_path, to_json
 
     check_model_path(args.model)
     if args.plot:
-        check_writable(args.plot)
+        check_figure_path(args.plot)
     params = args.compare_options.build(args)
     params.device.check_applies(args.compare_options.given(args))
     config = params.device

@@ -89,7 +89,7 @@ def _run(args) -> int:
     from dataclasses import replace
 
     from ..errors import UserError
-    from ..io import check_writable, to_json
+    from ..io import check_figure_path, to_json
 
     if args.task in ("toy", "ipd") and args.method == "lagging":
         raise UserError(f"the {args.task} task is learned with --method torch")
@@ -108,7 +108,7 @@ def _run(args) -> int:
         if device.build_only:
             raise UserError("--build-only is not supported here: the result is read from the run")
     if args.plot:
-        check_writable(args.plot)
+        check_figure_path(args.plot)
     if "initial_delay_ms" in args and args.tau_ms is not None:
         raise UserError("give --initial-delay-ms or --tau-ms, not both")
 

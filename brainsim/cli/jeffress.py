@@ -37,10 +37,10 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..io import check_writable, to_json
+    from ..io import check_figure_path, to_json
 
     if args.plot:
-        check_writable(args.plot)
+        check_figure_path(args.plot)
     from ..experiments.jeffress import jeffress_summary, simulate_jeffress
 
     config = args.config_options.build(args)
