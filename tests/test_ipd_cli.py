@@ -153,3 +153,18 @@ def test_cuda_request_without_gpu_is_one_line_error(run_cli, tmp_path):
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
     assert_one_line_error(run_cli("ipd", "train", "--device", "cuda", "--out", tmp_path / "m", *TINY), "cuda")
+
+
+def test_analyse_never_writes_into_the_model_directory_by_default(run_cli, tmp_path):
+    model = ROOT / "models" / "ipd_seed"
+    listing_before = sorted(p.relative_to(model) for p in model.rglob("*"))
+    res = run_cli("ipd", "analyse", "--model", model, "--n-test", "64")
+    assert res.returncode == 0, res
+    figures = tmp_path / "ipd_seed_analysis"          # in the current directory (run_cli's cwd)
+    assert (figures / "confusion.png").stat().st_size > 0 and str(figures) in res.stdout
+    assert sorted(p.relative_to(model) for p in model.rglob("*")) == listing_before
+
+    a_file = tmp_path / "taken"
+    a_file.write_text("x")
+    assert_one_line_error(run_cli("ipd", "analyse", "--model", model, "--out", a_file, "--n-test", "64"),
+                          "exists and is not a directory")

@@ -64,5 +64,5 @@ def test_membrane_only_baseline_trains_saves_and_analyses(tmp_path):
     assert evaluated["mae_deg"] == result.scores["test_mae_deg"]
     loaded = load_model(tmp_path / "membrane")
     assert loaded.model.W1 is None and loaded.model.config.model == "membrane"
-    figures = exp.analyse_model(tmp_path / "membrane", params=exp.IPDEvaluation(n_test=16))["figures"]
+    figures = exp.analyse_model(tmp_path / "membrane", tmp_path / "figs", params=exp.IPDEvaluation(n_test=16))["figures"]
     assert "weights" in figures and "w1_ear_profiles" not in figures

@@ -62,7 +62,7 @@ def add_parser(subparsers) -> None:
     an = sub.add_parser("analyse", help="write the seeds' analysis figures for a model",
                         formatter_class=_formatter())
     an.add_argument("--model", required=True, help="model directory")
-    an.add_argument("--out", default=None, help="figure directory (default MODEL/analysis)")
+    an.add_argument("--out", default=None, help="figure directory (default: MODELNAME_analysis in the current directory; never inside the model)")
     an.set_defaults(func=run_analyse, evaluation_options=add_options(an, IPDEvaluation))
     parser.set_defaults(func=run)
 

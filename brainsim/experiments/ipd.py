@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import UserError
-from ..io import atomic_path
+from ..io import atomic_path, ensure_output_dir
 from ..netspec.ipd import NetConfig
 from ..params import check_fields, param, param_group, to_flat
 from ..params import build as build_config
@@ -384,16 +384,21 @@ def evaluate_model(model_dir, params: IPDEvaluation = IPDEvaluation()) -> dict:
 # --- analysis figures -------------------------------------------------------------------------------
 
 def analyse_model(model_dir, out_dir=None, params: IPDEvaluation = IPDEvaluation()) -> dict:
-    """Write the seeds' analysis figures for a saved model into ``out_dir`` (default MODEL/analysis),
-    computed on the test stimuli of ``params``; returns the figure paths, accuracy and error (deg)."""
+    """Write the seeds' analysis figures for a saved model into ``out_dir``, computed on the test
+    stimuli of ``params``; returns the figure paths, accuracy and error (deg).
+
+    The default ``out_dir`` is ``<model name>_analysis`` in the current directory: never the model
+    directory itself, so analysing a shipped model leaves ``models/`` untouched.
+    """
     from ..plotting import ipd as plots
     from ..snn.inference import load_model, run_model
     from ..snn.metrics import classification_metrics, predicted_classes
 
     _set_threads(params.threads)
     loaded = load_model(model_dir)
-    out_dir = Path(out_dir) if out_dir is not None else Path(model_dir) / "analysis"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir is None:
+        out_dir = Path.cwd() / f"{Path(model_dir).resolve().name}_analysis"
+    out_dir = ensure_output_dir(out_dir, "--out")
     test = test_stimuli(loaded.stimulus, params.seed, params.n_test)
     out = run_model(loaded, test.spikes)
     predicted = predicted_classes(out["scores"])
