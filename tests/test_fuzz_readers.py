@@ -312,3 +312,63 @@ def test_oversized_header_is_refused_without_allocating(tmp_path):
     path.write_bytes(np.lib.format.magic(1, 0) + header.getvalue()[6:] + b"\0" * 16)
     result = outcome(lambda: load_input(path))
     assert isinstance(result, UserError)
+
+
+# -- sweep specs (TOML) ----------------------------------------------------------------------------------
+SPEC_BLOBS = [(ROOT / "docs" / "sweeps" / name).read_bytes()
+              for name in ("jeffress_ipd.toml", "ipd_readouts.toml", "stdp_small.toml")]
+TOML_VALUES = st.one_of(st.integers(-2**70, 2**70), st.floats(allow_nan=True), st.booleans(),
+                        st.text(max_size=8), st.lists(st.integers(-5, 5), max_size=3),
+                        st.lists(st.text(max_size=3), max_size=3), st.just([]), st.just([[1], [2]]))
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return {"nan": "nan", "inf": "inf", "-inf": "-inf"}.get(repr(value), repr(value))
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return str(value)
+
+
+@st.composite
+def sweep_specs(draw):
+    """A real spec damaged as bytes, or a well-formed TOML spec with wrong-typed or odd values."""
+    if draw(st.booleans()):
+        return draw(damaged(draw(st.sampled_from(SPEC_BLOBS))))
+    experiment = draw(st.sampled_from(["jeffress", "ipd", "stdp", "compare", "nope"]))
+    key = draw(st.sampled_from(["ipd_deg", "n_trials", "readout", "tau_ms", "epochs", "n_train", "seed", "x"]))
+    lines = [f"experiment = {json.dumps(experiment)}"]
+    for top in ("repeats", "seeds", "description"):
+        if draw(st.booleans()):
+            lines.append(f"{top} = {_toml_value(draw(TOML_VALUES))}")
+    lines += ["[grid]", f"{key} = {_toml_value(draw(TOML_VALUES))}"]
+    if draw(st.booleans()):
+        fixed_key = draw(st.sampled_from(["n_trials", "duration_ms", "epochs", "preset", "device"]))
+        lines += ["[fixed]", f"{fixed_key} = {_toml_value(draw(TOML_VALUES))}"]
+    return "\n".join(lines).encode()
+
+
+def _check_spec(tmp_path: Path, blob: bytes) -> None:
+    from brainsim.sweeps import load_spec
+    from brainsim.sweeps.expansion import expand
+
+    path = tmp_path / "spec.toml"
+    path.write_bytes(blob)
+    outcome(lambda: expand(load_spec(path)))
+
+
+@FAST
+@given(blob=sweep_specs())
+def test_sweep_spec_reader(tmp_path, blob):
+    _check_spec(tmp_path, blob)
+
+
+@pytest.mark.slow
+@SLOW
+@given(blob=sweep_specs())
+def test_sweep_spec_reader_long(tmp_path, blob):
+    _check_spec(tmp_path, blob)

@@ -24,6 +24,7 @@ from ..errors import UserError
 from . import experiment as experiments
 from .expansion import canonical, setting_label, settings
 
+MAX_REPEATS = 100_000
 SPEC_KEYS = {"experiment", "repeats", "seeds", "first_seed", "description", "grid", "fixed"}
 
 
@@ -149,6 +150,8 @@ def _seeds(data: dict, source: str) -> tuple:
     for key, value, low in (("repeats", repeats, 1), ("first_seed", first, 0)):
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise UserError(f"{source}: {key} must be an integer >= {low}, got {value!r}")
+    if repeats > MAX_REPEATS:   # a typo such as 10000000000 would exhaust memory listing the seeds
+        raise UserError(f"{source}: repeats = {repeats} is more than {MAX_REPEATS:,} runs per setting")
     return tuple(range(first, first + repeats))
 
 
