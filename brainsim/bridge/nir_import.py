@@ -397,13 +397,13 @@ def plan_graph(graph, options: NIRImportOptions = NIRImportOptions()) -> GraphPl
     def walk(source: str | None, name: str, weight, delay, shape, seen: tuple, pending: list) -> None:
         """Follow edges from a population through Delay and linear nodes to populations / Outputs.
         ``source`` None: carry a linear node's bias (``weight``: the constant vector) to the populations."""
-        if name in seen:
-            raise UserError(f"the NIR graph has a cycle through {name!r} without a neuron (not supported)")
         node = nodes[name]
         kind = kind_of(node)
         if kind in NEURON_KINDS or kind == "Input":
             reach_population(source, name, weight, delay, shape, pending)
             return
+        if name in seen:
+            raise UserError(f"the NIR graph has a cycle through {name!r} without a neuron (not supported)")
         n = int(np.prod(shape))
         if kind == "Output":
             declared = _shape_of_io(node)
