@@ -447,13 +447,9 @@ def _write(tmp_path, graph, name="g.nir"):
     ("newer_version", "NIR 2.0.0"),
     ("non_finite", "non-finite"),
     ("image_shape", "shape mismatch"),
-    ("record_unknown", "no neuron node or Input 'nope'"),
-    ("record_variable", "has no 'I_s'"),
-    ("graded_feeds", "graded output"),
 ])
 def test_nir_run_bad_graphs(tmp_path, run_cli, case, fragment):
     rng = np.random.default_rng(0)
-    extra = []
     x = np.zeros((4, 2, 2, 12, 12), dtype=np.uint8)
     graph = conv_net(rng)
     if case == "missing_node":
@@ -464,12 +460,6 @@ def test_nir_run_bad_graphs(tmp_path, run_cli, case, fragment):
         graph.nodes["fc"].weight[0, 0] = np.nan
     elif case == "image_shape":
         x = np.zeros((4, 2, 2, 12, 11), dtype=np.uint8)
-    elif case == "record_unknown":
-        extra = ["--record", "nope"]
-    elif case == "record_variable":
-        extra = ["--record", "lif1:I_s"]
-    elif case == "graded_feeds":
-        graph.nodes["lif1"] = nir.LI(tau=np.array([5 * DT]), r=np.array([1.0]), v_leak=np.array([0.0]))
     path = _write(tmp_path, graph)
     if case == "newer_version":
         import h5py
@@ -478,12 +468,32 @@ def test_nir_run_bad_graphs(tmp_path, run_cli, case, fragment):
             del f["version"]
             f["version"] = np.bytes_("2.0.0")
     np.save(tmp_path / "x.npy", x)
-    result = run_cli("nir-run", path, "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy", *extra)
+    result = run_cli("nir-run", path, "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy",
+                     "--record", "lif2")
     assert_one_line_error(result, fragment)
     assert not (tmp_path / "y.npy").exists() and not (tmp_path / "y.records.npz").exists()
 
 
-def test_cuda_codegen_for_recurrent_and_convolutional_graphs(tmp_path, run_cli):
+def test_bad_records_and_graded_sources():
+    plan = plan_graph(conv_net(np.random.default_rng(0)))
+    with pytest.raises(UserError, match="no neuron node or Input 'nope'"):
+        parse_record("nope", plan)
+    with pytest.raises(UserError, match="has no 'I_s'"):
+        parse_record("lif1:I_s", plan)
+    assert parse_record("lif1:v", plan).key == "lif1:v" and parse_record("in", plan).variable == "spikes"
+    graph = conv_net(np.random.default_rng(0))
+    graph.nodes["lif1"] = nir.LI(tau=np.array([5 * DT]), r=np.array([1.0]), v_leak=np.array([0.0]))
+    with pytest.raises(UserError, match="graded output"):
+        plan_graph(graph)
+    graph = recurrent_graph(np.random.default_rng(0))
+    graph.nodes["rec"].edges.append(("w_rec", "w_rec"))     # a cycle without a neuron
+    with pytest.raises(UserError, match="cycle through 'rec.w_rec' without a neuron"):
+        plan_graph(graph)
+
+
+def test_cuda_codegen_for_a_recurrent_convolutional_graph(tmp_path, run_cli):
+    """brian2cuda generates a complete project for a graph with convolutions, pooling and a recurrent
+    layer (the conv network with a recurrent Linear on its last LIF layer)."""
     pytest.importorskip("brian2cuda")
     from brainsim.devices import gpu_available
     from test_cuda_codegen import assert_complete_cuda_project
@@ -491,12 +501,15 @@ def test_cuda_codegen_for_recurrent_and_convolutional_graphs(tmp_path, run_cli):
     if gpu_available():
         pytest.skip("a GPU is present: this test is about code generation without one")
     rng = np.random.default_rng(1)
-    for name, graph, shape in [("rec", recurrent_graph(rng), (5,)), ("conv", conv_net(rng, side=8), (2, 8, 8))]:
-        path = _write(tmp_path, graph, f"{name}.nir")
-        np.save(tmp_path / "x.npy", spikes(rng, (4, 2, *shape)))
-        build = tmp_path / f"build_{name}"
-        result = run_cli("nir-run", path, "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy",
-                         "--device", "cuda_standalone", "--build-only", "--build-dir", build)
-        assert result.returncode == 0, result
-        assert_complete_cuda_project(build, "nir_syn")
-        assert not (tmp_path / "y.npy").exists()
+    graph = conv_net(rng, side=8)
+    graph.nodes["w_rec"] = nir.Linear(weight=rng.normal(0, 0.5, (5, 5)))
+    graph.edges += [("lif3", "w_rec"), ("w_rec", "lif3")]
+    assert any(p.recurrent for p in plan_graph(graph).projections)
+    path = _write(tmp_path, graph, "g.nir")
+    np.save(tmp_path / "x.npy", spikes(rng, (4, 2, 2, 8, 8)))
+    build = tmp_path / "build"
+    result = run_cli("nir-run", path, "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy",
+                     "--device", "cuda_standalone", "--build-only", "--build-dir", build)
+    assert result.returncode == 0, result
+    assert_complete_cuda_project(build, "nir_syn")
+    assert not (tmp_path / "y.npy").exists()
