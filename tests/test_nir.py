@@ -238,6 +238,103 @@ def test_snntorch_export_runs_identically(tmp_path, run_cli):
     np.testing.assert_array_equal(y, expected)
 
 
+def _snntorch_run(net, x):
+    """snnTorch's own output spikes for x (T, B, ...), from a reset state."""
+    import torch
+    from snntorch import utils as snn_utils
+
+    snn_utils.reset(net)
+    with torch.no_grad():
+        return torch.stack([net(x[t]) for t in range(x.shape[0])]).numpy()
+
+
+@pytest.mark.parametrize("layer", ["RLeaky", "RSynaptic"])
+def test_snntorch_recurrent_export_runs_identically(layer):
+    """snnTorch's export of a recurrent layer (a Linear from the layer back to itself) runs spike for
+    spike in brainsim with the one-step recurrent delay and reset by subtraction (snnTorch's default
+    reset_mechanism, which its graphs do not record)."""
+    torch = pytest.importorskip("torch")
+    snn = pytest.importorskip("snntorch")
+    from snntorch.export_nir import export_to_nir
+
+    from brainsim.bridge.nir_import import NIRImportOptions
+
+    torch.manual_seed(1)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = torch.nn.Linear(10, 12)
+            beta = torch.rand(12) * 0.3 + 0.6
+            if layer == "RSynaptic":
+                self.rec = snn.RSynaptic(alpha=torch.rand(12) * 0.3 + 0.5, beta=beta, linear_features=12,
+                                         threshold=torch.ones(12), init_hidden=True)
+            else:
+                self.rec = snn.RLeaky(beta=beta, linear_features=12, threshold=torch.ones(12), init_hidden=True)
+            self.fc2 = torch.nn.Linear(12, 4)
+            self.out = snn.Leaky(beta=torch.full((4,), 0.8), threshold=torch.ones(4), init_hidden=True)
+
+        def forward(self, x):
+            return self.out(self.fc2(self.rec(self.fc1(x))))
+
+    net = Net()
+    with torch.no_grad():
+        for weight in (net.fc1.weight, net.fc2.weight, net.rec.recurrent.weight):
+            weight.mul_(3.0)
+    x = (torch.rand(80, 4, 10) < 0.3).float()
+    graph = export_to_nir(net, x[0, 0])
+    plan = plan_graph(graph, NIRImportOptions(reset="subtract"))
+    assert [(p.source, p.target) for p in plan.projections if p.recurrent] == [("rec.lif", "rec.lif")]
+    expected = _snntorch_run(net, x)
+    with BrianSession(DeviceConfig("runtime", target="numpy")) as session:
+        y = simulate_nir(plan, x.numpy().astype(np.uint8), 1e-4, session)
+    assert expected.sum() > 50
+    np.testing.assert_array_equal(y, expected)
+
+
+def test_snntorch_convolutional_export_runs_identically(tmp_path, run_cli):
+    """Conv2d -> Leaky -> AvgPool2d -> Conv2d (stride 2) -> Leaky -> Flatten -> Linear -> Leaky on event-camera
+    sized inputs (2 x 34 x 34), exported by snnTorch, run by `brainsim nir-run --reset subtract`."""
+    torch = pytest.importorskip("torch")
+    snn = pytest.importorskip("snntorch")
+    from snntorch.export_nir import export_to_nir
+
+    torch.manual_seed(2)
+    side = 34
+
+    def leaky(*shape):   # snnTorch's export needs per-neuron parameters of the layer's shape
+        return snn.Leaky(beta=torch.rand(*shape) * 0.3 + 0.6, threshold=torch.ones(*shape), init_hidden=True)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1, self.lif1 = torch.nn.Conv2d(2, 4, 3, padding=1), leaky(4, side, side)
+            self.pool = torch.nn.AvgPool2d(2)
+            self.conv2, self.lif2 = torch.nn.Conv2d(4, 6, 3, stride=2, padding=1), leaky(6, 9, 9)
+            self.flat = torch.nn.Flatten()
+            self.fc, self.lif3 = torch.nn.Linear(6 * 9 * 9, 5), leaky(5)
+
+        def forward(self, x):
+            x = self.lif2(self.conv2(self.pool(self.lif1(self.conv1(x)))))
+            return self.lif3(self.fc(self.flat(x)))
+
+    net = Net()
+    with torch.no_grad():
+        for layer in (net.conv1, net.conv2, net.fc):
+            layer.weight.mul_(4.0)
+    x = (torch.rand(30, 2, 2, side, side) < 0.3).float()
+    nir.write(str(tmp_path / "conv.nir"), export_to_nir(net, x[0, :1], ignore_dims=[0]))
+    expected = _snntorch_run(net, x)
+    np.save(tmp_path / "x.npy", x.numpy().astype(np.uint8))
+    result = run_cli("nir-run", tmp_path / "conv.nir", "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy",
+                     "--reset", "subtract", "--record", "lif1")
+    assert result.returncode == 0, result
+    y = np.load(tmp_path / "y.npy")
+    assert y.shape == expected.shape and expected.sum() > 20
+    np.testing.assert_array_equal(y, expected)
+    assert np.load(tmp_path / "y.records.npz")["lif1:spikes"].shape == (30, 2, 4, side, side)
+
+
 # --- CLI errors --------------------------------------------------------------------------------------
 
 def _tiny_graph(path, kind="LIF"):

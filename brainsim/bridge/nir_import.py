@@ -284,16 +284,6 @@ def _raw_params(name: str, node, kind: str) -> dict[str, np.ndarray]:
     return raw
 
 
-def _declared_shape(raw: dict[str, np.ndarray]) -> tuple[int, ...] | None:
-    """The shape the neuron parameters give (None: every parameter has one value, broadcast)."""
-    shapes = {a.shape for a in raw.values() if a.size > 1}
-    if len(shapes) > 1:
-        sizes = {int(np.prod(s)) for s in shapes}
-        if len(sizes) > 1:
-            raise UserError(f"shape mismatch: neuron parameters of shapes {sorted(shapes)}")
-    return max(shapes, key=len) if shapes else None
-
-
 def _check_finite(nodes: dict) -> None:
     for name, node in nodes.items():
         if node is None:
@@ -309,9 +299,19 @@ def _check_finite(nodes: dict) -> None:
                 raise UserError(f"NIR node {name!r} ({kind_of(node)}) has non-finite values in {attr}")
 
 
-def _neuron_params(name: str, kind: str, raw: dict[str, np.ndarray], size: int) -> dict[str, np.ndarray]:
-    p = {key: np.broadcast_to(a.reshape(-1) if a.size > 1 else a.reshape(()), (size,)).astype(float)
-         for key, a in raw.items()}
+def _neuron_params(name: str, kind: str, raw: dict[str, np.ndarray], shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """The parameters as flat per-neuron arrays for a population of ``shape``: broadcast (numpy rules:
+    one value for all, or e.g. one per channel as (C, 1, 1)), or of the same size in another layout."""
+    n = int(np.prod(shape))
+    p = {}
+    for key, a in raw.items():
+        try:
+            p[key] = np.broadcast_to(a, shape).reshape(-1).astype(float)
+        except ValueError:
+            if a.size != n:
+                raise UserError(f"shape mismatch: {n} features {tuple(shape)} reach node {name!r} ({kind}) whose "
+                                f"{key} has shape {a.shape}") from None
+            p[key] = a.reshape(-1).astype(float)
     for key in ("tau", "tau_syn"):
         if key in p and np.any(p[key] <= 0):
             raise UserError(f"NIR node {name!r} ({kind}) has non-positive {key}")
@@ -378,11 +378,8 @@ def plan_graph(graph, options: NIRImportOptions = NIRImportOptions()) -> GraphPl
             raise UserError(f"NIR node {source!r} ({populations[source].kind}) has a graded output; it can only "
                             "feed an Output node")
         if name not in populations:
-            declared = _declared_shape(raw_params[name])
-            if declared is not None and int(np.prod(declared)) != n:
-                raise UserError(f"shape mismatch: {n} features reach node {name!r} ({kind}) of shape {declared}")
             populations[name] = Population(name, kind, tuple(shape),
-                                           _neuron_params(name, kind, raw_params[name], n))
+                                           _neuron_params(name, kind, raw_params[name], tuple(shape)))
             pending.append(name)
         elif populations[name].size != n:
             raise UserError(f"shape mismatch: {n} features reach node {name!r} ({kind}) of size "
