@@ -392,20 +392,29 @@ def test_nir_run_errors(tmp_path, run_cli, case, fragment):
 
 @pytest.mark.slow
 def test_nir_run_cpp_standalone_equals_runtime(tmp_path, run_cli):
-    """The same graph compiled with cpp_standalone gives the runtime device's output bin for bin."""
+    """A graph with a delay, convolutions, pooling and a recurrent layer, compiled with cpp_standalone,
+    gives the runtime device's output and recorded spikes bin for bin, and the numpy reference's."""
+    from test_nir_graphs import DT, Reference, conv_net
+
     rng = np.random.default_rng(7)
-    dt = 1e-3
-    layers = [(rng.normal(0.3, 0.8, (9, 7)), rng.normal(0, 0.05, 9), "LIF", params("LIF", 9, rng, dt)),
-              (rng.normal(0.3, 0.8, (5, 9)), np.zeros(5), "CubaLIF", params("CubaLIF", 5, rng, dt))]
-    nir.write(str(tmp_path / "g.nir"), chain_graph(layers, 7))
-    x = (rng.random((50, 4, 7)) < 0.4).astype(np.uint8)
+    graph = conv_net(rng, side=8)
+    graph.nodes["delay"] = nir.Delay(delay=rng.integers(0, 3, (2, 8, 8)) * DT)   # 0-2 steps per pixel
+    graph.nodes["w_rec"] = nir.Linear(weight=rng.normal(0, 0.5, (5, 5)))
+    graph.edges = [e for e in graph.edges if e != ("in", "conv1")]
+    graph.edges += [("in", "delay"), ("delay", "conv1"), ("lif3", "w_rec"), ("w_rec", "lif3")]
+    nir.write(str(tmp_path / "g.nir"), graph)
+    x = (rng.random((30, 3, 2, 8, 8)) < 0.4).astype(np.uint8)
     np.save(tmp_path / "x.npy", x)
-    outputs = {}
+    outputs, records = {}, {}
     for device in ("runtime", "cpp_standalone"):
         out = tmp_path / f"y_{device}.npy"
         result = run_cli("nir-run", tmp_path / "g.nir", "--input", tmp_path / "x.npy", "--output", out,
-                         "--dt", dt, "--device", device)
+                         "--dt", DT, "--device", device, "--record", "lif2", timeout=900)
         assert result.returncode == 0, result
         outputs[device] = np.load(out)
+        records[device] = np.load(tmp_path / f"y_{device}.records.npz")["lif2:spikes"]
     np.testing.assert_array_equal(outputs["cpp_standalone"], outputs["runtime"])
-    np.testing.assert_array_equal(outputs["runtime"], reference(layers, x, dt))
+    np.testing.assert_array_equal(records["cpp_standalone"], records["runtime"])
+    expected = Reference(nir.read(str(tmp_path / "g.nir"), type_check=False), 3).run(x)
+    assert expected.sum() > 10
+    np.testing.assert_array_equal(outputs["runtime"], expected)

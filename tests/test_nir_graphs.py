@@ -118,7 +118,8 @@ class Reference:
             return pool_direct(x, node.kernel_size, node.stride, node.padding, isinstance(node, nir.AvgPool2d))
         if isinstance(node, nir.Delay):
             self.history[name].append(x.reshape(B, -1))
-            steps = np.broadcast_to(np.rint(np.asarray(node.delay) / dt).astype(int), (x[0].size,))
+            steps = np.rint(np.asarray(node.delay) / dt).astype(int).reshape(-1)
+            steps = np.broadcast_to(steps, (x[0].size,)) if steps.size == 1 else steps
             t = len(self.history[name]) - 1
             out = np.zeros((B, x[0].size))
             for f, d in enumerate(steps):
@@ -335,6 +336,20 @@ def test_recurrent_edge_has_one_step_of_delay():
     graph.nodes["half"] = nir.Scale(scale=np.array([0.75]))
     y = brian_run(graph, x)
     np.testing.assert_array_equal(y[:, 0, 0], [0, 0, 0, 1, 1, 1, 1, 1, 1, 1])
+
+
+def test_delay_on_a_recurrent_edge_adds_to_the_step():
+    """A Delay of 2 steps on the recurrent edge: the echo comes 1 + 2 steps after each spike."""
+    graph = nir.NIRGraph(nodes={"in": inp(1), "th": nir.Threshold(threshold=np.array([0.5])),
+                                "delay": nir.Delay(delay=np.array([2 * DT])), "self": nir.Linear(weight=np.array([[0.75]])),
+                                "out": out(1)},
+                         edges=[("in", "th"), ("th", "delay"), ("delay", "self"), ("self", "th"), ("th", "out")],
+                         type_check=False)
+    x = np.zeros((12, 1, 1), dtype=np.uint8)
+    x[2] = 1
+    y = brian_run(graph, x)
+    np.testing.assert_array_equal(np.flatnonzero(y[:, 0, 0]), [2, 5, 8, 11])
+    np.testing.assert_array_equal(y, Reference(graph, 1).run(x))
 
 
 # --- convolutions and pooling ---------------------------------------------------------------------------

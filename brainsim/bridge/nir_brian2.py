@@ -145,8 +145,6 @@ def flat_inputs(plan: GraphPlan, inputs: np.ndarray) -> np.ndarray:
     """``inputs`` (time, batch, *input_shape) as (time, batch, features); UserError on a shape mismatch."""
     inputs = np.asarray(inputs)
     if inputs.ndim < 3 or tuple(inputs.shape[2:]) != tuple(plan.input_shape):
-        if inputs.ndim == 3 and inputs.shape[2] == plan.n_inputs:  # already flat
-            return inputs
         raise UserError(f"shape mismatch: the input has shape {inputs.shape}, the graph's Input node takes "
                         f"(time, batch, {', '.join(map(str, plan.input_shape))})")
     return inputs.reshape(inputs.shape[0], inputs.shape[1], plan.n_inputs)

@@ -5,11 +5,12 @@ between them. Nested NIRGraph nodes are flattened first (node ``inner`` of subgr
 becomes ``sub.inner``; the subgraph's Input and Output nodes become pass-throughs, so an edge
 into ``sub`` feeds what its Input feeds). A projection is a path ``source [-> Delay] -> linear
 nodes ... -> target``: the linear nodes (Affine, Linear, Scale, Flatten, Conv1d, Conv2d,
-SumPool2d, AvgPool2d; :mod:`brainsim.bridge.nir_maps`) composed into one sparse weight matrix and a
-bias; a direct edge is the identity. Outputs are the populations feeding an Output node.
-Tensors are flattened in C order; a population keeps the shape of its input (``(C, H, W)``
-after a convolution) so that later nodes see it; neuron parameters with one value apply to the
-whole tensor.
+SumPool2d, AvgPool2d; :mod:`brainsim.bridge.nir_maps`) composed into one sparse weight matrix; a
+direct edge is the identity. The bias of each linear node, carried through the linear nodes after
+it, is a constant input of the populations it reaches (counted once, however many paths pass
+through the node). Outputs are the populations feeding an Output node. Tensors are flattened in C
+order; a population keeps the shape of its input (``(C, H, W)`` after a convolution) so that later
+nodes see it; neuron parameters broadcast to it (numpy rules).
 
 Discrete time (forward Euler, one time bin of the input per step of length dt; see docs/nir.md for
 each node's NIR equation and this discretisation): all nodes are updated in topological order
@@ -41,6 +42,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -49,6 +51,9 @@ from ..netspec.ipd import SPIKING_READOUTS, IPDNetworkSpec, NetConfig
 from ..netspec.modeldir import dataclass_from
 from ..params import check_fields, param
 from ..stimuli.ipd import IPDClasses, IPDStimulusParams
+
+if TYPE_CHECKING:  # annotations only
+    import scipy.sparse
 
 SPIKING_KINDS = ("Input", "LIF", "IF", "CubaLIF", "Threshold")
 GRADED_KINDS = ("LI", "CubaLI", "I")
@@ -114,7 +119,7 @@ class Population:
 class Projection:
     source: str
     target: str
-    weight: "scipy.sparse.csr_matrix"   # noqa: F821  (target size, source size)
+    weight: scipy.sparse.csr_matrix      # (target size, source size)
     delay_s: np.ndarray | None = None    # (source size,) or None
     recurrent: bool = False              # closes a cycle: delivers the previous step's spikes
 
