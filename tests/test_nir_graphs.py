@@ -262,6 +262,21 @@ def test_reset_auto_reads_the_graph_metadata():
     assert plan_graph(g, NIRImportOptions(reset="zero")).options.reset == "zero"
 
 
+def test_output_through_linear_nodes_is_a_graded_readout():
+    """Affine -> Output (no neuron before the Output): the output is this step's W z + b."""
+    rng = np.random.default_rng(9)
+    graph = nir.NIRGraph(nodes={"in": inp(4), "a1": nir.Affine(weight=rng.normal(0.6, 0.5, (6, 4)), bias=np.zeros(6)),
+                                "lif": lif(6, rng), "a2": nir.Affine(weight=rng.normal(0, 1, (3, 6)),
+                                                                     bias=np.array([0.1, -0.2, 0.3])),
+                                "out": out(3)},
+                         edges=[("in", "a1"), ("a1", "lif"), ("lif", "a2"), ("a2", "out")], type_check=False)
+    x = spikes(rng, (30, 2, 4), 0.4)
+    y = brian_run(graph, x)
+    expected = Reference(graph, 2).run(x)
+    assert y.dtype == np.float64 and len(np.unique(expected)) > 5
+    np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-12)
+
+
 # --- Scale, Flatten, nested graphs, recurrence -----------------------------------------------------------
 
 def test_scale_flatten_and_nested_subgraph():

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import UserError
-from .nir_import import GraphPlan, NIRImportOptions, Population
+from .nir_import import READOUT, GraphPlan, NIRImportOptions, Population
 
 if TYPE_CHECKING:  # annotations only
     import brian2
@@ -63,6 +63,8 @@ def update_code(kind: str, options: NIRImportOptions) -> str:
     """One step of a population of ``kind`` (the equations of :mod:`brainsim.bridge.nir_import`)."""
     if kind == "Threshold":
         return "z = int(I + bias > v_threshold)\nI = 0\n"
+    if kind == READOUT:
+        return "v = I + bias\nI = 0\n"
     lines = []
     spiking = kind in ("LIF", "IF", "CubaLIF")
     cuba = kind in ("CubaLIF", "CubaLI")

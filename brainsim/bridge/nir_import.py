@@ -33,6 +33,9 @@ Per step, with ``z`` the previous step's spike and ``I`` this step's summed inpu
     Threshold    z <- I > threshold
     Delay        per-feature delay (s), rounded to whole steps (directly after a spiking population)
 
+    Output       the spikes (or v) of the population feeding it; fed through linear nodes, a graded
+                 readout v = this step's I (the linear map of this step's spikes, + bias)
+
 Where NIR 1.0 leaves a choice open, :class:`NIRImportOptions` says which (documented defaults).
 Graded populations (LI, CubaLI, I) can only feed an Output node; anything else that is not NIR
 1.0 is refused with a one-line :class:`UserError` naming it.
@@ -61,6 +64,7 @@ NEURON_KINDS = ("LIF", "IF", "CubaLIF", "Threshold", "LI", "CubaLI", "I")
 LINEAR_KINDS = ("Affine", "Linear", "Scale", "Flatten", "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d")
 SUPPORTED = ("Input", "Output", "NIRGraph", "Delay") + NEURON_KINDS + LINEAR_KINDS
 PASS = "Pass"          # kind of a flattened subgraph's Input / Output: the identity
+READOUT = "Readout"    # population made for an Output fed through linear nodes: v = this step's I
 SIDE_SUFFIX = ".brainsim.json"
 SUPPORTED_MAJOR_VERSION = 1
 
@@ -381,11 +385,15 @@ def plan_graph(graph, options: NIRImportOptions = NIRImportOptions()) -> GraphPl
             raise UserError(f"NIR edge into the Input node {name!r}")
         if source is not None and not populations[source].spiking:
             raise UserError(f"NIR node {source!r} ({populations[source].kind}) has a graded output; it can only "
-                            "feed an Output node")
+                            "feed an Output node directly")
         if name not in populations:
-            populations[name] = Population(name, kind, tuple(shape),
-                                           _neuron_params(name, kind, raw_params[name], tuple(shape)))
-            pending.append(name)
+            if kind == "Output":
+                populations[name] = Population(name, READOUT, tuple(shape))
+                outputs.append(name)
+            else:
+                populations[name] = Population(name, kind, tuple(shape),
+                                               _neuron_params(name, kind, raw_params[name], tuple(shape)))
+                pending.append(name)
         elif populations[name].size != n:
             raise UserError(f"shape mismatch: {n} features reach node {name!r} ({kind}) of size "
                             f"{populations[name].size}")
@@ -411,9 +419,12 @@ def plan_graph(graph, options: NIRImportOptions = NIRImportOptions()) -> GraphPl
             declared = _shape_of_io(node)
             if declared is not None and int(np.prod(declared)) not in (0, n):
                 raise UserError(f"shape mismatch: Output node {name!r} expects {declared}, gets {tuple(shape)}")
-            if weight is not None or delay is not None:
-                raise UserError(f"Output node {name!r} must be fed directly by a neuron node or the Input")
-            outputs.append(source)
+            if delay is not None and weight is None:
+                raise UserError(f"Output node {name!r}: a Delay right before an Output is not supported")
+            if weight is None and source is not None:
+                outputs.append(source)
+            else:   # through linear nodes (or a bias): a graded readout of this step's value
+                reach_population(source, name, weight, delay, shape, pending)
             return
         if kind == "Delay":
             if weight is not None:
