@@ -275,6 +275,40 @@ def test_output_through_linear_nodes_is_a_graded_readout():
     expected = Reference(graph, 2).run(x)
     assert y.dtype == np.float64 and len(np.unique(expected)) > 5
     np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-12)
+    # an Output with two incoming edges records their sum (here two linear readouts)
+    graph.nodes["a3"] = nir.Linear(weight=rng.normal(0, 1, (3, 4)))
+    graph.edges += [("in", "a3"), ("a3", "out")]
+    y = brian_run(graph, x)
+    np.testing.assert_allclose(y, Reference(graph, 2).run(x), rtol=1e-12, atol=1e-12)
+
+
+def test_graded_nodes_feed_later_nodes_and_themselves():
+    """LI and CubaLI pass their v on (W v added to the input of the next nodes, this step's v; through a
+    recurrent edge, last step's); the LIF behind them and the graded v follow the reference."""
+    rng = np.random.default_rng(13)
+    li = nir.LI(tau=rng.uniform(3, 8, 6) * DT, r=rng.uniform(5, 10, 6), v_leak=np.zeros(6))
+    cuba = nir.CubaLI(tau_syn=rng.uniform(2, 4, 4) * DT, tau_mem=rng.uniform(3, 8, 4) * DT, r=rng.uniform(3, 6, 4),
+                      v_leak=np.zeros(4), w_in=np.full(4, 2.0))
+    graph = nir.NIRGraph(nodes={"in": inp(5), "a1": nir.Affine(weight=rng.normal(0.5, 0.5, (6, 5)), bias=np.zeros(6)),
+                                "li": li, "w_rec": nir.Linear(weight=rng.normal(0, 0.3, (6, 6))),
+                                "a2": nir.Affine(weight=rng.normal(0.5, 0.5, (4, 6)), bias=np.full(4, 0.05)),
+                                "cuba": cuba, "a3": nir.Linear(weight=rng.normal(1.0, 0.5, (3, 4))),
+                                "lif": lif(3, rng), "out": out(3)},
+                         edges=[("in", "a1"), ("a1", "li"), ("li", "w_rec"), ("w_rec", "li"), ("li", "a2"),
+                                ("a2", "cuba"), ("cuba", "a3"), ("a3", "lif"), ("lif", "out")], type_check=False)
+    x = spikes(rng, (50, 2, 5), 0.4)
+    sim = brian_run(graph, x, records=("li", "cuba"))
+    ref = Reference(graph, 2)
+    trace = {"li": [], "cuba": [], "out": []}
+    for t in range(x.shape[0]):
+        ref.step(x[t].astype(float))
+        for key in trace:
+            trace[key].append(ref.now[key])
+    np.testing.assert_allclose(sim.records["li:v"], np.stack(trace["li"]), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(sim.records["cuba:v"], np.stack(trace["cuba"]), rtol=1e-9, atol=1e-12)
+    expected = np.stack(trace["out"])
+    assert expected.sum() > 10
+    np.testing.assert_array_equal(sim.outputs, expected)
 
 
 # --- Scale, Flatten, nested graphs, recurrence -----------------------------------------------------------
@@ -513,7 +547,9 @@ def test_bad_records_and_graded_sources():
     assert parse_record("lif1:v", plan).key == "lif1:v" and parse_record("in", plan).variable == "spikes"
     graph = conv_net(np.random.default_rng(0))
     graph.nodes["lif1"] = nir.LI(tau=np.array([5 * DT]), r=np.array([1.0]), v_leak=np.array([0.0]))
-    with pytest.raises(UserError, match="graded output"):
+    graph.nodes["d"] = nir.Delay(delay=np.array([DT]))
+    graph.edges = [e for e in graph.edges if e != ("lif1", "pool1")] + [("lif1", "d"), ("d", "pool1")]
+    with pytest.raises(UserError, match="Delay after the graded node 'lif1'"):
         plan_graph(graph)
     graph = recurrent_graph(np.random.default_rng(0))
     graph.nodes["rec"].edges.append(("w_rec", "w_rec"))     # a cycle without a neuron
