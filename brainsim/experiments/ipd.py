@@ -236,16 +236,105 @@ def _save_checkpoint(path: Path, model, optimizer, history, protocol: IPDProtoco
                     "history": history, "cpu_s": cpu_s, "wall_s": wall_s}, tmp)
 
 
-def _load_checkpoint(path: Path, protocol: IPDProtocol):
+def read_checkpoint(path) -> dict:
+    """The training state in an ``ipd train`` checkpoint (``checkpoint.pt``): ``protocol`` (flat, as
+    :meth:`IPDProtocol.to_dict`), ``model`` and ``optimizer`` (torch state dicts), ``history`` (one
+    record per finished epoch), ``cpu_s`` and ``wall_s`` (training time so far).
+
+    Read with ``torch.load(weights_only=True)``: tensors and plain containers only, never arbitrary
+    pickled objects. A missing, damaged or foreign file is one UserError line naming it."""
     import torch
 
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - zip, pickle and torch raise many types on damaged files
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        reason = f"{type(exc).__name__}: {lines[0][:200]}" if lines else type(exc).__name__
+        raise UserError(f"cannot read checkpoint {path} ({reason})") from None
+    problem = _checkpoint_problem(state)
+    if problem:
+        raise UserError(f"{path} is not an ipd train checkpoint: {problem}")
+    return state
+
+
+_CHECKPOINT_KEYS = ("protocol", "model", "optimizer", "history", "cpu_s", "wall_s")
+
+
+def _checkpoint_problem(state) -> str | None:
+    """What is wrong with the contents of a loaded checkpoint (None: nothing)."""
+    import torch
+
+    def number(x) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+    def scalar(x) -> bool:
+        return x is None or isinstance(x, (bool, int, float, str))
+
+    if not isinstance(state, dict):
+        return f"holds a {type(state).__name__}, not a dict"
+    missing = [k for k in _CHECKPOINT_KEYS if k not in state]
+    if missing:
+        return f"no {missing[0]!r}"
+    protocol, model, optimizer, history = (state[k] for k in ("protocol", "model", "optimizer", "history"))
+    if not isinstance(protocol, dict) or not all(
+            isinstance(k, str) and (scalar(v) or isinstance(v, (list, tuple)) and all(map(scalar, v)))
+            for k, v in protocol.items()):
+        return "'protocol' is not a dict of plain values"
+    if not isinstance(model, dict) or not model or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in model.items()):
+        return "'model' is not a dict of tensors"
+    if not all(v.is_floating_point() and bool(torch.isfinite(v).all()) for v in model.values()):
+        return "'model' holds non-float or non-finite values"
+    if not (isinstance(optimizer, dict) and isinstance(optimizer.get("state"), dict)
+            and isinstance(optimizer.get("param_groups"), list)
+            and all(isinstance(g, dict) and isinstance(g.get("params"), list)
+                    and all(isinstance(i, int) for i in g["params"]) for g in optimizer["param_groups"])
+            and all(isinstance(i, int) and isinstance(s, dict) for i, s in optimizer["state"].items())):
+        return "'optimizer' is not a torch optimizer state"
+    if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
+        return "'history' is not a list of epoch records"
+    for epoch, record in enumerate(history, start=1):
+        if (record.keys() != history[0].keys() or record.get("epoch") != epoch
+                or not {"loss", "train_batch_accuracy"} <= record.keys() or not all(map(number, record.values()))):
+            return f"'history' record {epoch} is damaged"
+    if not (number(state["cpu_s"]) and number(state["wall_s"])):
+        return "'cpu_s' or 'wall_s' is not a number"
+    return None
+
+
+def _state_misfit(state: dict, model) -> str | None:
+    """Why a checkpoint's model and optimizer state cannot be loaded into ``model`` (None: they can)."""
+    import torch
+
+    expected = {k: (tuple(v.shape), v.dtype) for k, v in model.state_dict().items()}
+    if {k: (tuple(v.shape), v.dtype) for k, v in state["model"].items()} != expected:
+        return "its tensors do not fit this network"
+    params = list(model.parameters())
+    indices = [i for group in state["optimizer"]["param_groups"] for i in group["params"]]
+    if sorted(indices) != list(range(len(params))):
+        return "its optimizer state does not fit this network"
+    for i, per_param in state["optimizer"]["state"].items():
+        if i not in indices or any(isinstance(v, torch.Tensor) and v.dim() and v.shape != params[i].shape
+                                   for v in per_param.values()):
+            return "its optimizer state does not fit this network"
+    return None
+
+
+def _load_checkpoint(path: Path, protocol: IPDProtocol, model, label: str):
+    """The checkpoint's state if it continues ``protocol`` on ``model``; else None, and one line says
+    why (training then starts from epoch 0)."""
     if not path.is_file():
         return None
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception:  # noqa: BLE001 - a damaged checkpoint is ignored (training restarts)
+        state = read_checkpoint(path)
+    except UserError as exc:
+        note(f"{label}: {exc}: training from epoch 0")
         return None
-    if state.get("protocol") != protocol.to_dict():
+    problem = ("it is not a checkpoint of this protocol" if state["protocol"] != protocol.to_dict()
+               else _state_misfit(state, model))
+    if problem:
+        note(f"{label}: {path}: {problem}: training from epoch 0")
         return None
     return state
 
@@ -277,15 +366,13 @@ def train_ipd(protocol: IPDProtocol, out_dir=None, *, execution: IPDExecution = 
     start_epoch, history, optimizer_state, cpu_before, wall_before = 0, [], None, 0.0, 0.0
     checkpoint_path = out_dir / CHECKPOINT if out_dir is not None else None
     if checkpoint_path is not None:
-        state = _load_checkpoint(checkpoint_path, protocol)
+        state = _load_checkpoint(checkpoint_path, protocol, model, label)
         if state is not None:
             model.load_state_dict(state["model"])
             optimizer_state, history = state["optimizer"], state["history"]
             start_epoch = len(history)
             cpu_before, wall_before = state["cpu_s"], state["wall_s"]
             note(f"{label}: resuming from epoch {start_epoch} of {protocol.epochs} (checkpoint {checkpoint_path})")
-        elif checkpoint_path.is_file():
-            note(f"{label}: {checkpoint_path} is not a checkpoint of this protocol: training from epoch 0")
 
     cache: dict = {}
 
