@@ -243,14 +243,20 @@ def read_checkpoint(path) -> dict:
 
     Read with ``torch.load(weights_only=True)``: tensors and plain containers only, never arbitrary
     pickled objects. A missing, damaged or foreign file is one UserError line naming it."""
+    import pickle
+
     import torch
 
     path = Path(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - zip, pickle and torch raise many types on damaged files
-        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        reason = f"{type(exc).__name__}: {lines[0][:200]}" if lines else type(exc).__name__
+        if isinstance(exc, pickle.UnpicklingError):  # torch's text here advises weights_only=False: unsafe
+            reason = "damaged, or holds pickled Python objects, which are never loaded"
+        else:
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            first = lines[0].split(". This is an internal miniz error")[0][:200] if lines else ""
+            reason = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
         raise UserError(f"cannot read checkpoint {path} ({reason})") from None
     problem = _checkpoint_problem(state)
     if problem:
@@ -304,21 +310,50 @@ def _checkpoint_problem(state) -> str | None:
 
 
 def _state_misfit(state: dict, model) -> str | None:
-    """Why a checkpoint's model and optimizer state cannot be loaded into ``model`` (None: they can)."""
+    """Why a checkpoint's model and optimizer state cannot continue training ``model`` (None: they can):
+    every tensor must have the shape and dtype of a fresh state's, every optimizer setting its value."""
     import torch
 
     expected = {k: (tuple(v.shape), v.dtype) for k, v in model.state_dict().items()}
     if {k: (tuple(v.shape), v.dtype) for k, v in state["model"].items()} != expected:
         return "its tensors do not fit this network"
-    params = list(model.parameters())
-    indices = [i for group in state["optimizer"]["param_groups"] for i in group["params"]]
-    if sorted(indices) != list(range(len(params))):
-        return "its optimizer state does not fit this network"
-    for i, per_param in state["optimizer"]["state"].items():
-        if i not in indices or any(isinstance(v, torch.Tensor) and v.dim() and v.shape != params[i].shape
-                                   for v in per_param.values()):
+    fresh, saved = _fresh_optimizer_state(model), state["optimizer"]
+    groups = saved["param_groups"]
+    if len(groups) != len(fresh["param_groups"]) or not all(
+            group.keys() == like.keys() and isinstance(group["lr"], float) and np.isfinite(group["lr"])
+            and all(_same_plain(group[k], like[k]) for k in like if k != "lr")   # lr: set every epoch
+            for group, like in zip(groups, fresh["param_groups"])):
+        return "its optimizer settings are not those of this training"
+    for index, per_param in saved["state"].items():
+        like = fresh["state"].get(index)
+        if like is None or per_param.keys() != like.keys() or not all(
+                isinstance(v, torch.Tensor) and v.shape == like[k].shape and v.dtype == like[k].dtype
+                and bool(torch.isfinite(v).all()) and (k != "step" or bool((v >= 0).all()))
+                for k, v in per_param.items()):
             return "its optimizer state does not fit this network"
     return None
+
+
+def _fresh_optimizer_state(model) -> dict:
+    """The state dict of the optimizer that :func:`brainsim.snn.training.train_epochs` builds (Adam),
+    after one step that changes nothing (zero gradients, on a copy of ``model``)."""
+    import copy
+
+    import torch
+
+    clone = copy.deepcopy(model)
+    optimizer = torch.optim.Adam(clone.parameters())
+    for p in clone.parameters():
+        p.grad = torch.zeros_like(p)
+    optimizer.step()
+    return optimizer.state_dict()
+
+
+def _same_plain(a, b) -> bool:
+    """Equal plain values (numbers, bools, None, str, tuples and lists of them) of the same types."""
+    if isinstance(b, (tuple, list)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_same_plain, a, b))
+    return type(a) is type(b) and a == b
 
 
 def _load_checkpoint(path: Path, protocol: IPDProtocol, model, label: str):
