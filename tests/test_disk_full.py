@@ -57,7 +57,7 @@ def test_ipd_train_checkpoint_on_a_full_disk(tmp_path, run_cli):
     _assert_stopped_in_one_line(_run_on_full_disk(tmp_path, "torch.save", "checkpoint", *args), checkpoint)
     assert [r["epoch"] for r in read_checkpoint(checkpoint)["history"]] == [1]   # epoch 1's checkpoint, whole
     assert not (out / "weights.npz").exists()
-    resumed = run_cli(*args)
+    resumed = run_cli(*args, "--resume")
     assert resumed.returncode == 0, resumed
     assert "resuming from epoch 1 of 3" in resumed.stderr
     assert (out / "weights.npz").is_file()

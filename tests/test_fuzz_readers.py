@@ -513,16 +513,16 @@ def ipd_seed_network():
 
 
 def _check_ipd_checkpoint(tmp_path: Path, blob: bytes, network) -> None:
-    from brainsim.experiments.ipd import _load_checkpoint, read_checkpoint
+    from brainsim.experiments.ipd import _checkpoint_to_resume, read_checkpoint
 
     path = tmp_path / "checkpoint.pt"
     path.write_bytes(blob)
     result = outcome(lambda: read_checkpoint(path))
     protocol, model = network
-    state = _load_checkpoint(path, protocol, model, "fuzz")   # never raises: a bad checkpoint restarts training
+    state = outcome(lambda: _checkpoint_to_resume(path, protocol, model, resume=True, force=False, label="fuzz"))
     if isinstance(result, UserError):
-        assert state is None
-    elif state is not None:   # what training would resume from loads, and the optimizer takes a step
+        assert isinstance(state, UserError)
+    elif not isinstance(state, UserError):   # what --resume continues from loads, and the optimizer takes a step
         import torch
 
         model.load_state_dict(state["model"])

@@ -30,6 +30,8 @@ import numpy as np
 from ..errors import UserError
 from ..io import atomic_path, ensure_output_dir
 from ..netspec.ipd import NetConfig
+from ..netspec.modeldir import MANIFEST
+from ..outdir import Overwrite, claim_output_dir
 from ..params import check_fields, param, param_group, to_flat
 from ..params import build as build_config
 from ..progress import Progress, note
@@ -236,6 +238,30 @@ def _save_checkpoint(path: Path, model, optimizer, history, protocol: IPDProtoco
                     "history": history, "cpu_s": cpu_s, "wall_s": wall_s}, tmp)
 
 
+def _checkpoint_to_resume(path: Path, protocol: IPDProtocol, model, *, resume: bool, force: bool, label: str):
+    """The checkpoint state to continue from (None: train from epoch 0). A checkpoint without
+    ``resume`` is refused unless ``force`` (then it is discarded); with ``resume``, a damaged one, one
+    of another protocol, or one whose tensors or optimizer state do not fit ``model`` is refused."""
+    if not path.is_file():
+        if resume:
+            note(f"{label}: --resume: no checkpoint {path}, training from epoch 0")
+        return None
+    if not resume:
+        if force:
+            path.unlink()
+            return None
+        raise UserError(f"{path.parent} holds an interrupted training ({path.name}): pass --resume to continue it, "
+                        "or --force to start over")
+    state = read_checkpoint(path)
+    if state["protocol"] != protocol.to_dict():
+        raise UserError(f"{path} is a checkpoint of another protocol (it was made with other options): "
+                        "resume with the options it was started with, or give --force to start over")
+    problem = _state_misfit(state, model)
+    if problem:
+        raise UserError(f"{path} cannot be resumed: {problem}; give --force to start over")
+    return state
+
+
 def read_checkpoint(path) -> dict:
     """The training state in an ``ipd train`` checkpoint (``checkpoint.pt``): ``protocol`` (flat, as
     :meth:`IPDProtocol.to_dict`), ``model`` and ``optimizer`` (torch state dicts), ``history`` (one
@@ -356,30 +382,27 @@ def _same_plain(a, b) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _load_checkpoint(path: Path, protocol: IPDProtocol, model, label: str):
-    """The checkpoint's state if it continues ``protocol`` on ``model``; else None, and one line says
-    why (training then starts from epoch 0)."""
-    if not path.is_file():
-        return None
-    try:
-        state = read_checkpoint(path)
-    except UserError as exc:
-        note(f"{label}: {exc}: training from epoch 0")
-        return None
-    problem = ("it is not a checkpoint of this protocol" if state["protocol"] != protocol.to_dict()
-               else _state_misfit(state, model))
-    if problem:
-        note(f"{label}: {path}: {problem}: training from epoch 0")
-        return None
-    return state
-
-
 def train_ipd(protocol: IPDProtocol, out_dir=None, *, execution: IPDExecution = IPDExecution(),
               progress: bool = True, command: str | None = None, stimulus: IPDStimulusParams = TUTORIAL,
-              label: str = "train") -> TrainingResult:
-    """Train one network on ``stimulus``. With ``out_dir``: checkpoint every epoch there (resumed if
-    the protocol is the same) and write the model directory. ``progress``: a bar over the batches on
-    a terminal, one line per epoch otherwise. ``train_seconds`` is the wall time of the training loop."""
+              label: str = "train", resume: bool = False, allow: Overwrite = Overwrite()) -> TrainingResult:
+    """Train one network on ``stimulus``. ``progress``: a bar over the batches on a terminal, one line
+    per epoch otherwise. ``train_seconds`` is the wall time of the training loop.
+
+    With ``out_dir``: write the model directory there, with a checkpoint after every epoch. The
+    directory is claimed (:func:`brainsim.outdir.claim_output_dir`): a finished model in it is refused
+    unless ``allow`` says otherwise, and a second process is kept out. A checkpoint left by an
+    interrupted run is continued with ``resume`` (same protocol, same result as an uninterrupted run),
+    discarded with ``allow.force``, and refused otherwise."""
+    if out_dir is None:
+        return _train_ipd(protocol, None, execution, progress, command, stimulus, label, resume=False, force=False)
+    with claim_output_dir(out_dir, finished=(MANIFEST,), allow=allow, what="a trained model") as directory:
+        return _train_ipd(protocol, directory, execution, progress, command, stimulus, label, resume=resume,
+                          force=allow.force or allow.shipped)
+
+
+def _train_ipd(protocol: IPDProtocol, out_dir: Path | None, execution: IPDExecution, progress: bool,
+               command: str | None, stimulus: IPDStimulusParams, label: str, *, resume: bool,
+               force: bool) -> TrainingResult:
     import torch
 
     from ..netspec.modeldir import write_model
@@ -392,16 +415,13 @@ def train_ipd(protocol: IPDProtocol, out_dir=None, *, execution: IPDExecution = 
     if device == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda: no CUDA device is available here")
     _set_threads(threads)
-    out_dir = Path(out_dir) if out_dir is not None else None
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
 
     model = IPDNet(protocol.net_config(stimulus, DEFAULT_CLASSES), seed=protocol.seed, backend=backend)
     optim = protocol.optim_config()
     start_epoch, history, optimizer_state, cpu_before, wall_before = 0, [], None, 0.0, 0.0
     checkpoint_path = out_dir / CHECKPOINT if out_dir is not None else None
     if checkpoint_path is not None:
-        state = _load_checkpoint(checkpoint_path, protocol, model, label)
+        state = _checkpoint_to_resume(checkpoint_path, protocol, model, resume=resume, force=force, label=label)
         if state is not None:
             model.load_state_dict(state["model"])
             optimizer_state, history = state["optimizer"], state["history"]
