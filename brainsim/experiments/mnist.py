@@ -38,7 +38,7 @@ from ..circuits.diehl_cook import (DiehlCookHandles, DiehlCookParams, build_dieh
                                    initial_delays_ms, initial_theta, initial_weights, stimulus_table)
 from ..devices import BrianSession, DeviceConfig
 from ..errors import UserError
-from ..io import save_npy, save_npz, write_json
+from ..io import load_npz, save_npy, save_npz, write_json
 from ..lifecycle import ChunkRunner
 from ..params import check_fields, param, param_group
 from ..progress import Progress, note
@@ -232,13 +232,76 @@ def _save_checkpoint(path: Path, meta: dict, arrays: dict) -> None:
 
 
 def _load_checkpoint(path: Path) -> tuple[dict, dict]:
+    """The meta data and arrays of a stage's checkpoint, checked to be complete and to fit the network
+    they describe; a damaged or foreign file is one UserError line naming it."""
+    arrays = load_npz(path)
     try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
         meta = json.loads(str(arrays.pop("meta")))
-    except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is the user's file problem
-        raise UserError(f"cannot read checkpoint {path}: {exc}") from None
+    except (KeyError, ValueError, RecursionError):
+        raise UserError(f"{path} is not a brainsim mnist checkpoint (no readable meta data)") from None
+    problem = _checkpoint_problem(meta, arrays)
+    if problem:
+        raise UserError(f"{path} is not a usable mnist checkpoint: {problem}")
     return meta, arrays
+
+
+def _checkpoint_problem(meta, arrays: dict) -> str | None:
+    """What is wrong with a checkpoint's meta data and arrays (None: nothing)."""
+    def count(x, low=0) -> bool:
+        return isinstance(x, int) and not isinstance(x, bool) and x >= low
+
+    def number(x) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool) and bool(np.isfinite(x))
+
+    if not isinstance(meta, dict):
+        return "its meta data is not a JSON object"
+    stage, params = meta.get("stage"), meta.get("params")
+    if stage not in STAGES:
+        return f"unknown stage {stage!r}"
+    if not (isinstance(params, dict) and count(params.get("n_neurons"), 1) and count(params.get("n_input"), 1)
+            and number(params.get("dt_ms")) and params["dt_ms"] > 0):
+        return "its network parameters are damaged"
+    counts = ("n", "done", "chunk_index", "new_sample") + (("pending",) if stage == "train" else ())
+    numbers = ("intensity", "sim_seconds") + (("build_seconds",) if stage == "train" else ())
+    for key in counts:
+        if not count(meta.get(key)):
+            return f"{key!r} is not a count"
+    for key in numbers + (("cpu_seconds",) if "cpu_seconds" in meta else ()):
+        if not number(meta.get(key)):
+            return f"{key!r} is not a number"
+    if not 1 <= meta["n"] or meta["done"] > meta["n"]:
+        return f"{meta['done']} of {meta['n']} samples done"
+    n_neurons, n_synapses = params["n_neurons"], params["n_input"] * params["n_neurons"]
+    if stage == "train":
+        expected = {"weights": ((n_synapses,), "f"), "delays_ms": ((n_synapses,), "f"), "theta": ((n_neurons,), "f"),
+                    "stats_spikes": ((meta["done"],), "i"), "stats_presentations": (None, "i"),
+                    "stats_intensity": (None, "f")}
+    else:
+        expected = {k: (shape, np.dtype(dtype).kind)
+                    for k, (shape, dtype, _) in _accumulator_layout(stage, n_neurons, meta["n"]).items()}
+    for name, (shape, kind) in expected.items():
+        array = arrays.get(name)
+        if array is None:
+            return f"no {name!r}"
+        if array.dtype.kind != kind or (array.shape != shape if shape is not None else array.ndim != 1):
+            return f"{name!r} is {array.dtype} of shape {array.shape}, expected {shape or '1-d'} ({kind})"
+        if kind == "f" and not np.isfinite(array).all():
+            return f"{name!r} holds non-finite values"
+    return None
+
+
+def _accumulator_layout(stage: str, n_neurons: int, n: int) -> dict[str, tuple]:
+    """name -> (shape, dtype, initial value) of what an evaluation stage (observe, test) accumulates
+    over its ``n`` samples."""
+    if stage == "observe":
+        return {"class_sums": ((N_CLASSES, n_neurons), np.float64, 0), "class_counts": ((N_CLASSES,), np.float64, 0)}
+    return {"predictions": ((n,), np.int64, -1), "confusion": ((N_CLASSES, N_CLASSES), np.int64, 0)}
+
+
+def _accumulators(stage: str, n_neurons: int, n: int) -> dict[str, np.ndarray]:
+    """The fresh accumulators of an evaluation stage (see :func:`_accumulator_layout`)."""
+    layout = _accumulator_layout(stage, n_neurons, n)
+    return {k: np.full(shape, fill, dtype) for k, (shape, dtype, fill) in layout.items()}
 
 
 def _params_meta(params: DiehlCookParams) -> dict:
@@ -247,6 +310,12 @@ def _params_meta(params: DiehlCookParams) -> dict:
 
 def _check_compatible(stage: str, meta: dict, params: DiehlCookParams, n: int) -> None:
     old = meta["params"]
+    if meta["stage"] != stage:
+        raise UserError(f"cannot resume {stage}: the checkpoint is of the {meta['stage']} stage")
+    if stage != "train" and (_accumulator_layout(stage, params.n_neurons, meta["n"])
+                             != _accumulator_layout(stage, params.n_neurons, n)):
+        raise UserError(f"cannot resume {stage}: the checkpoint is of a run over {meta['n']} samples, "
+                        f"this run asks for {n}")
     for key in ("n_neurons", "dt_ms"):
         if old[key] != getattr(params, key):
             raise UserError(f"cannot resume {stage}: the checkpoint has {key}={old[key]}, "
@@ -522,7 +591,7 @@ def observe(data: MnistData, n_observe: int, opts: StageOptions,
     trained = load_trained(data_dir, evaluation.n_neurons)
     params = _eval_params(trained, evaluation)
     labels = data.train_labels
-    init = {"class_sums": np.zeros((N_CLASSES, params.n_neurons)), "class_counts": np.zeros(N_CLASSES)}
+    init = _accumulators("observe", params.n_neurons, n_observe)
 
     def accumulate(acc, index, pattern):
         cls = int(labels[index % len(labels)])
@@ -560,7 +629,7 @@ def test(data: MnistData, n_test: int, opts: StageOptions, evaluation: Evaluatio
                         "run 'observe' again after training")
     groups = [np.flatnonzero(assign == cls) for cls in range(N_CLASSES)]
     labels = data.test_labels
-    init = {"predictions": np.full(n_test, -1, np.int64), "confusion": np.zeros((N_CLASSES, N_CLASSES), np.int64)}
+    init = _accumulators("test", params.n_neurons, n_test)
 
     def accumulate(acc, index, pattern):
         scores = [pattern[g].mean() if len(g) else -1.0 for g in groups]
