@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import UserError
-from ..io import atomic_path, ensure_output_dir
+from ..io import ensure_output_dir
 from ..netspec.ipd import NetConfig
 from ..params import check_fields, param, param_group, to_flat
 from ..params import build as build_config
@@ -229,21 +229,19 @@ def _versions() -> dict:
 
 
 def _save_checkpoint(path: Path, model, optimizer, history, protocol: IPDProtocol, cpu_s: float, wall_s: float):
-    import torch
+    from ..snn.training import save_checkpoint
 
-    with atomic_path(path, suffix=".pt") as tmp:
-        torch.save({"protocol": protocol.to_dict(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "history": history, "cpu_s": cpu_s, "wall_s": wall_s}, tmp)
+    save_checkpoint(path, model, optimizer, history, protocol=protocol.to_dict(), cpu_s=cpu_s, wall_s=wall_s)
 
 
 def _load_checkpoint(path: Path, protocol: IPDProtocol):
-    import torch
+    from ..snn.training import load_checkpoint
 
     if not path.is_file():
         return None
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception:  # noqa: BLE001 - a damaged checkpoint is ignored (training restarts)
+        state = load_checkpoint(path)
+    except UserError:  # a damaged checkpoint is ignored (training restarts)
         return None
     if state.get("protocol") != protocol.to_dict():
         return None

@@ -16,8 +16,12 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..errors import UserError
+from ..io import _one_line, atomic_path
 from .core import readout_loss
 from .models import IPDNet
+
+TRAINING_STATE = ("model", "optimizer", "history")   # what every training checkpoint holds
 
 @dataclass(frozen=True)
 class OptimConfig:
@@ -88,6 +92,27 @@ def train_epochs(model: IPDNet, epoch_data: Callable[[int], tuple[np.ndarray, np
         if on_epoch_end is not None:
             on_epoch_end(epoch, history, optimizer)
     return history
+
+
+def save_checkpoint(path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, history: list[dict],
+                    **meta) -> None:
+    """Write a training checkpoint atomically: the model's and the optimiser's state, the history and
+    ``meta`` (plain values and tensors only, so that :func:`load_checkpoint` unpickles no code).
+    :func:`train_epochs` continues from it with ``start_epoch=len(history)``."""
+    with atomic_path(path, suffix=".pt") as tmp:
+        torch.save({**meta, "model": model.state_dict(), "optimizer": optimizer.state_dict(), "history": history}, tmp)
+
+
+def load_checkpoint(path) -> dict:
+    """The state :func:`save_checkpoint` wrote; a damaged file (or one that is no training
+    checkpoint) is a one-line UserError naming it."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - zip, pickle and torch raise many types on damaged files
+        raise UserError(f"cannot read checkpoint {path} ({_one_line(exc)})") from None
+    if not isinstance(state, dict) or not all(key in state for key in TRAINING_STATE):
+        raise UserError(f"{path} is not a training checkpoint (no model, optimizer and history)")
+    return state
 
 
 @torch.no_grad()
