@@ -29,13 +29,15 @@ examples:
   brainsim delays --method lagging --offset-ms 7 --seed 1 --plot lagging.png
   brainsim delays --method torch --offset-ms 7 --seed 1 --json
   brainsim delays --task toy --seed 0 --plot toy.png
-  brainsim delays --task impulse --plot impulse.png"""
+  brainsim delays --task impulse --plot impulse.png
+  brainsim delays --task ipd --seed 0 --out runs/ipd_delays                # minutes; checkpoints every epoch
+  brainsim delays --task ipd --seed 0 --out runs/ipd_delays --resume       # continue it after a kill"""
 
 
 def add_parser(subparsers) -> None:
     from ..devices import DeviceConfig
-    from ..experiments.delays import (DelayTask, ImpulseParams, IPDDelayParams, LaggingRunParams, ToyParams,
-                                      TorchRunParams)
+    from ..experiments.delays import (IPD_CHECKPOINT, IPD_DELAYS, IPD_SUMMARY, DelayTask, ImpulseParams,
+                                      IPDDelayParams, LaggingRunParams, ToyParams, TorchRunParams)
     from .options import add_options, section
 
     p = subparsers.add_parser("delays", help="delay learning: lagging variables (Brian2) or differentiable delays (torch)",
@@ -60,8 +62,16 @@ def add_parser(subparsers) -> None:
     torch = add_options(p, TorchRunParams, exclude=SHARED_TASK, shared=SHARED_TASK, title="torch",
                         notes={"epochs": "toy: 300; ipd: the preset's"})
     toy = add_options(p, ToyParams, only=(), shared=SHARED_TORCH)
-    ipd = add_options(p, IPDDelayParams, only=("tau_hidden_ms", "conditions"), shared=SHARED_TORCH,
-                      title="ipd (--task ipd)")
+    ipd = add_options(p, IPDDelayParams, only=("tau_hidden_ms", "hidden", "n_train", "n_test", "conditions"),
+                      shared=SHARED_TORCH, title="ipd (--task ipd)")
+    ipd_section = section(p, "ipd (--task ipd)")
+    ipd_section.add_argument("--out", metavar="DIR", default=None,
+                             help=f"output directory: {IPD_SUMMARY} (what --json prints) and {IPD_DELAYS} (the learned "
+                                  f"delays, with the delays condition) at the end, and {IPD_CHECKPOINT} after every "
+                                  "epoch while the run is unfinished (default: none, nothing written but --plot)")
+    ipd_section.add_argument("--resume", action="store_true",
+                             help="continue the unfinished run in --out from its checkpoint (finished conditions "
+                                  "are kept; the result equals an uninterrupted run's)")
     section(p, "torch").add_argument(
         "--deterministic", action="store_true",
         help="one torch thread and torch's deterministic algorithms: the result then does not depend on the "
@@ -107,6 +117,11 @@ def _run(args) -> int:
         device.check_applies(device_given)
         if device.build_only:
             raise UserError("--build-only is not supported here: the result is read from the run")
+    if args.task != "ipd" and (args.out is not None or args.resume):
+        raise UserError(f"{'--out' if args.out is not None else '--resume'} applies to --task ipd (the other "
+                        "tasks take seconds and write only --plot)")
+    if args.resume and args.out is None:
+        raise UserError("--resume continues the run in --out DIR; give --out")
     if args.plot:
         check_figure_path(args.plot)
     if "initial_delay_ms" in args and args.tau_ms is not None:
@@ -199,8 +214,12 @@ def _toy(args, ex, to_json) -> int:
 def _ipd(args, ex, to_json) -> int:
     import sys
 
+    from ..io import ensure_output_dir
+
     seed = args.task_options.build(args).seed
-    out = ex.run_ipd_delays(seed, args.ipd_options.build(args), progress=sys.stderr.isatty())
+    params = args.ipd_options.build(args)
+    out_dir = ensure_output_dir(args.out, "--out") if args.out is not None else None
+    out = ex.run_ipd_delays(seed, params, progress=sys.stderr.isatty(), out_dir=out_dir, resume=args.resume)
     if args.plot:
         from ..plotting.delays import plot_ipd
 
