@@ -125,8 +125,10 @@ def test_refusals_are_one_line(run_cli, tmp_path):
     _die_after(tmp_path, "delays", 1, out)
     checkpoint = out / CHECKPOINT
     assert_one_line_error(run_cli(*TINY, "--out", out), "unfinished", "pass --resume", str(checkpoint))
-    assert_one_line_error(run_cli(*TINY, "--out", out, "--resume", "--epochs", "9"), "other settings", "epochs",
-                          str(checkpoint))
+    assert_one_line_error(run_cli(*TINY, "--out", out, "--resume", "--epochs", "9"), "other settings",
+                          "epochs 9 (checkpoint: 8)", str(checkpoint))
+    without = [a for a in TINY if a != "--deterministic"]
+    assert_one_line_error(run_cli(*without, "--out", out, "--resume"), "deterministic False (checkpoint: True)")
     intact = checkpoint.read_bytes()
     checkpoint.write_bytes(intact[: len(intact) // 2])
     assert_one_line_error(run_cli(*TINY, "--out", out, "--resume"), "cannot read checkpoint", str(checkpoint))

@@ -598,7 +598,8 @@ def run_ipd_delays(seed: int, params: IPDDelayParams = IPDDelayParams(), progres
     check_surrogate(params.surrogate)
     protocol = protocol_from(params.preset, seed=seed, epochs=params.epochs, hidden=params.hidden,
                              tau_hidden_ms=params.tau_hidden_ms, n_train=params.n_train, n_test=params.n_test)
-    settings = {"seed": seed, "params": asdict(params)}
+    # what a checkpoint must have been written with to be resumed (--deterministic changes the numbers)
+    settings = {"seed": seed, "params": asdict(params), "deterministic": torch.are_deterministic_algorithms_enabled()}
     checkpoint = None if out_dir is None else Path(out_dir) / IPD_CHECKPOINT
     state = _ipd_checkpoint_state(checkpoint, settings, protocol.epochs, resume)
     results = dict(state["results"]) if state else {}
@@ -688,12 +689,13 @@ def _ipd_checkpoint_state(path: Path | None, settings: dict, epochs: int, resume
     state = load_checkpoint(path)
     if not all(key in state for key in _IPD_CHECKPOINT_KEYS):
         raise UserError(f"{path} is not a checkpoint of brainsim delays --task ipd")
-    if {k: state[k] for k in settings} != settings:
-        theirs = state["params"] if isinstance(state["params"], dict) else {}
-        differ = sorted(k for k, v in settings["params"].items() if theirs.get(k) != v)
-        what = ", ".join(differ) if differ else "seed" if state["seed"] != settings["seed"] else "params"
-        raise UserError(f"{path} is a checkpoint of other settings ({what} differ): rerun with the same "
-                        "options, or use another --out")
+    if {k: state.get(k) for k in settings} != settings:
+        theirs = {**(state["params"] if isinstance(state["params"], dict) else {}), "seed": state["seed"],
+                  "deterministic": state.get("deterministic")}
+        ours = {**settings["params"], "seed": settings["seed"], "deterministic": settings["deterministic"]}
+        differ = [f"{k} {ours[k]} (checkpoint: {theirs.get(k)})" for k in ours if theirs.get(k) != ours[k]]
+        raise UserError(f"{path} is a checkpoint of other settings ({', '.join(differ) or 'params'}): resume "
+                        "with the options it was started with, or use another --out")
     done = ", ".join(state["results"]) or "none"
     note(f"delays ipd: resuming condition {state['condition']} at epoch {state['epoch']} of {epochs} "
          f"(checkpoint {path}; conditions done: {done})")
