@@ -22,7 +22,9 @@ earlier; the delay on SG2 is learned until the delayed SG2 coincides with SG1.
 
 --task toy runs seed 001's toy problem instead (torch: recover planted shifts of several inputs per
 class). --task impulse simulates the lag chain's impulse response for several K and compares it with
-the Erlang closed form (mean K*tau_d, sd sqrt(K)*tau_d)."""
+the Erlang closed form (mean K*tau_d, sd sqrt(K)*tau_d). --task ipd trains IPD networks with learnable
+input delays, with fibre phase delays and with neither (minutes); with --out DIR it writes summary.json
+and delays_ms.npy there and checkpoints after every epoch, and --resume continues a killed run."""
 
 EXAMPLES = """\
 examples:
