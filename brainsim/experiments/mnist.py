@@ -46,6 +46,8 @@ from ..stimuli.mnist import N_CLASSES, MnistData
 
 STAGES = ("train", "observe", "test")
 CHECKPOINT = "{stage}_checkpoint.npz"
+#: the file that marks a stage as finished (brainsim.outdir refuses to replace it without --force)
+STAGE_RESULT = {"train": "training.json", "observe": "observe.json", "test": "results.json"}
 SNAPSHOT_DIR = "snapshots"
 STAGE_CODES = {"train": 1, "observe": 2, "test": 3}
 
