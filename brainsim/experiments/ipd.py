@@ -260,34 +260,11 @@ def _checkpoint_to_resume(path: Path, protocol: IPDProtocol, *, resume: bool, fo
 def read_checkpoint(path) -> dict:
     """A training checkpoint written by :func:`train_ipd`; UserError (one line) for a damaged or
     foreign file."""
-    import torch
-
-    path = Path(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - any failure to unpickle means a damaged file
-        raise UserError(f"cannot read the checkpoint {path}: {_one_line_of(exc)}") from None
-    keys = ("protocol", "model", "optimizer", "history", "cpu_s", "wall_s")
-    if not isinstance(state, dict) or any(k not in state for k in keys):
-        raise UserError(f"{path} is not a checkpoint of brainsim ipd train")
-    return state
-
-
-def _one_line_of(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200] or type(exc).__name__
-
-
-def _load_checkpoint(path: Path, protocol: IPDProtocol):
     from ..snn.training import load_checkpoint
 
-    if not path.is_file():
-        return None
-    try:
-        state = load_checkpoint(path)
-    except UserError:  # a damaged checkpoint is ignored (training restarts)
-        return None
-    if state.get("protocol") != protocol.to_dict():
-        return None
+    state = load_checkpoint(path)
+    if any(k not in state for k in ("protocol", "cpu_s", "wall_s")):
+        raise UserError(f"{path} is not a checkpoint of brainsim ipd train")
     return state
 
 
