@@ -49,7 +49,9 @@ def test_impulse_text(run_cli):
     (["--task", "toy", "--method", "lagging"], "--method torch"),
     (["--task", "impulse", "--impulse-stages", "4,0"], "positive integer"),
     (["--task", "ipd", "--resume"], "give --out"),
+    (["--task", "ipd", "--force"], "give --out"),
     (["--method", "torch", "--out", "x"], "--task ipd"),
+    (["--task", "toy", "--resume"], "--task ipd"),
     (["--task", "ipd", "--conditions", "delays,tones"], "unknown condition"),
 ])
 def test_bad_input_is_one_line_exit_2_without_output(run_cli, tmp_path, args, fragment):

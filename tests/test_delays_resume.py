@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -35,6 +36,13 @@ training.save_checkpoint = save_and_die
 from brainsim.cli.main import main
 sys.exit(main(sys.argv[3:]))
 """
+
+
+def assert_refused(result, *fragments: str) -> None:
+    """One error line (exit 2, no traceback), besides brainsim.outdir's note when it takes over the
+    lock file that the killed process left."""
+    kept = [line for line in result.stderr.splitlines() if not line.startswith("taking over the lock ")]
+    assert_one_line_error(SimpleNamespace(returncode=result.returncode, stderr="\n".join(kept)), *fragments)
 
 
 def _env(tmp_path) -> dict:
@@ -70,7 +78,7 @@ def uninterrupted(tmp_path_factory):
     assert sorted(p.name for p in out.iterdir()) == ["delays_ms.npy", "summary.json"]
     # summary.json is what --json prints
     assert json.loads((out / "summary.json").read_text()) == json.loads(run.stdout)
-    return _results(out)
+    return (*_results(out), out)
 
 
 def _no_leftovers(out: Path) -> None:
@@ -90,7 +98,7 @@ def test_kill_9_after_the_first_checkpoint_then_resume_equals_the_uninterrupted_
     assert (out / CHECKPOINT).is_file() and not (out / "summary.json").exists()
 
     again = run_cli(*TINY, "--out", out)
-    assert_one_line_error(again, "unfinished", "--resume", str(out))
+    assert_refused(again, "interrupted run", "--resume", str(out))
     resumed = run_cli(*TINY, "--out", out, "--resume")
     assert resumed.returncode == 0, resumed
     assert "delays ipd: resuming condition delays at epoch " in resumed.stderr, resumed
@@ -120,11 +128,11 @@ def test_resume_skips_finished_conditions(run_cli, tmp_path, uninterrupted):
     _no_leftovers(out)
 
 
-def test_refusals_are_one_line(run_cli, tmp_path):
+def test_refusals_are_one_line(run_cli, tmp_path, uninterrupted):
     out = tmp_path / "run"
     _die_after(tmp_path, "delays", 1, out)
     checkpoint = out / CHECKPOINT
-    assert_one_line_error(run_cli(*TINY, "--out", out), "unfinished", "pass --resume", str(checkpoint))
+    assert_refused(run_cli(*TINY, "--out", out), "interrupted run", "pass --resume", "--force", checkpoint.name)
     assert_one_line_error(run_cli(*TINY, "--out", out, "--resume", "--epochs", "9"), "other settings",
                           "epochs 9 (checkpoint: 8)", str(checkpoint))
     without = [a for a in TINY if a != "--deterministic"]
@@ -135,8 +143,30 @@ def test_refusals_are_one_line(run_cli, tmp_path):
     assert not (out / "summary.json").exists() and checkpoint.stat().st_size == len(intact) // 2
 
 
-def test_a_run_without_the_delays_condition_writes_no_delays(run_cli, tmp_path):
-    result = run_cli(*TINY, "--conditions", "plain", "--epochs", "1", "--out", "o")
+@pytest.mark.slow
+def test_force_discards_a_damaged_checkpoint_and_starts_over(run_cli, tmp_path, uninterrupted):
+    out = tmp_path / "run"
+    _die_after(tmp_path, "delays", 1, out)
+    (out / CHECKPOINT).write_bytes(b"damaged")
+    started_over = run_cli(*TINY, "--out", out, "--force")
+    assert started_over.returncode == 0 and "resuming" not in started_over.stderr, started_over
+    results, delays = _results(out)
+    assert results == uninterrupted[0]
+    np.testing.assert_array_equal(delays, uninterrupted[1])
+    _no_leftovers(out)
+
+
+def test_a_finished_run_is_replaced_only_with_force(run_cli, tmp_path, uninterrupted):
+    out = tmp_path / "o"
+    out.mkdir()
+    for name in ("summary.json", "delays_ms.npy"):
+        (out / name).write_bytes((uninterrupted[2] / name).read_bytes())
+    plain = [*TINY, "--conditions", "plain", "--epochs", "1", "--out", out]
+    assert_one_line_error(run_cli(*plain), "holds a finished run (summary.json)", "--force")
+    assert_one_line_error(run_cli(*plain, "--resume"), "holds a finished run (summary.json)", "--force")
+    assert (out / "summary.json").read_bytes() == (uninterrupted[2] / "summary.json").read_bytes()
+    result = run_cli(*plain, "--force")
     assert result.returncode == 0, result
-    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["summary.json"]
-    assert list(json.loads((tmp_path / "o" / "summary.json").read_text())["results"]) == ["plain"]
+    # the new run has no delays condition: the earlier run's delays are gone with its summary
+    assert sorted(p.name for p in out.iterdir()) == ["summary.json"]
+    assert list(json.loads((out / "summary.json").read_text())["results"]) == ["plain"]

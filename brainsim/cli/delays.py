@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .args import positive_float
+from .args import add_overwrite_options, overwrite_from, positive_float, rerun_with_resume
 
 TASKS = ("offset", "toy", "impulse", "ipd")
 METHODS = ("lagging", "torch")
@@ -72,14 +72,21 @@ def add_parser(subparsers) -> None:
                                   f"delays, with the delays condition) at the end, and {IPD_CHECKPOINT} after every "
                                   "epoch while the run is unfinished (default: none, nothing written but --plot)")
     ipd_section.add_argument("--resume", action="store_true",
-                             help="continue the unfinished run in --out from its checkpoint (finished conditions "
-                                  "are kept; the result equals an uninterrupted run's)")
+                             help="continue the interrupted run in --out from its checkpoint (same options; "
+                                  "finished conditions are kept; the result equals an uninterrupted run's)")
+    add_overwrite_options(ipd_section, f"a finished run ({IPD_SUMMARY})")
     section(p, "torch").add_argument(
         "--deterministic", action="store_true",
         help="one torch thread and torch's deterministic algorithms: the result then does not depend on the "
              "machine's core count, as --task ipd's otherwise does (docs/delays.md)")
     p.set_defaults(func=run, task_options=task, impulse_options=impulse, lagging_options=lagging,
-                   device_options=device, torch_options=torch, toy_options=toy, ipd_options=ipd)
+                   device_options=device, torch_options=torch, toy_options=toy, ipd_options=ipd,
+                   resume_hint=_resume_hint)
+
+
+def _resume_hint(args, command: str) -> str | None:
+    """How to continue an interrupted run: only --task ipd with --out checkpoints."""
+    return rerun_with_resume(args, command) if args.task == "ipd" and args.out is not None else None
 
 
 def run(args) -> int:
@@ -119,11 +126,12 @@ def _run(args) -> int:
         device.check_applies(device_given)
         if device.build_only:
             raise UserError("--build-only is not supported here: the result is read from the run")
-    if args.task != "ipd" and (args.out is not None or args.resume):
-        raise UserError(f"{'--out' if args.out is not None else '--resume'} applies to --task ipd (the other "
-                        "tasks take seconds and write only --plot)")
-    if args.resume and args.out is None:
-        raise UserError("--resume continues the run in --out DIR; give --out")
+    out_flags = [flag for flag, on in (("--out", args.out is not None), ("--resume", args.resume),
+                                       ("--force", args.force), ("--overwrite-shipped", args.overwrite_shipped)) if on]
+    if args.task != "ipd" and out_flags:
+        raise UserError(f"{out_flags[0]} applies to --task ipd (the other tasks take seconds and write only --plot)")
+    if args.out is None and out_flags:
+        raise UserError(f"{out_flags[0]} applies to the run in --out DIR; give --out")
     if args.plot:
         check_figure_path(args.plot)
     if "initial_delay_ms" in args and args.tau_ms is not None:
@@ -216,12 +224,10 @@ def _toy(args, ex, to_json) -> int:
 def _ipd(args, ex, to_json) -> int:
     import sys
 
-    from ..io import ensure_output_dir
-
     seed = args.task_options.build(args).seed
     params = args.ipd_options.build(args)
-    out_dir = ensure_output_dir(args.out, "--out") if args.out is not None else None
-    out = ex.run_ipd_delays(seed, params, progress=sys.stderr.isatty(), out_dir=out_dir, resume=args.resume)
+    out = ex.run_ipd_delays(seed, params, progress=sys.stderr.isatty(), out_dir=args.out, resume=args.resume,
+                            allow=overwrite_from(args))
     if args.plot:
         from ..plotting.delays import plot_ipd
 

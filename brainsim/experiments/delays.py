@@ -27,6 +27,7 @@ import numpy as np
 from ..circuits.lagging import DelayLearnerParams
 from ..devices import DeviceConfig
 from ..errors import UserError
+from ..outdir import Overwrite, claim_output_dir
 from ..params import check_fields, param, param_group
 from ..progress import Progress
 from .ipd import PRESETS
@@ -568,7 +569,7 @@ IPD_DELAYS = "delays_ms.npy"
 
 
 def run_ipd_delays(seed: int, params: IPDDelayParams = IPDDelayParams(), progress: bool = False,
-                   out_dir=None, resume: bool = False) -> IPDDelayResult:
+                   out_dir=None, resume: bool = False, allow: Overwrite = Overwrite()) -> IPDDelayResult:
     """Train IPD networks on the brainsim IPD stimulus and report test accuracies (fractions), errors
     (deg) and training wall time (s); ``progress``: a bar over the epochs on a terminal.
 
@@ -579,10 +580,20 @@ def run_ipd_delays(seed: int, params: IPDDelayParams = IPDDelayParams(), progres
 
     With ``out_dir``: a checkpoint after every epoch of every condition (:data:`IPD_CHECKPOINT`), and
     at the end ``summary.json`` and ``delays_ms.npy`` (the learned delays, if ``delays`` ran), the
-    checkpoint then removed. ``resume`` continues from the checkpoint (finished conditions are not
-    trained again; the result equals an uninterrupted run's); without it an existing checkpoint is
-    refused (UserError), as is, with it, a checkpoint of other settings or a damaged one.
+    checkpoint then removed. The directory is claimed (:func:`brainsim.outdir.claim_output_dir`: a
+    finished run in it is refused unless ``allow.force``, a second process is kept out). ``resume``
+    continues from the checkpoint (finished conditions are not trained again; the result equals an
+    uninterrupted run's); without it an existing checkpoint is refused (UserError) unless
+    ``allow.force`` (then discarded); with it a checkpoint of other settings or a damaged one is refused.
     """
+    if out_dir is None:
+        return _run_ipd_delays(seed, params, progress, None, resume=False, force=False)
+    with claim_output_dir(out_dir, finished=(IPD_SUMMARY,), allow=allow, what="a finished run") as directory:
+        return _run_ipd_delays(seed, params, progress, directory, resume=resume, force=allow.force or allow.shipped)
+
+
+def _run_ipd_delays(seed: int, params: IPDDelayParams, progress: bool, out_dir: Path | None, *, resume: bool,
+                    force: bool) -> IPDDelayResult:
     from dataclasses import replace
 
     import torch
@@ -601,7 +612,7 @@ def run_ipd_delays(seed: int, params: IPDDelayParams = IPDDelayParams(), progres
     # what a checkpoint must have been written with to be resumed (--deterministic changes the numbers)
     settings = {"seed": seed, "params": asdict(params), "deterministic": torch.are_deterministic_algorithms_enabled()}
     checkpoint = None if out_dir is None else Path(out_dir) / IPD_CHECKPOINT
-    state = _ipd_checkpoint_state(checkpoint, settings, protocol.epochs, resume)
+    state = _ipd_checkpoint_state(checkpoint, settings, protocol.epochs, resume, force)
     results = dict(state["results"]) if state else {}
     learned = state["delays_ms"].numpy() if state and state["delays_ms"] is not None else None
     plain = replace(TUTORIAL, phase_delays=False)
@@ -659,11 +670,13 @@ def run_ipd_delays(seed: int, params: IPDDelayParams = IPDDelayParams(), progres
     summary = {"seed": seed, "protocol": protocol.to_dict(), "params": asdict(params), "results": results}
     if out_dir is not None:
         if learned is not None:
-            save_npy(Path(out_dir) / IPD_DELAYS, learned)
-        write_json(Path(out_dir) / IPD_SUMMARY, summary)
+            save_npy(out_dir / IPD_DELAYS, learned)
+        else:   # a --force run without the delays condition leaves no delays of an earlier run
+            (out_dir / IPD_DELAYS).unlink(missing_ok=True)
+        write_json(out_dir / IPD_SUMMARY, summary)
         checkpoint.unlink(missing_ok=True)
         # the temporary files of checkpoint writes that a kill -9 interrupted (brainsim.io.atomic_path's names)
-        for partial in Path(out_dir).glob(f".{checkpoint.stem}.*{checkpoint.suffix}"):
+        for partial in out_dir.glob(f".{checkpoint.stem}.*{checkpoint.suffix}"):
             partial.unlink(missing_ok=True)
     return IPDDelayResult(summary, learned)
 
@@ -671,22 +684,19 @@ def run_ipd_delays(seed: int, params: IPDDelayParams = IPDDelayParams(), progres
 _IPD_CHECKPOINT_KEYS = ("seed", "params", "condition", "epoch", "train_seconds", "results", "delays_ms")
 
 
-def _ipd_checkpoint_state(path: Path | None, settings: dict, epochs: int, resume: bool) -> dict | None:
-    """The checkpoint a run of ``settings`` continues from (None: start afresh). With ``resume``, one
-    line on stderr says where the run continues (or that there is no checkpoint)."""
+def _ipd_checkpoint_state(path: Path | None, settings: dict, epochs: int, resume: bool, force: bool) -> dict | None:
+    """The checkpoint a run of ``settings`` continues from (None: start afresh; see
+    :func:`brainsim.snn.training.checkpoint_to_resume`). With ``resume``, one line on stderr says where
+    the run continues (or that there is no checkpoint)."""
     from ..progress import note
-    from ..snn.training import load_checkpoint
+    from ..snn.training import checkpoint_to_resume
 
     if path is None:
         return None
-    if not path.exists():
-        if resume:
-            note(f"delays ipd: --resume: no checkpoint {path}, starting from the first condition")
+    state = checkpoint_to_resume(path, resume=resume, force=force, label="delays ipd", what="run",
+                                 fresh="starting from the first condition")
+    if state is None:
         return None
-    if not resume:
-        raise UserError(f"{path.parent} holds an unfinished run ({path}): pass --resume to continue it, "
-                        "or use another --out")
-    state = load_checkpoint(path)
     if not all(key in state for key in _IPD_CHECKPOINT_KEYS):
         raise UserError(f"{path} is not a checkpoint of brainsim delays --task ipd")
     if {k: state.get(k) for k in settings} != settings:

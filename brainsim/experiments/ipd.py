@@ -240,18 +240,11 @@ def _checkpoint_to_resume(path: Path, protocol: IPDProtocol, *, resume: bool, fo
     """The checkpoint state to continue from (None: train from epoch 0). A checkpoint without
     ``resume`` is refused unless ``force`` (then it is discarded); with ``resume``, a damaged one or
     one of another protocol is refused."""
-    if not path.is_file():
-        if resume:
-            note(f"{label}: --resume: no checkpoint {path}, training from epoch 0")
-        return None
-    if not resume:
-        if force:
-            path.unlink()
-            return None
-        raise UserError(f"{path.parent} holds an interrupted training ({path.name}): pass --resume to continue it, "
-                        "or --force to start over")
-    state = read_checkpoint(path)
-    if state["protocol"] != protocol.to_dict():
+    from ..snn.training import checkpoint_to_resume
+
+    state = checkpoint_to_resume(path, resume=resume, force=force, label=label, what="training",
+                                 fresh="training from epoch 0", read=read_checkpoint)
+    if state is not None and state["protocol"] != protocol.to_dict():
         raise UserError(f"{path} is a checkpoint of another protocol (it was made with other options): "
                         "resume with the options it was started with, or give --force to start over")
     return state

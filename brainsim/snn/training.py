@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -113,6 +114,29 @@ def load_checkpoint(path) -> dict:
     if not isinstance(state, dict) or not all(key in state for key in TRAINING_STATE):
         raise UserError(f"{path} is not a training checkpoint (no model, optimizer and history)")
     return state
+
+
+def checkpoint_to_resume(path, *, resume: bool, force: bool, label: str, what: str, fresh: str,
+                         read: Callable[[Path], dict] | None = None) -> dict | None:
+    """The state of the checkpoint at ``path`` to continue from, or None to start afresh. A checkpoint
+    without ``resume`` is refused (one line naming --resume and --force) unless ``force``, which
+    discards it; with ``resume`` it is read by ``read`` (default :func:`load_checkpoint`; the caller
+    then checks that it is one of its settings); ``resume`` without a checkpoint says so on stderr
+    (``label``: ``fresh``). ``what``: the interrupted work, for the refusal ("training", "run")."""
+    from ..progress import note
+
+    path = Path(path)
+    if not path.is_file():
+        if resume:
+            note(f"{label}: --resume: no checkpoint {path}, {fresh}")
+        return None
+    if not resume:
+        if force:
+            path.unlink()
+            return None
+        raise UserError(f"{path.parent} holds an interrupted {what} ({path.name}): pass --resume to continue it, "
+                        "or --force to start over")
+    return (read or load_checkpoint)(path)
 
 
 @torch.no_grad()
