@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import UserError
-from ..io import atomic_path, ensure_output_dir
+from ..io import ensure_output_dir
 from ..netspec.ipd import NetConfig
 from ..netspec.modeldir import MANIFEST
 from ..outdir import Overwrite, claim_output_dir
@@ -231,15 +231,14 @@ def _versions() -> dict:
 
 
 def _save_checkpoint(path: Path, model, optimizer, history, protocol: IPDProtocol, cpu_s: float, wall_s: float):
-    import torch
+    from ..snn.training import save_checkpoint
 
-    with atomic_path(path, suffix=".pt") as tmp:
-        torch.save({"protocol": protocol.to_dict(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "history": history, "cpu_s": cpu_s, "wall_s": wall_s}, tmp)
+    save_checkpoint(path, model, optimizer, history, protocol=protocol.to_dict(), cpu_s=cpu_s, wall_s=wall_s)
 
 
 def _checkpoint_to_resume(path: Path, protocol: IPDProtocol, model, *, resume: bool, force: bool, label: str):
     """The checkpoint state to continue from (None: train from epoch 0). A checkpoint without
+<<<<<<< HEAD
     ``resume`` is refused unless ``force`` (then it is discarded); with ``resume``, a damaged one, one
     of another protocol, or one whose tensors or optimizer state do not fit ``model`` is refused."""
     if not path.is_file():
@@ -254,6 +253,15 @@ def _checkpoint_to_resume(path: Path, protocol: IPDProtocol, model, *, resume: b
                         "or --force to start over")
     state = read_checkpoint(path)
     if state["protocol"] != protocol.to_dict():
+=======
+    ``resume`` is refused unless ``force`` (then it is discarded); with ``resume``, a damaged one or
+    one of another protocol is refused."""
+    from ..snn.training import checkpoint_to_resume
+
+    state = checkpoint_to_resume(path, resume=resume, force=force, label=label, what="training",
+                                 fresh="training from epoch 0", read=read_checkpoint)
+    if state is not None and state["protocol"] != protocol.to_dict():
+>>>>>>> delaysresume
         raise UserError(f"{path} is a checkpoint of another protocol (it was made with other options): "
                         "resume with the options it was started with, or give --force to start over")
     problem = _state_misfit(state, model)
@@ -263,6 +271,7 @@ def _checkpoint_to_resume(path: Path, protocol: IPDProtocol, model, *, resume: b
 
 
 def read_checkpoint(path) -> dict:
+<<<<<<< HEAD
     """The training state in an ``ipd train`` checkpoint (``checkpoint.pt``): ``protocol`` (flat, as
     :meth:`IPDProtocol.to_dict`), ``model`` and ``optimizer`` (torch state dicts), ``history`` (one
     record per finished epoch), ``cpu_s`` and ``wall_s`` (training time so far).
@@ -382,6 +391,18 @@ def _same_plain(a, b) -> bool:
     return type(a) is type(b) and a == b
 
 
+=======
+    """A training checkpoint written by :func:`train_ipd`; UserError (one line) for a damaged or
+    foreign file."""
+    from ..snn.training import load_checkpoint
+
+    state = load_checkpoint(path)
+    if any(k not in state for k in ("protocol", "cpu_s", "wall_s")):
+        raise UserError(f"{path} is not a checkpoint of brainsim ipd train")
+    return state
+
+
+>>>>>>> delaysresume
 def train_ipd(protocol: IPDProtocol, out_dir=None, *, execution: IPDExecution = IPDExecution(),
               progress: bool = True, command: str | None = None, stimulus: IPDStimulusParams = TUTORIAL,
               label: str = "train", resume: bool = False, allow: Overwrite = Overwrite()) -> TrainingResult:
