@@ -238,30 +238,15 @@ def _save_checkpoint(path: Path, model, optimizer, history, protocol: IPDProtoco
 
 def _checkpoint_to_resume(path: Path, protocol: IPDProtocol, model, *, resume: bool, force: bool, label: str):
     """The checkpoint state to continue from (None: train from epoch 0). A checkpoint without
-<<<<<<< HEAD
     ``resume`` is refused unless ``force`` (then it is discarded); with ``resume``, a damaged one, one
     of another protocol, or one whose tensors or optimizer state do not fit ``model`` is refused."""
-    if not path.is_file():
-        if resume:
-            note(f"{label}: --resume: no checkpoint {path}, training from epoch 0")
-        return None
-    if not resume:
-        if force:
-            path.unlink()
-            return None
-        raise UserError(f"{path.parent} holds an interrupted training ({path.name}): pass --resume to continue it, "
-                        "or --force to start over")
-    state = read_checkpoint(path)
-    if state["protocol"] != protocol.to_dict():
-=======
-    ``resume`` is refused unless ``force`` (then it is discarded); with ``resume``, a damaged one or
-    one of another protocol is refused."""
     from ..snn.training import checkpoint_to_resume
 
     state = checkpoint_to_resume(path, resume=resume, force=force, label=label, what="training",
                                  fresh="training from epoch 0", read=read_checkpoint)
-    if state is not None and state["protocol"] != protocol.to_dict():
->>>>>>> delaysresume
+    if state is None:
+        return None
+    if state["protocol"] != protocol.to_dict():
         raise UserError(f"{path} is a checkpoint of another protocol (it was made with other options): "
                         "resume with the options it was started with, or give --force to start over")
     problem = _state_misfit(state, model)
@@ -271,28 +256,15 @@ def _checkpoint_to_resume(path: Path, protocol: IPDProtocol, model, *, resume: b
 
 
 def read_checkpoint(path) -> dict:
-<<<<<<< HEAD
     """The training state in an ``ipd train`` checkpoint (``checkpoint.pt``): ``protocol`` (flat, as
     :meth:`IPDProtocol.to_dict`), ``model`` and ``optimizer`` (torch state dicts), ``history`` (one
     record per finished epoch), ``cpu_s`` and ``wall_s`` (training time so far).
 
     Read with ``torch.load(weights_only=True)``: tensors and plain containers only, never arbitrary
     pickled objects. A missing, damaged or foreign file is one UserError line naming it."""
-    import pickle
+    from ..snn.training import load_checkpoint
 
-    import torch
-
-    path = Path(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - zip, pickle and torch raise many types on damaged files
-        if isinstance(exc, pickle.UnpicklingError):  # torch's text here advises weights_only=False: unsafe
-            reason = "damaged, or holds pickled Python objects, which are never loaded"
-        else:
-            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-            first = lines[0].split(". This is an internal miniz error")[0][:200] if lines else ""
-            reason = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-        raise UserError(f"cannot read checkpoint {path} ({reason})") from None
+    state = load_checkpoint(path)
     problem = _checkpoint_problem(state)
     if problem:
         raise UserError(f"{path} is not an ipd train checkpoint: {problem}")
@@ -391,18 +363,6 @@ def _same_plain(a, b) -> bool:
     return type(a) is type(b) and a == b
 
 
-=======
-    """A training checkpoint written by :func:`train_ipd`; UserError (one line) for a damaged or
-    foreign file."""
-    from ..snn.training import load_checkpoint
-
-    state = load_checkpoint(path)
-    if any(k not in state for k in ("protocol", "cpu_s", "wall_s")):
-        raise UserError(f"{path} is not a checkpoint of brainsim ipd train")
-    return state
-
-
->>>>>>> delaysresume
 def train_ipd(protocol: IPDProtocol, out_dir=None, *, execution: IPDExecution = IPDExecution(),
               progress: bool = True, command: str | None = None, stimulus: IPDStimulusParams = TUTORIAL,
               label: str = "train", resume: bool = False, allow: Overwrite = Overwrite()) -> TrainingResult:

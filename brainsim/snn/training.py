@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from ..io import _one_line, atomic_path
+from ..io import atomic_path
 from .core import readout_loss
 from .models import IPDNet
 
@@ -107,10 +107,18 @@ def save_checkpoint(path, model: torch.nn.Module, optimizer: torch.optim.Optimiz
 def load_checkpoint(path) -> dict:
     """The state :func:`save_checkpoint` wrote; a damaged file (or one that is no training
     checkpoint) is a one-line UserError naming it."""
+    import pickle
+
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - zip, pickle and torch raise many types on damaged files
-        raise UserError(f"cannot read checkpoint {path} ({_one_line(exc)})") from None
+        if isinstance(exc, pickle.UnpicklingError):  # torch's text here advises weights_only=False: unsafe
+            reason = "damaged, or holds pickled Python objects, which are never loaded"
+        else:
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            first = lines[0].split(". This is an internal miniz error")[0][:200] if lines else ""
+            reason = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+        raise UserError(f"cannot read checkpoint {path} ({reason})") from None
     if not isinstance(state, dict) or not all(key in state for key in TRAINING_STATE):
         raise UserError(f"{path} is not a training checkpoint (no model, optimizer and history)")
     return state
