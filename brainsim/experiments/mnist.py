@@ -517,7 +517,8 @@ def train(params: DiehlCookParams, data: MnistData, n_train: int, opts: StageOpt
     def position(done: int) -> str:
         return f"pass {done // n_train + 1} of {epochs}, its sample {done % n_train}"
 
-    path, meta, arrays = _fresh_or_resumed("train", params, n_total, opts, same_samples, position)
+    path, meta, arrays = _fresh_or_resumed("train", params, n_total, opts, same_samples,
+                                           position if epochs > 1 else None)
     if meta is None:
         rng = np.random.default_rng(opts.seed)
         state = {"done": 0, "weights": initial_weights(params, rng), "delays_ms": initial_delays_ms(params, rng),
