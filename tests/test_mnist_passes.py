@@ -254,3 +254,17 @@ def test_max_spikes_per_presentation_closed_form():
     assert exp.max_spikes_per_presentation(DiehlCookParams()) == 7
     assert exp.max_spikes_per_presentation(DiehlCookParams(dt_ms=1.0)) == 7
     assert exp.max_spikes_per_presentation(DiehlCookParams(timer_ms=100.0)) == 4   # at 0, 100.5, 201, 301.5 ms
+
+
+def test_finished_training_is_kept_and_observe_stops_on_unreachable_thresholds(run_cli, tmp_path):
+    data_dir = tmp_path / "run"
+    # the one sample completes, then every threshold is out of reach: the training itself is complete
+    res = run_cli("mnist", "train", "--data-dir", data_dir, "--n-train", "1", "--theta-plus-mv", "60", *TINY)
+    assert res.returncode == 0, res
+    assert json.loads((data_dir / "training.json").read_text())["stopped"] is None
+    assert (np.load(data_dir / "theta.npy") * 1e3 >= 72).all()
+    # observe (theta frozen) could never finish a sample: it stops before simulating anything
+    res = run_cli("mnist", "observe", "--data-dir", data_dir, "--n-observe", "2", *TINY)
+    assert_one_line_error(res, "observe stopped after 0 of 2 samples", "thresholds out of reach",
+                          "trained thresholds are too high", code=4)
+    assert not (data_dir / "assign.npy").exists()

@@ -321,8 +321,9 @@ def _stop_advice(stage: str) -> str:
 
 
 def _stop_message(stage: str, event: dict, done: int, n: int, path: Path) -> str:
+    kept = f"; the checkpoint {path} keeps the {done} samples done" if done else ""
     return (f"{stage} stopped after {done} of {n} samples, the network no longer responds: {event['cause']} "
-            f"({event['detail']}); {_stop_advice(stage)}; the checkpoint {path} keeps the {done} samples done")
+            f"({event['detail']}); {_stop_advice(stage)}{kept}")
 
 
 # -- checkpoints ---------------------------------------------------------------------------------------
@@ -417,9 +418,10 @@ def _present_stage(stage: str, params: DiehlCookParams, learning: bool, images: 
             where = (f" (pass {min(state['done'] // pass_size + 1, n // pass_size)} of {n // pass_size})"
                      if pass_size and n > pass_size else "")
             bar.log(f"{stage}: {state['done']}/{n} samples{where} ({outcome.seconds:.1f} s for the chunk)")
-            timing["stopped"] = _stalled(params, opts, rep, state)
-            if timing["stopped"] is not None:
-                break
+            if state["done"] < n:      # a stage that has shown all its samples is complete
+                timing["stopped"] = _stalled(params, opts, rep, state)
+                if timing["stopped"] is not None:
+                    break
         bar.finish()
         timing["build_seconds"] = pres.build_seconds
     return timing
