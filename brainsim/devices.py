@@ -22,13 +22,17 @@ processes can build at once; temporary directories are removed afterwards unless
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Iterator
 
 from .errors import DeviceNotRunError, UserError
 from .params import check_fields, param
@@ -158,6 +162,45 @@ def fresh_build_dir(label: str = "run") -> Path:
     return Path(tempfile.mkdtemp(prefix=f"{label}-{os.getpid()}-{uuid.uuid4().hex[:6]}-", dir=build_root()))
 
 
+@contextlib.contextmanager
+def _interruptible_build(project_dir) -> Iterator[None]:
+    """Around Brian2's generation and compilation of a standalone project: what it prints (make's
+    output on a failure, warnings) is held back, then shown unless the build was interrupted. Ctrl-C
+    or SIGTERM during make ends the build as :class:`KeyboardInterrupt` / :class:`Terminated` (no make
+    output, no Brian2 traceback); a failed compilation is one UserError after make's output."""
+    from .interrupts import Terminated, build_interruption, children_follow_termination
+
+    sys.stdout.flush(), sys.stderr.flush()
+    with tempfile.TemporaryFile() as log:
+        saved = os.dup(1), os.dup(2)
+        os.dup2(log.fileno(), 1), os.dup2(log.fileno(), 2)
+        failure: BaseException | None = None
+        try:
+            with children_follow_termination():
+                yield
+        except KeyboardInterrupt:
+            raise
+        except RuntimeError as exc:
+            signum = build_interruption(exc)
+            if signum == signal.SIGTERM:
+                raise Terminated(signum) from None
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt from None
+            failure = exc
+        finally:
+            sys.stdout.flush(), sys.stderr.flush()
+            os.dup2(saved[0], 1), os.dup2(saved[1], 2)
+            os.close(saved[0]), os.close(saved[1])
+        log.seek(0)
+        held_back = log.read()
+    if held_back:
+        sys.stderr.buffer.write(held_back)
+        sys.stderr.flush()
+    if failure is not None:
+        raise UserError(f"Brian2 could not build the standalone project in {project_dir}: {failure} "
+                        "(the compiler's output is above)")
+
+
 class BrianSession:
     """Context manager that activates a device, runs networks on it and restores Brian2 afterwards.
 
@@ -272,7 +315,7 @@ class BrianSession:
         if cfg.name == "cuda_standalone":
             can_run = gpu_available()
             what = "the CUDA project" if can_run else "the CUDA project (code generation only: no GPU)"
-            with compiling(self.label, what, self.progress and can_run):
+            with compiling(self.label, what, self.progress and can_run), _interruptible_build(self.project_dir):
                 device.build(directory=str(self.project_dir), compile=can_run, run=False, with_output=False)
             self.built = True
             self.timings["build"] = time.perf_counter() - t0
@@ -281,7 +324,7 @@ class BrianSession:
                     f"no GPU found: generated the CUDA project in {self.project_dir} but did not "
                     "compile or run it (use --build-only to only generate code)")
         else:
-            with compiling(self.label, enabled=self.progress):
+            with compiling(self.label, enabled=self.progress), _interruptible_build(self.project_dir):
                 device.build(directory=str(self.project_dir), compile=True, run=False, with_output=False)
             self.built = True
             self.timings["build"] = time.perf_counter() - t0

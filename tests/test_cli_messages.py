@@ -154,12 +154,12 @@ def test_ipd_train_resume_names_the_epoch_and_checkpoint(run_cli, tmp_path):
     assert killed.returncode == 9 and (tmp_path / "m" / "checkpoint.pt").is_file(), killed.stderr
     other = run_cli("ipd", "train", *IPD_TINY, "--lr", "0.001", "--out", "other", cwd=tmp_path)
     assert other.returncode == 0 and "resuming" not in other.stderr, other
-    resumed = run_cli("ipd", "train", *IPD_TINY, "--out", "m")
+    resumed = run_cli("ipd", "train", *IPD_TINY, "--out", "m", "--resume")
     assert resumed.returncode == 0, resumed
     assert f"train: resuming from epoch 1 of 2 (checkpoint {os.path.join('m', 'checkpoint.pt')})" in resumed.stderr, resumed
 
 
-def test_ipd_train_says_when_a_checkpoint_is_of_another_protocol(run_cli, tmp_path):
+def test_ipd_train_refuses_a_checkpoint_it_was_not_asked_to_resume_or_of_another_protocol(run_cli, tmp_path):
     import os
     import subprocess
     import sys
@@ -168,9 +168,14 @@ def test_ipd_train_says_when_a_checkpoint_is_of_another_protocol(run_cli, tmp_pa
     killed = subprocess.run([sys.executable, "-c", _DIE_AFTER_CHECKPOINT, "ipd", "train", *IPD_TINY, "--out", "m"],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert killed.returncode == 9, killed.stderr
-    changed = run_cli("ipd", "train", *IPD_TINY, "--lr", "0.001", "--out", "m")
-    assert changed.returncode == 0, changed
-    assert "is not a checkpoint of this protocol: training from epoch 0" in changed.stderr, changed
+    plain = run_cli("ipd", "train", *IPD_TINY, "--out", "m")
+    assert_one_line_error(plain, "holds an interrupted training", "--resume", "--force")
+    changed = run_cli("ipd", "train", *IPD_TINY, "--lr", "0.001", "--out", "m", "--resume")
+    assert_one_line_error(changed, "checkpoint of another protocol")
+    assert (tmp_path / "m" / "checkpoint.pt").is_file() and not (tmp_path / "m" / "manifest.json").exists()
+    restarted = run_cli("ipd", "train", *IPD_TINY, "--lr", "0.001", "--out", "m", "--force")
+    assert restarted.returncode == 0 and "resuming" not in restarted.stderr, restarted
+    assert not (tmp_path / "m" / "checkpoint.pt").exists()
 
 
 def test_sweep_resume_says_how_many_runs_are_done(run_cli, tmp_path):

@@ -232,7 +232,14 @@ def test_thresholds_out_of_reach_stop_training(run_cli, tmp_path):
     # the later stages and a plain restart say why, in one line
     assert_one_line_error(run_cli("mnist", "observe", "--data-dir", data_dir, "--n-observe", "2", *TINY),
                           "did not finish", "thresholds out of reach")
-    assert_one_line_error(run_cli("mnist", "train", *args), "stopped after", "another --data-dir")
+    assert_one_line_error(run_cli("mnist", "train", *args), "training that stopped", "--force", "another --data-dir")
+    # --force trains again there (here with the paper's theta_plus), and the stop is gone
+    again = [a if a != "60" else "0.05" for a in args]
+    again[again.index("20")] = "2"
+    res = run_cli("mnist", "train", *again, "--force")
+    assert res.returncode == 0, res
+    assert json.loads((data_dir / "training.json").read_text())["stopped"] is None
+    assert (data_dir / "weights.npy").exists()
 
 
 def test_sample_repeated_too_often_stops_training(run_cli, tmp_path):

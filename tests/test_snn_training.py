@@ -42,7 +42,7 @@ def test_interrupted_training_resumes_to_identical_weights(tmp_path, monkeypatch
     assert (tmp_path / "resumed" / exp.CHECKPOINT).is_file()
     assert not (tmp_path / "resumed" / "manifest.json").exists()
     monkeypatch.setattr(exp.Progress, "advance", original)
-    resumed = exp.train_ipd(protocol, tmp_path / "resumed", progress=False)
+    resumed = exp.train_ipd(protocol, tmp_path / "resumed", progress=False, resume=True)
     assert len(resumed.history) == 3
     a = load_model(tmp_path / "straight").spec.arrays()
     b = load_model(tmp_path / "resumed").spec.arrays()

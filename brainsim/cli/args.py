@@ -54,3 +54,30 @@ def float_in_range(low: float, high: float, unit: str = ""):
         return value
 
     return parse
+
+
+def rerun_with_resume(args, command: str) -> str:
+    """The resume hint of commands that continue from their checkpoints with ``--resume``."""
+    return command if "--resume" in command.split() else f"{command} --resume"
+
+
+def rerun_as_is(args, command: str) -> str:
+    """The resume hint of commands that skip what is finished when run again (sweeps)."""
+    return command
+
+
+def add_overwrite_options(parser, what: str = "a finished result") -> None:
+    """--force and --overwrite-shipped (see :mod:`brainsim.outdir`)."""
+    parser.add_argument("--force", action="store_true",
+                        help=f"replace {what} in the output directory (refused otherwise), and discard a checkpoint "
+                             "left by an interrupted run")
+    parser.add_argument("--overwrite-shipped", action="store_true",
+                        help="replace a model that ships with brainsim (models/...), refused even with --force; "
+                             "re-make it only by its manifest's command")
+
+
+def overwrite_from(args):
+    """The :class:`brainsim.outdir.Overwrite` that the command line allows."""
+    from ..outdir import Overwrite
+
+    return Overwrite(force=bool(args.force), shipped=bool(args.overwrite_shipped))

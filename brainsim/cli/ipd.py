@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import shlex
 import sys
+from pathlib import Path
 
-from .args import positive_int
+from .args import add_overwrite_options, overwrite_from, positive_int, rerun_with_resume
 
 EPILOG = """examples:
   brainsim ipd train --preset seed --out models/my_seed          # the tutorial's protocol (~10-40 s)
   brainsim ipd train --preset best --out models/my_best          # 90 % test accuracy (~7.5 min of CPU)
   brainsim ipd train --readout fr --tau-ms 2 --epochs 10 --seed 3 --out runs/fr2
+  brainsim ipd train --readout fr --tau-ms 2 --epochs 10 --seed 3 --out runs/fr2 --resume   # after Ctrl-C
   brainsim ipd train --repeats 10 --readout oc max fr --tau-ms 20 2 --out runs/readouts
   brainsim ipd evaluate --model models/ipd_best --seed 1 --n-test 4096 --json
   brainsim ipd analyse --model models/ipd_seed
@@ -48,10 +50,15 @@ def add_parser(subparsers) -> None:
     execution = add_options(train, IPDExecution, title="execution")
     workers = add_options(train, SweepOptions, only=("workers",), base=SweepOptions(workers=1),
                           notes={"workers": "with --repeats"})
+    outputs = train.add_argument_group("output directory")
+    outputs.add_argument("--resume", action="store_true",
+                         help="continue the interrupted training whose checkpoint is in --out (same options); "
+                              "the result is the one an uninterrupted run gives")
+    add_overwrite_options(outputs, "a trained model")
     train.add_argument("--quiet", action="store_true", help="no progress output")
     train.add_argument("--json", action="store_true", help="print the result as one JSON object")
     train.set_defaults(func=run_train, choice_options=choice, protocol_options=protocol,
-                       execution_options=execution, sweep_options=workers)
+                       execution_options=execution, sweep_options=workers, resume_hint=_resume_hint)
 
     ev = sub.add_parser("evaluate", help="accuracy, errors and confusion matrix of a model on fresh test data",
                         formatter_class=_formatter())
@@ -77,6 +84,11 @@ def run(args) -> int:
     return args.func(args)
 
 
+def _resume_hint(args, command: str) -> str | None:
+    """How to continue an interrupted ``ipd train``: --repeats skips finished runs by itself."""
+    return command if args.repeats is not None else rerun_with_resume(args, command)
+
+
 def _command_line() -> str:
     return shlex.join(["brainsim", *sys.argv[1:]])
 
@@ -96,10 +108,17 @@ def run_train(args) -> int:
     protocols = [protocol_from(preset, tau_ms=tau, readout=readout, **overrides)
                  for readout in readouts for tau in taus]   # every condition checked before anything runs
     execution = args.execution_options.build(args)
-    out_dir = ensure_output_dir(args.out)
     if args.repeats is not None:
-        return _repeats(args, preset, readouts, taus, overrides, protocols[0].seed, out_dir, to_json)
-    result = train_ipd(protocols[0], out_dir, execution=execution, progress=not args.quiet, command=_command_line())
+        given = [flag for flag, on in (("--resume", args.resume), ("--force", args.force),
+                                       ("--overwrite-shipped", args.overwrite_shipped)) if on]
+        if given:
+            raise UserError(f"{given[0]} applies to a single training, not to --repeats (run the same command "
+                            "again to resume: runs already in the table are skipped)")
+        return _repeats(args, preset, readouts, taus, overrides, protocols[0].seed, ensure_output_dir(args.out),
+                        to_json)
+    out_dir = Path(args.out)
+    result = train_ipd(protocols[0], out_dir, execution=execution, progress=not args.quiet,
+                       command=_command_line(), resume=args.resume, allow=overwrite_from(args))
     s = result.scores
     if args.json:
         print(to_json({"out": str(out_dir), **s, "train_seconds": result.train_seconds,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shlex
 import sys
 
 from ..errors import DeviceNotRunError, UserError
@@ -25,7 +26,9 @@ COMMAND_MODULES = (
 EXIT_CODES = """\
 exit codes: 0 done; 1 some runs of a sweep failed (recorded in its table); 2 bad input (one line on
 stderr), or no command given ('brainsim' alone prints this list); 3 a project was generated but could
-not run here (cuda_standalone without a GPU); 130 interrupted."""
+not run here (cuda_standalone without a GPU); 4 an mnist stage stopped: its network no longer responds
+(one line naming the cause, checkpoint kept); 130 interrupted (Ctrl-C), 143 terminated (SIGTERM),
+at any moment, compilation included: one line, saying how to resume where the command can."""
 
 
 def _load_commands():
@@ -66,9 +69,15 @@ def run_reporting_errors(prog: str, func, *args, interrupted: str = "interrupted
     except DeviceNotRunError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"{prog}: {interrupted}", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:   # Ctrl-C, or SIGTERM (brainsim.interrupts.Terminated)
+        from ..interrupts import exit_code
+
+        lead = "\n" if sys.stderr.isatty() else ""   # off a progress bar's line
+        code = exit_code(exc)
+        if code != 130:
+            interrupted = interrupted.replace("interrupted", "terminated (SIGTERM)", 1)
+        print(f"{lead}{prog}: {interrupted}", file=sys.stderr)
+        return code
     except BrokenPipeError:
         # output piped into e.g. `head`, which closed early: not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -161,7 +170,13 @@ def main(argv: list[str] | None = None) -> int:
     chain = _chosen_parsers(parser, args)
     if extras:
         chain[-1].error(_unrecognized(chain, extras))
-    return run_reporting_errors(chain[-1].prog, args.func, args)
+    from ..interrupts import terminate_like_ctrl_c
+
+    terminate_like_ctrl_c()
+    hint = getattr(args, "resume_hint", None)
+    resume = hint(args, shlex.join(["brainsim", *argv])) if hint is not None else None
+    interrupted = f"interrupted; resume with: {resume}" if resume else "interrupted"
+    return run_reporting_errors(chain[-1].prog, args.func, args, interrupted=interrupted)
 
 
 if __name__ == "__main__":

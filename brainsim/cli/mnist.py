@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
+from typing import Iterator
 
-from .args import OneLineErrorParser
+from .args import OneLineErrorParser, add_overwrite_options, overwrite_from, rerun_with_resume
 
 MODES = ("train", "observe", "test", "plot")
 
@@ -53,7 +55,9 @@ def add_parser(subparsers) -> None:
                               title="network")
         samples = add_options(sub, MnistSamples, only=SAMPLES[mode], title="samples")
         stage = add_options(sub, StageOptions)
-        sub.set_defaults(func=run, network_options=network, sample_options=samples, stage_options=stage)
+        add_overwrite_options(sub.add_argument_group("output directory"), f"a finished {mode} stage")
+        sub.set_defaults(func=run, network_options=network, sample_options=samples, stage_options=stage,
+                         resume_hint=rerun_with_resume)
 
 
 def run(args) -> int:
@@ -74,19 +78,56 @@ def run(args) -> int:
             print(f"wrote {path}")
         return 0
 
-    from ..experiments import mnist as experiment
-    from ..io import ensure_output_dir
     from ..stimuli.mnist import load_mnist
 
     network = args.network_options.build(args)
     samples = args.sample_options.build(args)
-    device = opts.device
-    if mode != "train" and experiment.training_stopped(data_dir) is not None:
-        raise UserError(f"the training in {data_dir} did not finish: {experiment.training_stopped(data_dir)}")
+    _refuse_stopped_training(mode, data_dir, opts.resume, overwrite_from(args))
     if mode != "train" and opts.resume is False and not (data_dir / "weights.npy").is_file():
         raise UserError(f"{data_dir / 'weights.npy'} not found: run 'train' first with the same --data-dir")
     data = load_mnist(samples.mnist_dir, dataset_name=samples.dataset_name)
-    ensure_output_dir(data_dir, "--data-dir")
+    with claim_stage_dir(mode, data_dir, opts.resume, overwrite_from(args)):
+        return _run_stage(mode, data, data_dir, network, samples, opts)
+
+
+def _refuse_stopped_training(mode: str, data_dir: Path, resume: bool, allow) -> None:
+    """A training that stopped (its network no longer responded) cannot be observed or tested; train
+    starts again there only with --force (or continues with --resume)."""
+    from ..errors import UserError
+    from ..experiments.mnist import training_stopped
+
+    stopped = training_stopped(data_dir)
+    if stopped is None:
+        return
+    if mode != "train":
+        raise UserError(f"the training in {data_dir} did not finish: {stopped}")
+    if not (resume or allow.force):
+        raise UserError(f"--data-dir {data_dir} holds a training that stopped, the network no longer responding "
+                        "(training.json): give --force to train again there, or use another --data-dir")
+
+
+@contextlib.contextmanager
+def claim_stage_dir(mode: str, data_dir: Path, resume: bool, allow) -> Iterator[None]:
+    """Claim ``--data-dir`` for stage ``mode`` (brainsim.outdir): the stage's finished result is replaced
+    only with --force, and a checkpoint of an interrupted stage is discarded with --force (continued
+    with --resume)."""
+    from ..experiments.mnist import CHECKPOINT, STAGE_RESULT
+    from ..outdir import claim_output_dir
+
+    checkpoint = data_dir / CHECKPOINT.format(stage=mode)
+    finished = () if resume and checkpoint.exists() else (STAGE_RESULT[mode],)
+    with claim_output_dir(data_dir, finished=finished, allow=allow, label="--data-dir",
+                          what=f"a finished {mode} stage"):
+        if (allow.force or allow.shipped) and not resume:
+            checkpoint.unlink(missing_ok=True)
+        yield
+
+
+def _run_stage(mode, data, data_dir, network, samples, opts) -> int:
+    from ..errors import UserError
+    from ..experiments import mnist as experiment
+
+    device = opts.device
     print(f"data: {data.summary()}")
     if mode == "train":
         n_train = samples.n_train or len(data.train_labels)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 
+from .args import rerun_as_is
+
 SWEEP_DESCRIPTION = """\
 Run every setting x seed of a TOML sweep spec and collect one tidy table (OUT/results.csv: one row
 per run with its parameters, seed, status, metrics, error, wall time, host and versions).
@@ -64,7 +66,7 @@ def add_parser(subparsers) -> None:
                    help="list the experiments, or one experiment's parameters and metrics, and exit")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--json", action="store_true", help="print the outcome as one JSON object")
-    p.set_defaults(func=run_sweep_command, sweep_options=options)
+    p.set_defaults(func=run_sweep_command, sweep_options=options, resume_hint=rerun_as_is)
 
     q = subparsers.add_parser("sweep-plot", help="box plots / mean +- std error bars from a sweep's table",
                               description=PLOT_DESCRIPTION, epilog=PLOT_EPILOG,

@@ -30,6 +30,8 @@ import numpy as np
 from ..errors import UserError
 from ..io import atomic_path, ensure_output_dir
 from ..netspec.ipd import NetConfig
+from ..netspec.modeldir import MANIFEST
+from ..outdir import Overwrite, claim_output_dir
 from ..params import check_fields, param, param_group, to_flat
 from ..params import build as build_config
 from ..progress import Progress, note
@@ -236,6 +238,47 @@ def _save_checkpoint(path: Path, model, optimizer, history, protocol: IPDProtoco
                     "history": history, "cpu_s": cpu_s, "wall_s": wall_s}, tmp)
 
 
+def _checkpoint_to_resume(path: Path, protocol: IPDProtocol, *, resume: bool, force: bool, label: str):
+    """The checkpoint state to continue from (None: train from epoch 0). A checkpoint without
+    ``resume`` is refused unless ``force`` (then it is discarded); with ``resume``, a damaged one or
+    one of another protocol is refused."""
+    if not path.is_file():
+        if resume:
+            note(f"{label}: --resume: no checkpoint {path}, training from epoch 0")
+        return None
+    if not resume:
+        if force:
+            path.unlink()
+            return None
+        raise UserError(f"{path.parent} holds an interrupted training ({path.name}): pass --resume to continue it, "
+                        "or --force to start over")
+    state = read_checkpoint(path)
+    if state["protocol"] != protocol.to_dict():
+        raise UserError(f"{path} is a checkpoint of another protocol (it was made with other options): "
+                        "resume with the options it was started with, or give --force to start over")
+    return state
+
+
+def read_checkpoint(path) -> dict:
+    """A training checkpoint written by :func:`train_ipd`; UserError (one line) for a damaged or
+    foreign file."""
+    import torch
+
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - any failure to unpickle means a damaged file
+        raise UserError(f"cannot read the checkpoint {path}: {_one_line_of(exc)}") from None
+    keys = ("protocol", "model", "optimizer", "history", "cpu_s", "wall_s")
+    if not isinstance(state, dict) or any(k not in state for k in keys):
+        raise UserError(f"{path} is not a checkpoint of brainsim ipd train")
+    return state
+
+
+def _one_line_of(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
+
+
 def _load_checkpoint(path: Path, protocol: IPDProtocol):
     import torch
 
@@ -252,10 +295,25 @@ def _load_checkpoint(path: Path, protocol: IPDProtocol):
 
 def train_ipd(protocol: IPDProtocol, out_dir=None, *, execution: IPDExecution = IPDExecution(),
               progress: bool = True, command: str | None = None, stimulus: IPDStimulusParams = TUTORIAL,
-              label: str = "train") -> TrainingResult:
-    """Train one network on ``stimulus``. With ``out_dir``: checkpoint every epoch there (resumed if
-    the protocol is the same) and write the model directory. ``progress``: a bar over the batches on
-    a terminal, one line per epoch otherwise. ``train_seconds`` is the wall time of the training loop."""
+              label: str = "train", resume: bool = False, allow: Overwrite = Overwrite()) -> TrainingResult:
+    """Train one network on ``stimulus``. ``progress``: a bar over the batches on a terminal, one line
+    per epoch otherwise. ``train_seconds`` is the wall time of the training loop.
+
+    With ``out_dir``: write the model directory there, with a checkpoint after every epoch. The
+    directory is claimed (:func:`brainsim.outdir.claim_output_dir`): a finished model in it is refused
+    unless ``allow`` says otherwise, and a second process is kept out. A checkpoint left by an
+    interrupted run is continued with ``resume`` (same protocol, same result as an uninterrupted run),
+    discarded with ``allow.force``, and refused otherwise."""
+    if out_dir is None:
+        return _train_ipd(protocol, None, execution, progress, command, stimulus, label, resume=False, force=False)
+    with claim_output_dir(out_dir, finished=(MANIFEST,), allow=allow, what="a trained model") as directory:
+        return _train_ipd(protocol, directory, execution, progress, command, stimulus, label, resume=resume,
+                          force=allow.force or allow.shipped)
+
+
+def _train_ipd(protocol: IPDProtocol, out_dir: Path | None, execution: IPDExecution, progress: bool,
+               command: str | None, stimulus: IPDStimulusParams, label: str, *, resume: bool,
+               force: bool) -> TrainingResult:
     import torch
 
     from ..netspec.modeldir import write_model
@@ -268,24 +326,19 @@ def train_ipd(protocol: IPDProtocol, out_dir=None, *, execution: IPDExecution = 
     if device == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda: no CUDA device is available here")
     _set_threads(threads)
-    out_dir = Path(out_dir) if out_dir is not None else None
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
 
     model = IPDNet(protocol.net_config(stimulus, DEFAULT_CLASSES), seed=protocol.seed, backend=backend)
     optim = protocol.optim_config()
     start_epoch, history, optimizer_state, cpu_before, wall_before = 0, [], None, 0.0, 0.0
     checkpoint_path = out_dir / CHECKPOINT if out_dir is not None else None
     if checkpoint_path is not None:
-        state = _load_checkpoint(checkpoint_path, protocol)
+        state = _checkpoint_to_resume(checkpoint_path, protocol, resume=resume, force=force, label=label)
         if state is not None:
             model.load_state_dict(state["model"])
             optimizer_state, history = state["optimizer"], state["history"]
             start_epoch = len(history)
             cpu_before, wall_before = state["cpu_s"], state["wall_s"]
             note(f"{label}: resuming from epoch {start_epoch} of {protocol.epochs} (checkpoint {checkpoint_path})")
-        elif checkpoint_path.is_file():
-            note(f"{label}: {checkpoint_path} is not a checkpoint of this protocol: training from epoch 0")
 
     cache: dict = {}
 

@@ -55,6 +55,8 @@ from ..stimuli.mnist import N_CLASSES, MnistData
 
 STAGES = ("train", "observe", "test")
 CHECKPOINT = "{stage}_checkpoint.npz"
+#: the file that marks a stage as finished (brainsim.outdir refuses to replace it without --force)
+STAGE_RESULT = {"train": "training.json", "observe": "observe.json", "test": "results.json"}
 SNAPSHOT_DIR = "snapshots"
 STAGE_CODES = {"train": 1, "observe": 2, "test": 3}
 SHUFFLE_STREAM = 4   # SeedSequence([seed, SHUFFLE_STREAM, pass]) orders a shuffled pass (apart from chunk keys)
@@ -490,7 +492,8 @@ def _fresh_or_resumed(stage: str, params: DiehlCookParams, n: int, opts: StageOp
             return path, meta, arrays
         if meta.get("stopped"):
             raise UserError(f"{opts.data_dir} holds a {stage} run that stopped after {meta['done']} samples "
-                            f"({meta['stopped']['cause']}): use another --data-dir")
+                            f"({meta['stopped']['cause']}): give --force to train again there, or use another "
+                            "--data-dir")
         if meta["done"] < meta["n"]:
             raise UserError(f"{opts.data_dir} holds an unfinished {stage} run ({meta['done']}/{meta['n']} "
                             "samples): pass --resume to continue it, or use another --data-dir")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..io import ensure_output_dir
+from ..outdir import locked
 from ..params import check_fields, param
 from ..progress import Progress, note
 from . import experiment as experiments
@@ -106,12 +107,18 @@ def run_sweep(spec: SweepSpec, out_dir, options: SweepOptions = SweepOptions(), 
     """Run every run of ``spec`` not already finished in ``out_dir``; returns the counts.
 
     ``options.max_runs`` stops after that many new runs (the rest is left for a later call:
-    resumable). ``progress``: a bar on a terminal, one line per finished run otherwise.
+    resumable). ``progress``: a bar on a terminal, one line per finished run otherwise. ``out_dir`` is
+    locked while the sweep runs (:func:`brainsim.outdir.locked`): a second sweep into it is refused.
     """
+    if options.scheduler:
+        check_scheduler_reachable(options.scheduler)  # before anything is written
+    with locked(ensure_output_dir(out_dir, "--out"), "--out"):
+        return _run_sweep(spec, out_dir, options, progress)
+
+
+def _run_sweep(spec: SweepSpec, out_dir, options: SweepOptions, progress: bool) -> SweepResult:
     workers = default_workers() if options.workers is None else options.workers
     scheduler = options.scheduler
-    if scheduler:
-        check_scheduler_reachable(scheduler)  # before anything is written
     out_dir = prepare_out_dir(spec, out_dir)
     runs = expand(spec, seed_major=options.seed_major)
     if len({r.run_id for r in runs}) != len(runs):
