@@ -91,6 +91,7 @@ def test_epochs_shuffled_observe_all_and_protocol(run_cli, tmp_path):
     assert protocol["n_observe"] == 4 and protocol["label_set"] == "all 4 training images"
     assert "2 passes over the first 3 training images, shuffled per pass" in protocol["training"]
     assert results["data"]["dataset"] == f"idx files from {tmp_path / 'idx'}" and results["n_test"] == 2
+    assert protocol["trained_on"] == results["data"]["dataset"]
 
 
 def test_explicit_n_observe_still_works(run_cli, tmp_path):

@@ -777,6 +777,7 @@ def test(data: MnistData, n_test: int, opts: StageOptions, evaluation: Evaluatio
             "passes": train_summary.get("epochs", 1), "order": train_summary.get("order", "seed"),
             "training_samples": train_summary["n"],
             "training": _training_text(train_summary),
+            "trained_on": train_summary.get("data", {}).get("dataset"),
             "n_observe": _observed(data_dir).get("n_observe"), "label_set": _observed(data_dir).get("labels_from"),
             "labels": "each excitatory neuron labelled with its most responsive class on training images "
                       "(observe stage); neurons silent there get label 0, as in the seed, and count in "
