@@ -279,3 +279,14 @@ def test_finished_training_is_kept_and_observe_stops_on_unreachable_thresholds(r
     assert_one_line_error(res, "observe stopped after 0 of 2 samples", "thresholds out of reach",
                           "trained thresholds are too high", code=4)
     assert not (data_dir / "assign.npy").exists()
+
+
+@pytest.mark.parametrize("option, fragment", [
+    (("--order", "random"), "invalid choice"),
+    (("--epochs", "0"), "positive integer"),
+    (("--max-presentations", "0"), "positive integer"),
+    (("--dataset-name", " "), "--dataset-name is empty"),
+])
+def test_bad_pass_and_dataset_options_one_line(run_cli, tmp_path, option, fragment):
+    assert_one_line_error(run_cli("mnist", "train", *option, "--data-dir", tmp_path / "out", *TINY), fragment)
+    assert not (tmp_path / "out" / "training.json").exists()
