@@ -290,3 +290,19 @@ def test_finished_training_is_kept_and_observe_stops_on_unreachable_thresholds(r
 def test_bad_pass_and_dataset_options_one_line(run_cli, tmp_path, option, fragment):
     assert_one_line_error(run_cli("mnist", "train", *option, "--data-dir", tmp_path / "out", *TINY), fragment)
     assert not (tmp_path / "out" / "training.json").exists()
+
+
+def test_saturated_samples_are_counted_and_warned_once(tmp_path, capsys):
+    from brainsim.circuits.diehl_cook import DiehlCookParams
+    from brainsim.devices import DeviceConfig
+
+    # no lateral inhibition and a strong input: every neuron fires at its maximum on every sample
+    params = DiehlCookParams(n_neurons=4, dt_ms=1.0, intensity=64.0, w_inh_exc=0.0, theta_plus_mv=0.0)
+    opts = exp.StageOptions(data_dir=str(tmp_path / "run"), device=DeviceConfig("runtime"), chunk_samples=2,
+                            n_snapshots=0, progress=False)
+    summary = exp.train(params, mnist.load_embedded(), 4, opts)
+    spikes = np.load(tmp_path / "run" / "train_stats.npz")["spikes"]
+    assert summary["max_spikes_per_sample"] == 4 * 7
+    assert (spikes == 28).all() and summary["saturated_samples"] == 4     # the maximum is reached, not passed
+    warnings = [ln for ln in capsys.readouterr().err.splitlines() if "drove every neuron to its maximum" in ln]
+    assert len(warnings) == 1 and "--theta-plus-mv" in warnings[0]

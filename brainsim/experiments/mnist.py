@@ -61,6 +61,7 @@ SNAPSHOT_DIR = "snapshots"
 STAGE_CODES = {"train": 1, "observe": 2, "test": 3}
 SHUFFLE_STREAM = 4   # SeedSequence([seed, SHUFFLE_STREAM, pass]) orders a shuffled pass (apart from chunk keys)
 ORDERS = ("seed", "shuffled")
+SLOW_PRESENTATIONS = 3.0   # mean presentations per sample of a chunk that trigger a warning (normal: 1.0-1.1)
 
 
 class LearningStopped(UserError):
@@ -551,11 +552,28 @@ def train(params: DiehlCookParams, data: MnistData, n_train: int, opts: StageOpt
             meta_["stopped"] = stopped
         _save_checkpoint(path, meta_, _train_arrays(st, stats))
 
+    warned: set = set()
+
+    def warn_once(kind: str, text: str) -> None:
+        # early signs of the state that stops a run (see unresponsive), said once per kind
+        if kind not in warned:
+            warned.add(kind)
+            note(f"train: warning: {text}; mean theta {np.mean(state['theta']) * 1e3:.1f} mV (it grows near spike "
+                 "rate x theta_plus x tau_theta: --theta-plus-mv, --tau-theta-ms)")
+
     def on_chunk(rep: Replay, st: dict, outcome: ChunkOutcome) -> None:
+        first = st["done"]
         stats["spikes"].extend(int(pat.sum()) for pat in rep.patterns)
         stats["presentations"].extend(rep.presentations)
         stats["intensity"].extend(rep.intensities)
         st["done"] += len(rep.patterns)
+        saturated = sum(int(pat.sum()) >= saturation for pat in rep.patterns)
+        if saturated:
+            warn_once("saturated", f"{saturated} of samples {first}-{st['done']} drove every neuron to its maximum "
+                                   f"({saturation} spikes)")
+        if rep.presentations and np.mean(rep.presentations) >= SLOW_PRESENTATIONS:
+            warn_once("boosted", f"samples {first}-{st['done']} needed {np.mean(rep.presentations):.1f} presentations "
+                                 "each on average (the boost rule): the network barely responds")
         while next_snapshot[0] is not None and st["done"] >= next_snapshot[0]:
             save_npy(data_dir / SNAPSHOT_DIR / f"weights_{st['done']:08d}.npy", st["weights"].astype(np.float32))
             next_snapshot[0] = min((s for s in snapshot_points if s > st["done"]), default=None)
