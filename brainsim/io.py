@@ -20,20 +20,32 @@ import numpy as np
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a temporary path in the target's directory; rename it onto ``path`` on success."""
+    """Yield a temporary path in the target's directory; rename it onto ``path`` on success.
+
+    If writing fails (the block or the rename raises), the temporary file is removed and ``path``
+    keeps its previous content; an ``OSError`` (a full disk, a lost permission) becomes one
+    UserError line: ``cannot write PATH: No space left on device``.
+    """
+    from .errors import UserError
+
     path = Path(path)
     suffix = path.suffix if suffix is None else suffix
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f"{suffix}.part" if not suffix else suffix,
-                               dir=path.parent if str(path.parent) else ".")
-    os.close(fd)
-    tmp = Path(tmp)
+    tmp = None
     try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f"{suffix}.part" if not suffix else suffix,
+                                    dir=path.parent if str(path.parent) else ".")
+        os.close(fd)
+        tmp = Path(name)
         yield tmp
         # mkstemp creates 0600 files; give the result the permissions a plain open() would
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise UserError(f"cannot write {path}: {exc.strerror or _one_line(exc)}") from None
         raise
 
 
@@ -105,7 +117,7 @@ def save_figure(fig, path, **kwargs) -> None:
     try:
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=path.suffix.lstrip(".").lower() or "png", **kwargs)
-    except (OSError, ValueError) as exc:
+    except ValueError as exc:  # an OSError is already one line (atomic_path)
         raise UserError(f"cannot write figure {path}: {_one_line(exc)}") from None
 
 

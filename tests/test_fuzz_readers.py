@@ -3,7 +3,8 @@ inputs give a :class:`UserError` with one line, or (where the damage leaves the 
 result; never any other exception.
 
 Readers: the idx reader (MNIST), the model-directory reader (manifest.json + weights.npz), the NIR
-reader (the graph file and the plan brainsim makes of it) and ``nir-run``'s ``--input`` arrays.
+reader (the graph file and the plan brainsim makes of it), ``nir-run``'s ``--input`` arrays, sweep
+specs (TOML) and checkpoints (``mnist`` stages' ``.npz``, ``ipd train``'s ``checkpoint.pt``).
 The default run tries 200 examples per reader; ``-m slow`` tries 2,000.
 """
 from __future__ import annotations
@@ -151,11 +152,17 @@ def _arrays_npz(arrays: dict) -> bytes:
 
 @st.composite
 def damaged_weights(draw, arrays: dict):
-    kind = draw(st.sampled_from(["bytes", "drop", "dtype", "shape", "values"]))
+    if draw(st.integers(0, 4)) == 0:
+        return draw(damaged(_arrays_npz(arrays)))
+    return _arrays_npz(draw(changed_arrays(arrays)))
+
+
+@st.composite
+def changed_arrays(draw, arrays: dict) -> dict:
+    """``arrays`` with one array dropped, or of another dtype, shape or value."""
+    kind = draw(st.sampled_from(["drop", "dtype", "shape", "values"]))
     arrays = dict(arrays)
     name = draw(st.sampled_from(sorted(arrays)))
-    if kind == "bytes":
-        return draw(damaged(_arrays_npz(arrays)))
     if kind == "drop":
         del arrays[name]
     elif kind == "dtype":
@@ -164,7 +171,7 @@ def damaged_weights(draw, arrays: dict):
         arrays[name] = np.zeros(draw(st.lists(st.integers(0, 5), max_size=3)), np.float32)
     else:
         arrays[name] = np.full_like(arrays[name], draw(st.sampled_from([np.nan, np.inf, -1.0, 0.0, 1e30])))
-    return _arrays_npz(arrays)
+    return arrays
 
 
 def _model_copy(tmp_path: Path) -> Path:
@@ -372,3 +379,188 @@ def test_sweep_spec_reader(tmp_path, blob):
 @given(blob=sweep_specs())
 def test_sweep_spec_reader_long(tmp_path, blob):
     _check_spec(tmp_path, blob)
+
+
+# -- checkpoints: mnist stages (.npz) ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def mnist_checkpoints(tmp_path_factory):
+    """The checkpoints of a real tiny train, observe and test run (name -> bytes)."""
+    import os
+    import subprocess
+    import sys
+
+    folder = tmp_path_factory.mktemp("mnist_checkpoints")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), BRAINSIM_BUILD_ROOT=str(folder / "builds"))
+    for stage, count in (("train", "--n-train"), ("observe", "--n-observe"), ("test", "--n-test")):
+        subprocess.run([sys.executable, "-m", "brainsim", "mnist", stage, "--data-dir", str(folder), count, "2",
+                        "--neurons", "10", "--dt-ms", "1", "--device", "runtime", "--no-progress"],
+                       env=env, check=True, capture_output=True, timeout=300)
+    return {stage: (folder / f"{stage}_checkpoint.npz").read_bytes() for stage in ("train", "observe", "test")}
+
+
+@st.composite
+def damaged_mnist_checkpoint(draw, checkpoints: dict):
+    stage = draw(st.sampled_from(sorted(checkpoints)))
+    with np.load(io.BytesIO(checkpoints[stage])) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays.pop("meta")))
+    kind = draw(st.sampled_from(["bytes", "arrays", "meta"]))
+    if kind == "bytes":
+        return stage, draw(damaged(checkpoints[stage]))
+    if kind == "arrays":
+        arrays = draw(changed_arrays(arrays))
+    else:
+        text = draw(damaged_manifest(meta))
+        meta_array = np.array(text.decode("utf-8", "replace"))
+        return stage, _arrays_npz({"meta": meta_array, **arrays})
+    return stage, _arrays_npz({"meta": np.array(json.dumps(meta)), **arrays})
+
+
+def _check_mnist_checkpoint(tmp_path: Path, stage: str, blob: bytes) -> None:
+    from brainsim.circuits.diehl_cook import DiehlCookParams
+    from brainsim.experiments.mnist import _check_compatible, _load_checkpoint
+
+    path = tmp_path / f"{stage}_checkpoint.npz"
+    path.write_bytes(blob)
+    result = outcome(lambda: _load_checkpoint(path))
+    if not isinstance(result, UserError):   # a checkpoint that reads is checked against the run that resumes it
+        meta, _ = result
+        assert 0 <= meta["done"] <= meta["n"]
+        outcome(lambda: _check_compatible(stage, meta, DiehlCookParams(n_neurons=10, dt_ms=1.0), 2))
+
+
+@FAST
+@given(data=st.data())
+def test_mnist_checkpoint_reader(tmp_path, mnist_checkpoints, data):
+    _check_mnist_checkpoint(tmp_path, *data.draw(damaged_mnist_checkpoint(mnist_checkpoints)))
+
+
+@pytest.mark.slow
+@SLOW
+@given(data=st.data())
+def test_mnist_checkpoint_reader_long(tmp_path, mnist_checkpoints, data):
+    _check_mnist_checkpoint(tmp_path, *data.draw(damaged_mnist_checkpoint(mnist_checkpoints)))
+
+
+# -- checkpoints: ipd train (.pt) -------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def ipd_checkpoint(tmp_path_factory):
+    """The checkpoint a real tiny ``ipd train`` writes after its first epoch, as bytes."""
+    from brainsim.experiments import ipd
+
+    folder = tmp_path_factory.mktemp("ipd_checkpoint")
+    kept = {}
+    write = ipd._save_checkpoint
+
+    def keep(path, *args):
+        write(path, *args)
+        kept["blob"] = Path(path).read_bytes()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ipd, "_save_checkpoint", keep)
+        ipd.train_ipd(ipd.protocol_from("seed", epochs=2, n_train=128, n_test=64), folder / "model", progress=False)
+    return kept["blob"]
+
+
+def _torch_bytes(obj) -> bytes:
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+def _tensor_values():
+    import torch
+
+    return st.sampled_from([torch.zeros(0), torch.zeros(3, 2), torch.tensor(float("nan")),
+                            torch.ones(4, dtype=torch.int64), torch.zeros(2, dtype=torch.bool)])
+
+
+@st.composite
+def damaged_ipd_checkpoint(draw, blob: bytes):
+    """The checkpoint's bytes damaged, or one value (at any depth: tensors included) replaced or removed."""
+    import torch
+
+    if draw(st.booleans()):
+        return draw(damaged(blob))
+    state = torch.load(io.BytesIO(blob), weights_only=True)
+    node = state
+    for _ in range(draw(st.integers(0, 4))):
+        children = [k for k, v in (node.items() if isinstance(node, dict) else enumerate(node))
+                    if isinstance(v, (dict, list)) and v]
+        if not children:
+            break
+        node = node[draw(st.sampled_from(children))]
+    keys = list(node.keys()) if isinstance(node, dict) else list(range(len(node)))
+    if keys:
+        key = draw(st.sampled_from(keys))
+        if isinstance(node, dict) and draw(st.booleans()):
+            del node[key]
+        else:
+            node[key] = draw(st.one_of(JSON_VALUES, _tensor_values()))
+    return _torch_bytes(state)
+
+
+@pytest.fixture(scope="module")
+def ipd_seed_network():
+    from brainsim.experiments.ipd import protocol_from
+    from brainsim.snn.models import IPDNet
+    from brainsim.stimuli.ipd import DEFAULT_CLASSES, TUTORIAL
+
+    protocol = protocol_from("seed", epochs=2, n_train=128, n_test=64)
+    return protocol, IPDNet(protocol.net_config(TUTORIAL, DEFAULT_CLASSES), seed=0)
+
+
+def _check_ipd_checkpoint(tmp_path: Path, blob: bytes, network) -> None:
+    from brainsim.experiments.ipd import _checkpoint_to_resume, read_checkpoint
+
+    path = tmp_path / "checkpoint.pt"
+    path.write_bytes(blob)
+    result = outcome(lambda: read_checkpoint(path))
+    protocol, model = network
+    state = outcome(lambda: _checkpoint_to_resume(path, protocol, model, resume=True, force=False, label="fuzz"))
+    if isinstance(result, UserError):
+        assert isinstance(state, UserError)
+    elif not isinstance(state, UserError):   # what --resume continues from loads, and the optimizer takes a step
+        import torch
+
+        model.load_state_dict(state["model"])
+        optimizer = torch.optim.Adam(model.parameters())
+        optimizer.load_state_dict(state["optimizer"])
+        sum(p.sum() for p in model.parameters()).backward()
+        optimizer.step()
+
+
+@FAST
+@given(data=st.data())
+def test_ipd_checkpoint_reader(tmp_path, ipd_checkpoint, ipd_seed_network, data):
+    _check_ipd_checkpoint(tmp_path, data.draw(damaged_ipd_checkpoint(ipd_checkpoint)), ipd_seed_network)
+
+
+@pytest.mark.slow
+@SLOW
+@given(data=st.data())
+def test_ipd_checkpoint_reader_long(tmp_path, ipd_checkpoint, ipd_seed_network, data):
+    _check_ipd_checkpoint(tmp_path, data.draw(damaged_ipd_checkpoint(ipd_checkpoint)), ipd_seed_network)
+
+
+def test_ipd_checkpoint_with_pickled_code_is_refused_unread(tmp_path):
+    """weights_only: a checkpoint whose pickle would run code is refused, and the code never runs."""
+    import pickle
+
+    import torch
+
+    from brainsim.experiments.ipd import read_checkpoint
+
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    path = tmp_path / "checkpoint.pt"
+    torch.save({"protocol": {}, "payload": Payload()}, path, pickle_module=pickle)
+    result = outcome(lambda: read_checkpoint(path))
+    assert isinstance(result, UserError) and str(path) in str(result)
+    assert not marker.exists()

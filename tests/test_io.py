@@ -37,3 +37,28 @@ def test_check_writable(tmp_path):
         io.check_writable(tmp_path / "missing" / "x.png")
     with pytest.raises(UserError, match="directory"):
         io.check_writable(tmp_path)
+
+
+@pytest.mark.parametrize("failing", ["write", "rename"])
+def test_a_full_disk_keeps_the_previous_file_and_says_so_in_one_line(tmp_path, monkeypatch, failing):
+    import errno
+
+    from brainsim.errors import UserError
+
+    target = tmp_path / "checkpoint.npz"
+    io.save_npz(target, x=np.arange(3))
+    before = target.read_bytes()
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    if failing == "rename":
+        monkeypatch.setattr(io.os, "replace", full)
+    with pytest.raises(UserError) as caught:
+        with io.atomic_path(target) as tmp:
+            tmp.write_bytes(b"half a checkpoint")
+            if failing == "write":
+                full()
+    assert str(caught.value) == f"cannot write {target}: No space left on device"
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.npz"]   # the temporary file is gone

@@ -234,3 +234,108 @@ def test_ipd_evaluate_adapter_scores_a_model_and_records_a_missing_one(tmp_path)
     assert good["status"] == "ok", good["error"]
     assert good["accuracy"] == evaluate_model(model, IPDEvaluation(seed=4, n_test=64))["accuracy"]
     assert missing["status"] == "failed" and "UserError" in missing["error"] and "missing_model" in missing["error"]
+
+
+SLOW_RUNS = """
+experiment = "sweep_plugin:SLOW"
+[grid]
+x = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+[fixed]
+sleep_s = 1.5
+"""
+
+
+def _kill_a_worker_in_flight(build_root, killed: list, timeout_s: float = 60.0) -> None:
+    """SIGKILL the first worker process seen running a run (its run directory exists: WORKER_ROOT/run-ID-*),
+    half a second into that run; records (pid, run id) in ``killed``."""
+    import signal
+    import time
+
+    from brainsim.sweeps.executor import runs_in_flight
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for root in build_root.glob("sweep-*-*"):
+            pid = int(root.name.rsplit("-", 1)[1])
+            running = runs_in_flight(pid)
+            if running:
+                time.sleep(0.5)
+                os.kill(pid, signal.SIGKILL)
+                killed.append((pid, running))
+                return
+        time.sleep(0.05)
+
+
+def _sweep_with_a_worker_killed(tmp_path, options_for):
+    import threading
+
+    spec = sw.parse_spec(SLOW_RUNS)
+    killed = []
+    killer = threading.Thread(target=_kill_a_worker_in_flight, args=(tmp_path / "builds", killed), daemon=True)
+    killer.start()
+    result = options_for(spec, killer)
+    killer.join()
+    assert killed, "no worker was seen running a run"
+    rows = _rows(tmp_path / "out")
+    assert (result.ok, result.failed) == (6, 0), result
+    assert sorted(float(r["x"]) for r in rows) == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert all(r["status"] == "ok" and float(r["y"]) == 10 * float(r["x"]) for r in rows)
+    killed_pid, killed_runs = killed[0]
+    rerun = {r["run_id"]: r for r in rows}
+    for run_id in killed_runs:  # the run lost with the worker was run again by another process
+        assert int(rerun[run_id]["pid"]) != killed_pid
+    return rows
+
+
+def test_dask_worker_killed_mid_sweep_the_sweep_completes_with_every_row(tmp_path):
+    from distributed import LocalCluster
+
+    def run(spec, killer):
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                          silence_logs=50) as cluster:
+            return sw.run_sweep(spec, tmp_path / "out", sw.SweepOptions(scheduler=cluster.scheduler_address),
+                                progress=False)
+
+    _sweep_with_a_worker_killed(tmp_path, run)
+
+
+def test_local_worker_killed_mid_sweep_the_sweep_completes_with_every_row(tmp_path, capsys):
+    def run(spec, killer):
+        return sw.run_sweep(spec, tmp_path / "out", sw.SweepOptions(workers=2), progress=True)
+
+    _sweep_with_a_worker_killed(tmp_path, run)
+    assert "its worker process died; run again (retry 1 of 2)" in capsys.readouterr().err
+
+
+def test_a_run_that_kills_its_worker_every_time_fails_in_one_line_and_the_others_complete(tmp_path):
+    from brainsim.sweeps.engine import MAX_WORKER_RETRIES
+
+    spec = sw.parse_spec(SLOW_RUNS.replace("[fixed]", "kill_worker = [false, true]\n[fixed]")
+                         .replace("x = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]", "x = [0.0, 1.0]")
+                         .replace("sleep_s = 1.5", "sleep_s = 0.5"))
+    result = sw.run_sweep(spec, tmp_path, sw.SweepOptions(workers=2), progress=False)
+    assert (result.ok, result.failed) == (2, 2), result
+    rows = _rows(tmp_path)
+    for r in rows:
+        if r["kill_worker"] == "True":
+            assert r["status"] == "failed"
+            assert r["error"].startswith(f"worker process died {MAX_WORKER_RETRIES + 1} times running it")
+            assert "\n" not in r["error"]
+        else:
+            assert r["status"] == "ok" and float(r["y"]) == 10 * float(r["x"])
+
+
+@pytest.mark.slow  # ~12 s: the cluster restarts four workers
+def test_dask_a_run_that_kills_every_worker_it_meets_fails_in_one_line(tmp_path):
+    from distributed import LocalCluster
+
+    spec = sw.parse_spec(SLOW_RUNS.replace("[fixed]", "kill_worker = [false, true]\n[fixed]")
+                         .replace("x = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]", "x = [0.0]")
+                         .replace("sleep_s = 1.5", "sleep_s = 0.5"))
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=50) as cluster:
+        result = sw.run_sweep(spec, tmp_path, sw.SweepOptions(scheduler=cluster.scheduler_address), progress=False)
+    assert (result.ok, result.failed) == (1, 1), result
+    failed = [r for r in _rows(tmp_path) if r["status"] == "failed"]
+    assert failed[0]["kill_worker"] == "True"
+    assert failed[0]["error"].startswith("worker process died running it (killed or out of memory?): KilledWorker")

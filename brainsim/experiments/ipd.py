@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import UserError
-from ..io import atomic_path, ensure_output_dir
+from ..io import ensure_output_dir
 from ..netspec.ipd import NetConfig
 from ..netspec.modeldir import MANIFEST
 from ..outdir import Overwrite, claim_output_dir
@@ -231,66 +231,136 @@ def _versions() -> dict:
 
 
 def _save_checkpoint(path: Path, model, optimizer, history, protocol: IPDProtocol, cpu_s: float, wall_s: float):
-    import torch
+    from ..snn.training import save_checkpoint
 
-    with atomic_path(path, suffix=".pt") as tmp:
-        torch.save({"protocol": protocol.to_dict(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "history": history, "cpu_s": cpu_s, "wall_s": wall_s}, tmp)
+    save_checkpoint(path, model, optimizer, history, protocol=protocol.to_dict(), cpu_s=cpu_s, wall_s=wall_s)
 
 
-def _checkpoint_to_resume(path: Path, protocol: IPDProtocol, *, resume: bool, force: bool, label: str):
+def _checkpoint_to_resume(path: Path, protocol: IPDProtocol, model, *, resume: bool, force: bool, label: str):
     """The checkpoint state to continue from (None: train from epoch 0). A checkpoint without
-    ``resume`` is refused unless ``force`` (then it is discarded); with ``resume``, a damaged one or
-    one of another protocol is refused."""
-    if not path.is_file():
-        if resume:
-            note(f"{label}: --resume: no checkpoint {path}, training from epoch 0")
+    ``resume`` is refused unless ``force`` (then it is discarded); with ``resume``, a damaged one, one
+    of another protocol, or one whose tensors or optimizer state do not fit ``model`` is refused."""
+    from ..snn.training import checkpoint_to_resume
+
+    state = checkpoint_to_resume(path, resume=resume, force=force, label=label, what="training",
+                                 fresh="training from epoch 0", read=read_checkpoint)
+    if state is None:
         return None
-    if not resume:
-        if force:
-            path.unlink()
-            return None
-        raise UserError(f"{path.parent} holds an interrupted training ({path.name}): pass --resume to continue it, "
-                        "or --force to start over")
-    state = read_checkpoint(path)
     if state["protocol"] != protocol.to_dict():
         raise UserError(f"{path} is a checkpoint of another protocol (it was made with other options): "
                         "resume with the options it was started with, or give --force to start over")
+    problem = _state_misfit(state, model)
+    if problem:
+        raise UserError(f"{path} cannot be resumed: {problem}; give --force to start over")
     return state
 
 
 def read_checkpoint(path) -> dict:
-    """A training checkpoint written by :func:`train_ipd`; UserError (one line) for a damaged or
-    foreign file."""
-    import torch
+    """The training state in an ``ipd train`` checkpoint (``checkpoint.pt``): ``protocol`` (flat, as
+    :meth:`IPDProtocol.to_dict`), ``model`` and ``optimizer`` (torch state dicts), ``history`` (one
+    record per finished epoch), ``cpu_s`` and ``wall_s`` (training time so far).
 
-    path = Path(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - any failure to unpickle means a damaged file
-        raise UserError(f"cannot read the checkpoint {path}: {_one_line_of(exc)}") from None
-    keys = ("protocol", "model", "optimizer", "history", "cpu_s", "wall_s")
-    if not isinstance(state, dict) or any(k not in state for k in keys):
-        raise UserError(f"{path} is not a checkpoint of brainsim ipd train")
+    Read with ``torch.load(weights_only=True)``: tensors and plain containers only, never arbitrary
+    pickled objects. A missing, damaged or foreign file is one UserError line naming it."""
+    from ..snn.training import load_checkpoint
+
+    state = load_checkpoint(path)
+    problem = _checkpoint_problem(state)
+    if problem:
+        raise UserError(f"{path} is not an ipd train checkpoint: {problem}")
     return state
 
 
-def _one_line_of(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200] or type(exc).__name__
+_CHECKPOINT_KEYS = ("protocol", "model", "optimizer", "history", "cpu_s", "wall_s")
 
 
-def _load_checkpoint(path: Path, protocol: IPDProtocol):
+def _checkpoint_problem(state) -> str | None:
+    """What is wrong with the contents of a loaded checkpoint (None: nothing)."""
     import torch
 
-    if not path.is_file():
-        return None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception:  # noqa: BLE001 - a damaged checkpoint is ignored (training restarts)
-        return None
-    if state.get("protocol") != protocol.to_dict():
-        return None
-    return state
+    def number(x) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+    def scalar(x) -> bool:
+        return x is None or isinstance(x, (bool, int, float, str))
+
+    if not isinstance(state, dict):
+        return f"holds a {type(state).__name__}, not a dict"
+    missing = [k for k in _CHECKPOINT_KEYS if k not in state]
+    if missing:
+        return f"no {missing[0]!r}"
+    protocol, model, optimizer, history = (state[k] for k in ("protocol", "model", "optimizer", "history"))
+    if not isinstance(protocol, dict) or not all(
+            isinstance(k, str) and (scalar(v) or isinstance(v, (list, tuple)) and all(map(scalar, v)))
+            for k, v in protocol.items()):
+        return "'protocol' is not a dict of plain values"
+    if not isinstance(model, dict) or not model or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in model.items()):
+        return "'model' is not a dict of tensors"
+    if not all(v.is_floating_point() and bool(torch.isfinite(v).all()) for v in model.values()):
+        return "'model' holds non-float or non-finite values"
+    if not (isinstance(optimizer, dict) and isinstance(optimizer.get("state"), dict)
+            and isinstance(optimizer.get("param_groups"), list)
+            and all(isinstance(g, dict) and isinstance(g.get("params"), list)
+                    and all(isinstance(i, int) for i in g["params"]) for g in optimizer["param_groups"])
+            and all(isinstance(i, int) and isinstance(s, dict) for i, s in optimizer["state"].items())):
+        return "'optimizer' is not a torch optimizer state"
+    if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
+        return "'history' is not a list of epoch records"
+    for epoch, record in enumerate(history, start=1):
+        if (record.keys() != history[0].keys() or record.get("epoch") != epoch
+                or not {"loss", "train_batch_accuracy"} <= record.keys() or not all(map(number, record.values()))):
+            return f"'history' record {epoch} is damaged"
+    if not (number(state["cpu_s"]) and number(state["wall_s"])):
+        return "'cpu_s' or 'wall_s' is not a number"
+    return None
+
+
+def _state_misfit(state: dict, model) -> str | None:
+    """Why a checkpoint's model and optimizer state cannot continue training ``model`` (None: they can):
+    every tensor must have the shape and dtype of a fresh state's, every optimizer setting its value."""
+    import torch
+
+    expected = {k: (tuple(v.shape), v.dtype) for k, v in model.state_dict().items()}
+    if {k: (tuple(v.shape), v.dtype) for k, v in state["model"].items()} != expected:
+        return "its tensors do not fit this network"
+    fresh, saved = _fresh_optimizer_state(model), state["optimizer"]
+    groups = saved["param_groups"]
+    if len(groups) != len(fresh["param_groups"]) or not all(
+            group.keys() == like.keys() and isinstance(group["lr"], float) and np.isfinite(group["lr"])
+            and all(_same_plain(group[k], like[k]) for k in like if k != "lr")   # lr: set every epoch
+            for group, like in zip(groups, fresh["param_groups"])):
+        return "its optimizer settings are not those of this training"
+    for index, per_param in saved["state"].items():
+        like = fresh["state"].get(index)
+        if like is None or per_param.keys() != like.keys() or not all(
+                isinstance(v, torch.Tensor) and v.shape == like[k].shape and v.dtype == like[k].dtype
+                and bool(torch.isfinite(v).all()) and (k != "step" or bool((v >= 0).all()))
+                for k, v in per_param.items()):
+            return "its optimizer state does not fit this network"
+    return None
+
+
+def _fresh_optimizer_state(model) -> dict:
+    """The state dict of the optimizer that :func:`brainsim.snn.training.train_epochs` builds (Adam),
+    after one step that changes nothing (zero gradients, on a copy of ``model``)."""
+    import copy
+
+    import torch
+
+    clone = copy.deepcopy(model)
+    optimizer = torch.optim.Adam(clone.parameters())
+    for p in clone.parameters():
+        p.grad = torch.zeros_like(p)
+    optimizer.step()
+    return optimizer.state_dict()
+
+
+def _same_plain(a, b) -> bool:
+    """Equal plain values (numbers, bools, None, str, tuples and lists of them) of the same types."""
+    if isinstance(b, (tuple, list)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_same_plain, a, b))
+    return type(a) is type(b) and a == b
 
 
 def train_ipd(protocol: IPDProtocol, out_dir=None, *, execution: IPDExecution = IPDExecution(),
@@ -332,7 +402,7 @@ def _train_ipd(protocol: IPDProtocol, out_dir: Path | None, execution: IPDExecut
     start_epoch, history, optimizer_state, cpu_before, wall_before = 0, [], None, 0.0, 0.0
     checkpoint_path = out_dir / CHECKPOINT if out_dir is not None else None
     if checkpoint_path is not None:
-        state = _checkpoint_to_resume(checkpoint_path, protocol, resume=resume, force=force, label=label)
+        state = _checkpoint_to_resume(checkpoint_path, protocol, model, resume=resume, force=force, label=label)
         if state is not None:
             model.load_state_dict(state["model"])
             optimizer_state, history = state["optimizer"], state["history"]

@@ -3,13 +3,15 @@
 Every setting x seed is one run with a stable id (:mod:`.expansion`); runs execute in worker processes
 (:mod:`.executor`, local or Dask) and each finished run becomes a row of ``OUT/results.csv``
 (:mod:`.table`). Running the same spec again skips the runs whose ``ok`` rows are already there, and
-retries failed ones (``skip_failed`` keeps them); ``OUT/sweep.json`` records the spec and the last
-sweep's counts.
+retries failed ones (``skip_failed`` keeps them). A run whose worker process dies (killed, out of
+memory) is run again, up to ``MAX_WORKER_RETRIES`` times, so one sweep survives a lost worker;
+``OUT/sweep.json`` records the spec and the last sweep's counts.
 """
 from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +25,8 @@ from .executor import Executor, check_scheduler_reachable, one_line
 from .expansion import expand
 from .spec import SweepSpec
 from .table import STATUS, ResultsTable, read_sweep_json, read_table, write_sweep_json
+
+MAX_WORKER_RETRIES = 2   # a run whose worker process dies is run again this often, then recorded as failed
 
 
 @dataclass(frozen=True)
@@ -152,17 +156,7 @@ def _run_sweep(spec: SweepSpec, out_dir, options: SweepOptions, progress: bool) 
     bar = Progress(len(todo), "sweep", "runs", enabled=progress)
     cancelled = True
     try:
-        from concurrent.futures import as_completed
-
-        futures = {executor.submit(run.task()): run for run in todo}
-        for future in as_completed(futures):
-            run = futures[future]
-            try:
-                row = future.result()
-            except Exception as exc:  # noqa: BLE001 - the worker itself died (killed, out of memory)
-                row = {**run.task()["params"], "run_id": run.run_id, "experiment": run.experiment,
-                       "seed": run.seed, STATUS: "failed", "error": f"worker failed: {one_line(exc)}",
-                       "wall_s": None}
+        def record(run, row: dict) -> None:
             table.add(row)
             table.write(force=False)
             if row.get(STATUS) == "ok":
@@ -175,6 +169,39 @@ def _run_sweep(spec: SweepSpec, out_dir, options: SweepOptions, progress: bool) 
                 row["wall_s"] = 0.0
             bar.advance()
             bar.log(_run_line(result.ok + result.failed, len(todo), row, run.setting, metric))
+
+        deaths: dict[str, int] = {}   # run id -> worker deaths while running it
+        pending = {executor.submit(run.task()): run for run in todo}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            if executor.broken:  # a local worker died: every run queued on the pool is lost with it
+                done = set(pending)
+                wait(done)
+            lost = []
+            for future in done:
+                run = pending.pop(future)
+                try:
+                    row = future.result()
+                except Exception as exc:  # noqa: BLE001 - the worker itself died (killed, out of memory)
+                    lost.append((run, exc))
+                else:
+                    record(run, row)
+            culprits = executor.replace_broken_pool() if executor.broken else None
+            for run, exc in lost:
+                if culprits is not None and run.run_id not in culprits:  # queued, or in a process stopped by the pool
+                    pending[executor.submit(run.task())] = run
+                    continue
+                deaths[run.run_id] = deaths.get(run.run_id, 0) + 1
+                if executor.retried_by_scheduler(exc) or deaths[run.run_id] > MAX_WORKER_RETRIES:
+                    times = "" if executor.retried_by_scheduler(exc) else f" {deaths[run.run_id]} times"
+                    record(run, {**run.task()["params"], "run_id": run.run_id, "experiment": run.experiment,
+                                 "seed": run.seed, STATUS: "failed", "wall_s": None,
+                                 "error": f"worker process died{times} running it (killed or out of memory?): "
+                                          f"{one_line(exc)}"})
+                else:
+                    bar.log(f"{run.setting} seed {run.seed}: its worker process died; run again "
+                            f"(retry {deaths[run.run_id]} of {MAX_WORKER_RETRIES})")
+                    pending[executor.submit(run.task())] = run
         cancelled = False
     finally:
         table.write()

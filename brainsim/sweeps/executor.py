@@ -51,6 +51,24 @@ def one_line(exc: BaseException) -> str:
     return f"{name}: {text}"[:500] if text else name
 
 
+RUN_DIR_PREFIX = "run-"   # a run's working directory: WORKER_ROOT/run-RUN_ID-XXXX, removed when it ends
+
+
+def worker_build_root(pid: int, host: str | None = None) -> Path:
+    """Where the worker process ``pid`` builds: ``$BRAINSIM_BUILD_ROOT/sweep-HOST-PID`` (or the temp dir)."""
+    base = Path(os.environ.get("BRAINSIM_BUILD_ROOT") or tempfile.gettempdir())
+    return base / f"sweep-{host or socket.gethostname()}-{pid}"
+
+
+def runs_in_flight(pid: int) -> set[str]:
+    """Ids of the runs whose working directory the worker process ``pid`` (on this host) still has: the
+    run it was running when it died (a run removes its directory when it ends, even when it fails)."""
+    root = worker_build_root(pid)
+    if not root.is_dir():
+        return set()
+    return {d.name[len(RUN_DIR_PREFIX):].rsplit("-", 1)[0] for d in root.glob(f"{RUN_DIR_PREFIX}*-*") if d.is_dir()}
+
+
 def execute_run(task: dict) -> dict:
     """Run one task (``Run.task()``) and return its table row. Never raises for a failing experiment:
     the row then has status ``failed`` and the error. Called in worker processes (local or Dask)."""
@@ -59,14 +77,13 @@ def execute_run(task: dict) -> dict:
     row = {"run_id": task["run_id"], "experiment": task["experiment"], "seed": task["seed"], **task["params"],
            "started_utc": started, "host": host, "pid": pid, "versions": versions()}
     with _RUN_LOCK:
-        base = Path(os.environ.get("BRAINSIM_BUILD_ROOT") or tempfile.gettempdir())
-        worker_root = base / f"sweep-{host}-{pid}"
+        worker_root = worker_build_root(pid)
         previous = os.environ.get("BRAINSIM_BUILD_ROOT")
         t0 = time.perf_counter()
         workdir = None
         try:
             worker_root.mkdir(parents=True, exist_ok=True)
-            workdir = Path(tempfile.mkdtemp(prefix=f"run-{task['run_id']}-", dir=worker_root))
+            workdir = Path(tempfile.mkdtemp(prefix=f"{RUN_DIR_PREFIX}{task['run_id']}-", dir=worker_root))
             os.environ["BRAINSIM_BUILD_ROOT"] = str(worker_root)
             experiment = experiments.get(task["experiment"])
             metrics = experiment.run(experiment.resolve(task["params"]), int(task["seed"]), workdir)
@@ -175,11 +192,19 @@ def _import_brian2_plugin():
 
 
 class Executor:
-    """A concurrent.futures executor on local processes, or on a Dask cluster."""
+    """A concurrent.futures executor on local processes, or on a Dask cluster.
+
+    A worker process that dies (killed, out of memory) loses the run it was running. On Dask the
+    scheduler resubmits that run to another worker itself (up to its ``allowed-failures``, then the
+    future raises ``KilledWorker``). A local pool is broken by the death of one process: every run
+    queued on it fails with ``BrokenProcessPool``; :meth:`replace_broken_pool` starts a fresh pool and
+    says which runs were running in the process that died.
+    """
 
     def __init__(self, workers: int, scheduler: str | None, n_tasks: int):
         self.client = None
         self.description = ""
+        self._processes: dict = {}   # pid -> Process of the local pool (kept to read exit codes)
         if scheduler:
             self.client = connect_scheduler(scheduler)
             n_workers = len(self.client.scheduler_info().get("workers", {}))
@@ -190,16 +215,52 @@ class Executor:
             self.client.register_plugin(_import_brian2_plugin(), name="brainsim-import-brian2")
             self.pool = self.client.get_executor(pure=False)
         else:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
+            self.n_local = max(1, min(workers, n_tasks))
+            self.description = f"{self.n_local} local worker process{'es' if self.n_local > 1 else ''}"
+            self.pool = self._local_pool()
 
-            n = max(1, min(workers, n_tasks))
-            self.description = f"{n} local worker process{'es' if n > 1 else ''}"
-            self.pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
-                                            initializer=_init_local_worker)
+    def _local_pool(self):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(max_workers=self.n_local, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_local_worker)
 
     def submit(self, task: dict):
-        return self.pool.submit(execute_run, task)
+        future = self.pool.submit(execute_run, task)
+        if self.client is None:  # the pool starts its processes on demand
+            self._processes.update(getattr(self.pool, "_processes", None) or {})
+        return future
+
+    @property
+    def broken(self) -> bool:
+        """A local pool that a dead worker process made unusable."""
+        return self.client is None and bool(getattr(self.pool, "_broken", False))
+
+    @staticmethod
+    def retried_by_scheduler(exc: BaseException) -> bool:
+        """The error of a Dask future whose run the scheduler already resubmitted after each worker death."""
+        return type(exc).__name__ == "KilledWorker"
+
+    def replace_broken_pool(self) -> set[str]:
+        """A fresh local pool in place of a broken one; returns the ids of the runs that were running in
+        the processes that died by themselves (the pool then stops the others with SIGTERM), or, where
+        no such process is known, those running in any of its processes."""
+        import shutil
+        import signal
+
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        processes, self._processes = self._processes, {}
+        for process in processes.values():
+            process.join(timeout=10)
+        died = [pid for pid, p in processes.items() if p.exitcode not in (None, 0, -signal.SIGTERM)]
+        culprits = set().union(*(runs_in_flight(pid) for pid in died))
+        if not culprits:
+            culprits = set().union(*(runs_in_flight(pid) for pid in processes))
+        for pid in processes:  # their build directories belong to no live process any more
+            shutil.rmtree(worker_build_root(pid), ignore_errors=True)
+        self.pool = self._local_pool()
+        return culprits
 
     def close(self, cancel: bool = False) -> None:
         """Shut down; with ``cancel`` (interrupted sweep) drop queued runs and stop running ones now."""
@@ -215,5 +276,3 @@ class Executor:
         finally:
             if self.client is not None:
                 self.client.close()
-
-
