@@ -292,9 +292,9 @@ def test_snntorch_recurrent_export_runs_identically(layer):
     np.testing.assert_array_equal(y, expected)
 
 
-def test_snntorch_convolutional_export_runs_identically(tmp_path, run_cli):
+def test_snntorch_convolutional_export_runs_identically(tmp_path):
     """Conv2d -> Leaky -> AvgPool2d -> Conv2d (stride 2) -> Leaky -> Flatten -> Linear -> Leaky on event-camera
-    sized inputs (2 x 34 x 34), exported by snnTorch, run by `brainsim nir-run --reset subtract`."""
+    sized inputs (2 x 34 x 34), exported by snnTorch, run with reset by subtraction."""
     torch = pytest.importorskip("torch")
     snn = pytest.importorskip("snntorch")
     from snntorch.export_nir import export_to_nir
@@ -325,14 +325,17 @@ def test_snntorch_convolutional_export_runs_identically(tmp_path, run_cli):
     x = (torch.rand(30, 2, 2, side, side) < 0.3).float()
     nir.write(str(tmp_path / "conv.nir"), export_to_nir(net, x[0, :1], ignore_dims=[0]))
     expected = _snntorch_run(net, x)
-    np.save(tmp_path / "x.npy", x.numpy().astype(np.uint8))
-    result = run_cli("nir-run", tmp_path / "conv.nir", "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy",
-                     "--reset", "subtract", "--record", "lif1")
-    assert result.returncode == 0, result
-    y = np.load(tmp_path / "y.npy")
-    assert y.shape == expected.shape and expected.sum() > 20
-    np.testing.assert_array_equal(y, expected)
-    assert np.load(tmp_path / "y.records.npz")["lif1:spikes"].shape == (30, 2, 4, side, side)
+    from brainsim.bridge.nir_brian2 import parse_record
+    from brainsim.bridge.nir_import import NIRImportOptions, read_graph
+
+    plan = plan_graph(read_graph(tmp_path / "conv.nir"), NIRImportOptions(reset="subtract"))
+    assert plan.input_shape == (2, side, side)
+    with BrianSession(DeviceConfig("runtime", target="numpy")) as session:
+        sim = simulate_nir(plan, x.numpy().astype(np.uint8), 1e-4, session, records=(parse_record("lif1", plan),),
+                           with_records=True)
+    assert sim.outputs.shape == expected.shape and expected.sum() > 20
+    np.testing.assert_array_equal(sim.outputs, expected)
+    assert sim.records["lif1:spikes"].shape == (30, 2, 4, side, side)
 
 
 # --- CLI errors --------------------------------------------------------------------------------------
