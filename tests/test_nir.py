@@ -325,14 +325,13 @@ def test_snntorch_convolutional_export_runs_identically(tmp_path):
     x = (torch.rand(30, 2, 2, side, side) < 0.3).float()
     nir.write(str(tmp_path / "conv.nir"), export_to_nir(net, x[0, :1], ignore_dims=[0]))
     expected = _snntorch_run(net, x)
-    from brainsim.bridge.nir_brian2 import parse_record
+    from brainsim.bridge.nir_brian2 import parse_record, simulate_nir_recording
     from brainsim.bridge.nir_import import NIRImportOptions, read_graph
 
     plan = plan_graph(read_graph(tmp_path / "conv.nir"), NIRImportOptions(reset="subtract"))
     assert plan.input_shape == (2, side, side)
     with BrianSession(DeviceConfig("runtime", target="numpy")) as session:
-        sim = simulate_nir(plan, x.numpy().astype(np.uint8), 1e-4, session, records=(parse_record("lif1", plan),),
-                           with_records=True)
+        sim = simulate_nir_recording(plan, x.numpy().astype(np.uint8), 1e-4, session, (parse_record("lif1", plan),))
     assert sim.outputs.shape == expected.shape and expected.sum() > 20
     np.testing.assert_array_equal(sim.outputs, expected)
     assert sim.records["lif1:spikes"].shape == (30, 2, 4, side, side)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from brainsim.bridge.nir_brian2 import parse_record, simulate_nir
+from brainsim.bridge.nir_brian2 import parse_record, simulate_nir_recording
 from brainsim.bridge.nir_import import NIRImportOptions, plan_graph
 from brainsim.devices import BrianSession, DeviceConfig
 from brainsim.errors import UserError
@@ -168,7 +168,7 @@ def brian_run(graph, x, options=NIRImportOptions(), records=()):
     plan = plan_graph(graph, options)
     specs = tuple(parse_record(r, plan) for r in records)
     with BrianSession(DeviceConfig("runtime", target="numpy")) as session:
-        sim = simulate_nir(plan, x, DT, session, records=specs, with_records=True)
+        sim = simulate_nir_recording(plan, x, DT, session, specs)
     return sim if records else sim.outputs
 
 

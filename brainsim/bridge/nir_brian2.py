@@ -273,17 +273,19 @@ class NIRSimulation:
     records: dict[str, np.ndarray]
 
 
-def simulate_nir(plan: GraphPlan, inputs: np.ndarray, dt_s: float, session: BrianSession,
-                 records: tuple[RecordSpec, ...] = (), with_records: bool = False):
-    """Build and run inside an active :class:`~brainsim.devices.BrianSession`. Returns the outputs
-    (None if it only built), or with ``with_records`` a :class:`NIRSimulation`."""
+def simulate_nir(plan: GraphPlan, inputs: np.ndarray, dt_s: float, session: BrianSession) -> np.ndarray | None:
+    """Build and run inside an active :class:`~brainsim.devices.BrianSession`; the outputs
+    (:func:`read_outputs`), None if the device only built the project."""
+    return simulate_nir_recording(plan, inputs, dt_s, session).outputs
+
+
+def simulate_nir_recording(plan: GraphPlan, inputs: np.ndarray, dt_s: float, session: BrianSession,
+                           records: tuple[RecordSpec, ...] = ()) -> NIRSimulation:
+    """:func:`simulate_nir` that also monitors ``records`` (:func:`parse_record`)."""
     import brian2 as b2
 
     net = build_nir_network(plan, inputs, dt_s, records)
-    ran = session.run(net.network, net.n_steps * dt_s * b2.second)
-    if not with_records:
-        return read_outputs(net, plan, dt_s) if ran else None
-    if not ran:
+    if not session.run(net.network, net.n_steps * dt_s * b2.second):
         return NIRSimulation(None, {})
     return NIRSimulation(read_outputs(net, plan, dt_s),
                          {spec.key: read_record(net, plan, spec, dt_s) for spec in records})
