@@ -401,6 +401,25 @@ def test_delay_on_a_recurrent_edge_adds_to_the_step():
     np.testing.assert_array_equal(y, Reference(graph, 1).run(x))
 
 
+def test_delay_between_linear_nodes():
+    """A fan-out Linear, per-feature Delays, then a Linear (the layout of delay lines onto detectors):
+    each synapse gets the delay of the intermediate feature it passes, as the reference delays it."""
+    rng = np.random.default_rng(17)
+    graph = nir.NIRGraph(nodes={"in": inp(2), "fan": nir.Linear(weight=np.kron(np.eye(2), np.ones((4, 1)))),
+                                "delay": nir.Delay(delay=np.array([0, 1, 2, 4, 0, 3, 3, 1]) * DT),
+                                "mix": nir.Linear(weight=rng.uniform(0.2, 0.8, (5, 8))),
+                                "lif": lif(5, rng), "out": out(5)},
+                         edges=[("in", "fan"), ("fan", "delay"), ("delay", "mix"), ("mix", "lif"), ("lif", "out")],
+                         type_check=False)
+    plan = plan_graph(graph)
+    assert sorted(round(p.delay_s / DT) if p.delay_s else 0 for p in plan.projections) == [0, 1, 2, 3, 4]
+    x = spikes(rng, (40, 3, 2), 0.3)
+    y = brian_run(graph, x)
+    expected = Reference(graph, 3).run(x)
+    assert expected.sum() > 20
+    np.testing.assert_array_equal(y, expected)
+
+
 # --- convolutions and pooling ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("case", ["conv1d", "conv2d", "sumpool", "avgpool"])

@@ -214,8 +214,7 @@ def build_nir_network(plan: GraphPlan, inputs: np.ndarray, dt_s: float,
                     j=(post[None, :] + offsets[:, None] * dst.size).ravel())
         syn.w = np.tile(w, batch)
         if proj.delay_s is not None:
-            steps = np.rint(np.asarray(proj.delay_s) / dt_s)
-            syn.delay = np.tile(steps[pre], batch) * dt
+            syn.delay = float(np.rint(proj.delay_s / dt_s)) * dt
         if proj.graded:
             for updater in syn.summed_updaters.values():
                 updater.when, updater.order = "synapses", 3 * dst.depth

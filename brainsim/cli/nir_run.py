@@ -35,7 +35,7 @@ Where NIR 1.0 leaves a choice open (defaults first; which exporters expect which
   --integrator-input dt|step   IF/I: v += dt*r*I (Euler step of NIR's ODE) or v += r*I per step
                                (Sinabs IAF, Norse IAF: graphs with r = 1 that are silent under dt).
 Supported nodes: Input, Output, Affine, Linear, Scale, Flatten, Conv1d, Conv2d, SumPool2d, AvgPool2d,
-Delay (after a spiking node), I, IF, LI, LIF, CubaLI, CubaLIF, Threshold, nested NIRGraph.
+Delay (on paths from spiking nodes), I, IF, LI, LIF, CubaLI, CubaLIF, Threshold, nested NIRGraph.
 See docs/nir.md.
 """
 
