@@ -11,7 +11,8 @@ work starts (``ipd train --out``, the ``mnist`` stages' ``--data-dir``, ``sweep 
   re-made by its manifest's command;
 - while the claim is held, a lock file (``.brainsim.lock``, holding the pid, host and command) keeps a
   second process out with a one-line error. The lock is an ``flock`` on that file, which the kernel
-  releases when the process dies, kill -9 included: a lock file left by a dead process is taken over.
+  releases when the process dies, kill -9 included: a lock file left by a dead process is taken over
+  (silently: the one-line errors of the run that takes it over stay one line).
   Locks are re-entrant within a process (a sweep's driver and the runs it starts in-process).
 """
 from __future__ import annotations
@@ -82,7 +83,6 @@ def _holder(lock_path: Path) -> str:
 def _acquire(directory: Path, label: str) -> int:
     lock_path = directory / LOCK_NAME
     for _ in range(10):
-        stale = lock_path.exists()
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
@@ -100,10 +100,6 @@ def _acquire(directory: Path, label: str) -> int:
         if not same:   # the holder removed the file as we opened it: lock the new one
             os.close(fd)
             continue
-        if stale and os.fstat(fd).st_size:
-            from .progress import note
-
-            note(f"taking over the lock {lock_path} left by {_holder(lock_path)}, which has ended")
         info = {"pid": os.getpid(), "host": socket.gethostname(),
                 "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "command": " ".join(["brainsim", *sys.argv[1:]]) if sys.argv else "python"}

@@ -48,6 +48,11 @@ def test_impulse_text(run_cli):
     (["--method", "torch", "--offset-ms", "12", "--max-delay-ms", "10"], "beyond the maximum delay"),
     (["--task", "toy", "--method", "lagging"], "--method torch"),
     (["--task", "impulse", "--impulse-stages", "4,0"], "positive integer"),
+    (["--task", "ipd", "--resume"], "give --out"),
+    (["--task", "ipd", "--force"], "give --out"),
+    (["--method", "torch", "--out", "x"], "--task ipd"),
+    (["--task", "toy", "--resume"], "--task ipd"),
+    (["--task", "ipd", "--conditions", "delays,tones"], "unknown condition"),
 ])
 def test_bad_input_is_one_line_exit_2_without_output(run_cli, tmp_path, args, fragment):
     plot = tmp_path / "never.png"
@@ -55,6 +60,12 @@ def test_bad_input_is_one_line_exit_2_without_output(run_cli, tmp_path, args, fr
     assert_one_line_error(result, fragment)
     assert not plot.exists()
     assert list(tmp_path.glob("*.png*")) == [] and list(tmp_path.glob(".never*")) == []
+
+
+def test_ipd_out_onto_a_file_is_one_line(run_cli, tmp_path):
+    (tmp_path / "file").write_text("")
+    assert_one_line_error(run_cli("delays", "--task", "ipd", "--out", "file"), "--out", "not a directory")
+    assert (tmp_path / "file").read_text() == ""
 
 
 def test_unwritable_plot_path(run_cli, tmp_path):

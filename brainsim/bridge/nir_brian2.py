@@ -7,10 +7,15 @@ of length ``dt`` (seconds; the Euler step of the node equations).
 
 Schedule of one step (everything in Brian2's ``synapses`` slot, ordered by topological depth k of
 the populations): the Input emits the step's spikes (thresholds slot); then for k = 1, 2, ...:
-the projections into layer k deliver the spikes emitted in this step by their sources
-(``I += w``; delayed projections deliver spikes of earlier steps), layer k updates (the equations
-in :mod:`brainsim.bridge.nir_import`), and its spikes ``z_t`` are emitted. Outputs record spikes
-(``SpikeMonitor``) or, for graded populations, ``v`` after the update (``StateMonitor``).
+the projections into layer k deliver the spikes that their sources' spike spaces hold (``I += w``):
+a feed-forward source (depth < k) has already emitted this step's spikes, a recurrent source
+(depth >= k) still holds the previous step's, which is the recurrent edge's one step of delay;
+delayed projections deliver spikes of earlier steps; layer k updates (the equations in
+:mod:`brainsim.bridge.nir_import`), and its spikes ``z_t`` are emitted. Each projection is one
+``Synapses`` object whose connections (``i``, ``j``) and weights are the non-zero entries of its
+sparse weight matrix, computed with numpy (exact convolutions and pooling). Outputs and recorded
+nodes are read with a ``SpikeMonitor`` (spikes) or a ``StateMonitor`` (``v``, ``I_s`` at the end of
+each step).
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import UserError
-from .nir_import import GraphPlan, Population
+from .nir_import import GraphPlan, NIRImportOptions, Population
 
 if TYPE_CHECKING:  # annotations only
     import brian2
@@ -33,8 +38,8 @@ z : 1            # spike of this step (0/1)
 I : 1            # input of this step (sum of delivered weights)
 I_s : 1          # synaptic current (CubaLIF / CubaLI)
 bias : 1 (constant)
-k_mem : 1 (constant)      # dt / tau (IF: dt * r, gain folded into g_in)
-g_in : 1 (constant)       # r (LIF, LI, CubaLIF, CubaLI); 1 (IF, Threshold)
+k_mem : 1 (constant)      # dt / tau (IF, I: dt * r or r, gain folded in)
+g_in : 1 (constant)       # r (LIF, LI, CubaLIF, CubaLI); 1 (IF, I, Threshold)
 v_leak : 1 (constant)
 v_threshold : 1 (constant)
 v_reset : 1 (constant)
@@ -42,40 +47,67 @@ k_syn : 1 (constant)      # dt / tau_syn
 w_in : 1 (constant)
 """
 
-UPDATES = {
-    "LIF": """
-v = v_reset*z + v*(1 - z)
-v = v + k_mem*(v_leak - v + g_in*(I + bias))
-z = int(v > v_threshold)
-I = 0
-""",
-    "IF": """
-v = v_reset*z + v*(1 - z)
-v = v + k_mem*(I + bias)
-z = int(v > v_threshold)
-I = 0
-""",
-    "LI": """
-v = v + k_mem*(v_leak - v + g_in*(I + bias))
-I = 0
-""",
-    "CubaLIF": """
-I_s = I_s + k_syn*(w_in*(I + bias) - I_s)
-v = v_reset*z + v*(1 - z)
-v = v + k_mem*(v_leak - v + g_in*I_s)
-z = int(v > v_threshold)
-I = 0
-""",
-    "CubaLI": """
-I_s = I_s + k_syn*(w_in*(I + bias) - I_s)
-v = v + k_mem*(v_leak - v + g_in*I_s)
-I = 0
-""",
-    "Threshold": """
-z = int(I + bias > v_threshold)
-I = 0
-""",
-}
+RESET_TO_VALUE = "v = v_reset*z + v*(1 - z)"      # before integrating: the previous step's spike
+SUBTRACT_THRESHOLD = "v = v - v_threshold*z"       # after integrating, undecayed (snnTorch)
+FIRE = "z = int(v > v_threshold)"
+LEAKY_STEP = {"LIF": "v = v + k_mem*(v_leak - v + g_in*(I + bias))",
+              "LI": "v = v + k_mem*(v_leak - v + g_in*(I + bias))",
+              "IF": "v = v + k_mem*(I + bias)", "I": "v = v + k_mem*(I + bias)",
+              "CubaLIF": "v = v + k_mem*(v_leak - v + g_in*I_s)",
+              "CubaLI": "v = v + k_mem*(v_leak - v + g_in*I_s)"}
+SYNAPTIC_STEP = "I_s = I_s + k_syn*(w_in*(I + bias) - I_s)"
+RECORDABLE = ("spikes", "v", "I_s")
+
+
+def update_code(kind: str, options: NIRImportOptions) -> str:
+    """One step of a population of ``kind`` (the equations of :mod:`brainsim.bridge.nir_import`)."""
+    if kind == "Threshold":
+        return "z = int(I + bias > v_threshold)\nI = 0\n"
+    lines = []
+    spiking = kind in ("LIF", "IF", "CubaLIF")
+    cuba = kind in ("CubaLIF", "CubaLI")
+    if cuba and options.cuba_current == "same":
+        lines.append(SYNAPTIC_STEP)
+    if spiking and options.reset == "zero":
+        lines.append(RESET_TO_VALUE)
+    lines.append(LEAKY_STEP[kind])
+    if spiking and options.reset == "subtract":
+        lines.append(SUBTRACT_THRESHOLD)
+    if cuba and options.cuba_current == "previous":
+        lines.append(SYNAPTIC_STEP)
+    if spiking:
+        lines.append(FIRE)
+    lines.append("I = 0")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class RecordSpec:
+    """What ``--record NODE[:VARIABLE]`` asks for: a population and one of :data:`RECORDABLE`."""
+
+    node: str
+    variable: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.node}:{self.variable}"
+
+
+def parse_record(text: str, plan: GraphPlan) -> RecordSpec:
+    """``NODE`` (its spikes, or v for a graded node) or ``NODE:VARIABLE`` (spikes, v, I_s); UserError
+    naming the populations if NODE is not one."""
+    node, _, variable = text.rpartition(":") if ":" in text else (text, "", "")
+    if node not in plan.populations:
+        raise UserError(f"--record {text}: no neuron node or Input {node!r} in the graph (nodes: "
+                        f"{', '.join(sorted(plan.populations))})")
+    pop = plan.populations[node]
+    variable = variable or ("spikes" if pop.spiking else "v")
+    allowed = ["spikes"] if pop.kind in ("Input", "Threshold") else (
+        (["spikes"] if pop.spiking else []) + ["v"] + (["I_s"] if pop.kind in ("CubaLIF", "CubaLI") else []))
+    if variable not in allowed:
+        raise UserError(f"--record {text}: node {node!r} ({pop.kind}) has no {variable!r} (choose from "
+                        f"{', '.join(allowed)})")
+    return RecordSpec(node, variable)
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,12 +116,13 @@ class NIRNetwork:
 
     network: brian2.Network
     groups: dict[str, brian2.NeuronGroup | brian2.SpikeGeneratorGroup]   # population name -> group
-    monitors: dict[str, brian2.SpikeMonitor | brian2.StateMonitor]      # output population -> monitor
+    monitors: dict[str, brian2.SpikeMonitor | brian2.StateMonitor]      # RecordSpec.key -> monitor
     n_steps: int
     batch: int
 
 
-def _set_params(group, pop: Population, batch: int, dt_s: float, bias: np.ndarray) -> None:
+def _set_params(group, pop: Population, batch: int, dt_s: float, bias: np.ndarray,
+                options: NIRImportOptions) -> None:
     p = pop.params
     tile = lambda a: np.tile(np.asarray(a, dtype=float), batch)  # noqa: E731
     group.bias = tile(bias)
@@ -97,8 +130,8 @@ def _set_params(group, pop: Population, batch: int, dt_s: float, bias: np.ndarra
         group.k_mem = tile(dt_s / p["tau"])
         group.g_in = tile(p["r"])
         group.v_leak = tile(p["v_leak"])
-    if pop.kind == "IF":
-        group.k_mem = tile(dt_s * p["r"])
+    if pop.kind in ("IF", "I"):
+        group.k_mem = tile(p["r"] * (dt_s if options.integrator_input == "dt" else 1.0))
     if pop.kind in ("CubaLIF", "CubaLI"):
         group.k_syn = tile(dt_s / p["tau_syn"])
         group.w_in = tile(p["w_in"])
@@ -108,13 +141,26 @@ def _set_params(group, pop: Population, batch: int, dt_s: float, bias: np.ndarra
         group.v_reset = tile(p["v_reset"])
 
 
-def build_nir_network(plan: GraphPlan, inputs: np.ndarray, dt_s: float) -> NIRNetwork:
-    """Brian2 network for ``inputs`` of shape (T, B, n_inputs) (0/1)."""
+def flat_inputs(plan: GraphPlan, inputs: np.ndarray) -> np.ndarray:
+    """``inputs`` (time, batch, *input_shape) as (time, batch, features); UserError on a shape mismatch."""
+    inputs = np.asarray(inputs)
+    if inputs.ndim < 3 or tuple(inputs.shape[2:]) != tuple(plan.input_shape):
+        if inputs.ndim == 3 and inputs.shape[2] == plan.n_inputs:  # already flat
+            return inputs
+        raise UserError(f"shape mismatch: the input has shape {inputs.shape}, the graph's Input node takes "
+                        f"(time, batch, {', '.join(map(str, plan.input_shape))})")
+    return inputs.reshape(inputs.shape[0], inputs.shape[1], plan.n_inputs)
+
+
+def build_nir_network(plan: GraphPlan, inputs: np.ndarray, dt_s: float,
+                      records: tuple[RecordSpec, ...] = ()) -> NIRNetwork:
+    """Brian2 network for ``inputs`` of shape (T, B, *input_shape) (0/1), monitoring the outputs and
+    ``records``."""
     import brian2 as b2
 
+    inputs = flat_inputs(plan, inputs)
     T, batch, n_in = inputs.shape
-    if n_in != plan.n_inputs:
-        raise UserError(f"shape mismatch: the input has {n_in} features, the graph's Input node {plan.n_inputs}")
+    options = plan.options
     dt = dt_s * b2.second
     step, sample, feature = np.nonzero(inputs)
     order = np.lexsort((sample * n_in + feature, step))
@@ -124,17 +170,16 @@ def build_nir_network(plan: GraphPlan, inputs: np.ndarray, dt_s: float) -> NIRNe
     groups[inp.name] = b2.SpikeGeneratorGroup(batch * n_in, (sample * n_in + feature)[order],
                                               step[order] * dt, dt=dt, name="nir_input")
     objects.append(groups[inp.name])
-    bias = {name: np.zeros(pop.size) for name, pop in plan.populations.items()}
-    for proj in plan.projections:
-        bias[proj.target] = bias[proj.target] + proj.bias
+    bias = {name: plan.biases.get(name, np.zeros(pop.size)) for name, pop in plan.populations.items()}
     for pop in plan.ordered():
         if pop.kind == "Input":
             continue
         spiking = pop.spiking
         group = b2.NeuronGroup(batch * pop.size, NEURON_EQUATIONS, threshold="z > 0.5" if spiking else None,
                                reset="" if spiking else None, dt=dt, name=f"nir_{len(groups)}_{pop.kind.lower()}")
-        _set_params(group, pop, batch, dt_s, bias[pop.name])
-        group.run_regularly(UPDATES[pop.kind], when="synapses", order=3 * pop.depth + 1, name=f"{group.name}_update")
+        _set_params(group, pop, batch, dt_s, bias[pop.name], options)
+        group.run_regularly(update_code(pop.kind, options), when="synapses", order=3 * pop.depth + 1,
+                            name=f"{group.name}_update")
         if spiking:
             group.thresholder["spike"].when = "synapses"
             group.thresholder["spike"].order = 3 * pop.depth + 2
@@ -142,61 +187,84 @@ def build_nir_network(plan: GraphPlan, inputs: np.ndarray, dt_s: float) -> NIRNe
         objects.append(group)
     for n_proj, proj in enumerate(plan.projections):
         src, dst = plan.populations[proj.source], plan.populations[proj.target]
-        table = b2.TimedArray(np.ascontiguousarray(proj.weight.T, dtype=float), dt=1 * b2.second,
-                              name=f"nir_w{n_proj}")
+        coo = proj.weight.tocoo()
+        keep = coo.data != 0
+        pre, post, w = coo.col[keep].astype(np.int64), coo.row[keep].astype(np.int64), coo.data[keep]
+        if w.size == 0:
+            continue
+        offsets = np.arange(batch, dtype=np.int64)
         syn = b2.Synapses(groups[src.name], groups[dst.name], "w : 1 (constant)", on_pre="I_post += w", dt=dt,
-                          namespace={table.name: table}, name=f"nir_syn{n_proj}")
-        lookup = f"{table.name}((i % {src.size}) * second, j % {dst.size})"
-        syn.connect(j=f"k for k in range((i // {src.size}) * {dst.size}, (i // {src.size} + 1) * {dst.size}) "
-                      f"if {lookup} != 0")
-        syn.w = lookup
+                          name=f"nir_syn{n_proj}")
+        syn.connect(i=(pre[None, :] + offsets[:, None] * src.size).ravel(),
+                    j=(post[None, :] + offsets[:, None] * dst.size).ravel())
+        syn.w = np.tile(w, batch)
         if proj.delay_s is not None:
             steps = np.rint(np.asarray(proj.delay_s) / dt_s)
-            delay_table = b2.TimedArray(steps[None, :], dt=1 * b2.second, name=f"nir_d{n_proj}")
-            syn.namespace[delay_table.name] = delay_table
-            syn.delay = f"{delay_table.name}(0 * second, i % {src.size}) * {dt_s!r} * second"
+            syn.delay = np.tile(steps[pre], batch) * dt
         syn.pre.when = "synapses"
         syn.pre.order = 3 * dst.depth
         objects.append(syn)
     monitors = {}
-    for name in dict.fromkeys(plan.outputs):
-        pop = plan.populations[name]
-        if pop.spiking:
-            mon = b2.SpikeMonitor(groups[name], record=True, name=f"nir_out_{len(monitors)}")
+    specs = [RecordSpec(name, "spikes" if plan.populations[name].spiking else "v") for name in plan.outputs]
+    for spec in dict.fromkeys(specs + list(records)):
+        name = f"nir_mon_{len(monitors)}"
+        if spec.variable == "spikes":
+            mon = b2.SpikeMonitor(groups[spec.node], record=True, name=name)
         else:
-            mon = b2.StateMonitor(groups[name], "v", record=True, dt=dt, when="end", name=f"nir_out_{len(monitors)}")
-        monitors[name] = mon
+            mon = b2.StateMonitor(groups[spec.node], spec.variable, record=True, dt=dt, when="end", name=name)
+        monitors[spec.key] = mon
         objects.append(mon)
     return NIRNetwork(b2.Network(*objects), groups, monitors, T, batch)
 
 
-def read_outputs(net: NIRNetwork, plan: GraphPlan, dt_s: float) -> np.ndarray:
-    """Outputs as one array (T, B, features of all Output nodes concatenated)."""
-    parts = []
+def read_record(net: NIRNetwork, plan: GraphPlan, spec: RecordSpec, dt_s: float) -> np.ndarray:
+    """One monitored node as (T, B, *node shape): uint8 spikes, or the float variable after each step."""
+    pop = plan.populations[spec.node]
+    mon = net.monitors[spec.key]
     T, batch = net.n_steps, net.batch
-    for name in plan.outputs:
-        pop = plan.populations[name]
-        mon = net.monitors[name]
-        if pop.spiking:
-            out = np.zeros((T, batch, pop.size), dtype=np.uint8)
-            idx = np.asarray(mon.i[:], dtype=np.int64)
-            steps = np.rint(np.asarray(mon.t[:] / 1.0) / dt_s).astype(np.int64)
-            out[steps, idx // pop.size, idx % pop.size] = 1
-        else:
-            v = np.asarray(mon.v[:])            # (B * n, T)
-            out = v.T.reshape(T, batch, pop.size)
-        parts.append(out)
+    if spec.variable == "spikes":
+        out = np.zeros((T, batch, pop.size), dtype=np.uint8)
+        idx = np.asarray(mon.i[:], dtype=np.int64)
+        steps = np.rint(np.asarray(mon.t[:] / 1.0) / dt_s).astype(np.int64)
+        out[steps, idx // pop.size, idx % pop.size] = 1
+    else:
+        values = np.asarray(getattr(mon, spec.variable)[:])      # (B * n, T)
+        out = values.T.reshape(T, batch, pop.size)
+    return out.reshape(T, batch, *pop.shape)
+
+
+def read_outputs(net: NIRNetwork, plan: GraphPlan, dt_s: float) -> np.ndarray:
+    """Outputs as one array: (T, B, *shape) of the Output node's source, or for several Output nodes
+    (T, B, features of all concatenated)."""
+    parts = [read_record(net, plan, RecordSpec(name, "spikes" if plan.populations[name].spiking else "v"), dt_s)
+             for name in plan.outputs]
     if len(parts) == 1:
         return parts[0]
-    return np.concatenate([p.astype(float) for p in parts], axis=2)
+    flat = [p.reshape(p.shape[0], p.shape[1], -1) for p in parts]
+    if all(p.dtype == np.uint8 for p in flat):
+        return np.concatenate(flat, axis=2)
+    return np.concatenate([p.astype(float) for p in flat], axis=2)
 
 
-def simulate_nir(plan: GraphPlan, inputs: np.ndarray, dt_s: float, session: BrianSession) -> np.ndarray | None:
-    """Build and run inside an active :class:`~brainsim.devices.BrianSession`; None if it only built."""
+@dataclass(frozen=True)
+class NIRSimulation:
+    """Outputs and recorded nodes of one run (None where the device only built the project)."""
+
+    outputs: np.ndarray | None
+    records: dict[str, np.ndarray]
+
+
+def simulate_nir(plan: GraphPlan, inputs: np.ndarray, dt_s: float, session: BrianSession,
+                 records: tuple[RecordSpec, ...] = (), with_records: bool = False):
+    """Build and run inside an active :class:`~brainsim.devices.BrianSession`. Returns the outputs
+    (None if it only built), or with ``with_records`` a :class:`NIRSimulation`."""
     import brian2 as b2
 
-    net = build_nir_network(plan, inputs, dt_s)
+    net = build_nir_network(plan, inputs, dt_s, records)
     ran = session.run(net.network, net.n_steps * dt_s * b2.second)
+    if not with_records:
+        return read_outputs(net, plan, dt_s) if ran else None
     if not ran:
-        return None
-    return read_outputs(net, plan, dt_s)
+        return NIRSimulation(None, {})
+    return NIRSimulation(read_outputs(net, plan, dt_s),
+                         {spec.key: read_record(net, plan, spec, dt_s) for spec in records})

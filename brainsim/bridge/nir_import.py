@@ -1,36 +1,45 @@
 """Read NIR graphs (the Neuromorphic Intermediate Representation, package ``nir``) for Brian2.
 
 A graph is reduced to a *plan*: populations (the Input, and every neuron node) and projections
-between them (a path ``source [-> Delay] -> Affine/Linear [-> Affine/Linear ...] -> target``, the
-affine maps composed into one weight matrix and bias; a direct edge between two populations of the
-same size is an identity projection). Outputs are the populations feeding an Output node.
+between them. Nested NIRGraph nodes are flattened first (node ``inner`` of subgraph ``sub``
+becomes ``sub.inner``; the subgraph's Input and Output nodes become pass-throughs, so an edge
+into ``sub`` feeds what its Input feeds). A projection is a path ``source [-> Delay] -> linear
+nodes ... -> target``: the linear nodes (Affine, Linear, Scale, Flatten, Conv1d, Conv2d,
+SumPool2d, AvgPool2d; :mod:`brainsim.bridge.nir_maps`) composed into one sparse weight matrix and a
+bias; a direct edge is the identity. Outputs are the populations feeding an Output node.
+Tensors are flattened in C order; a population keeps the shape of its input (``(C, H, W)``
+after a convolution) so that later nodes see it; neuron parameters with one value apply to the
+whole tensor.
 
-Supported node types and their discrete-time meaning (forward Euler with the run's time step dt;
-one time bin of the input array per step; all nodes are updated in topological order within a
-step, so a spike crosses any number of layers in the step it is emitted, as in snnTorch):
+Discrete time (forward Euler, one time bin of the input per step of length dt; see docs/nir.md for
+each node's NIR equation and this discretisation): all nodes are updated in topological order
+within a step, so a spike crosses any number of feed-forward layers in the step it is emitted,
+as in snnTorch. An edge that closes a cycle (found by a depth-first walk from the Input, in edge
+order: for the usual graphs, the edge from a layer back to itself or to an earlier layer) is
+*recurrent*: it delivers the spikes of the previous step (one step of delay, plus any Delay node
+on it), as snnTorch's RLeaky / RSynaptic compute ``V * spk_{t-1}``.
 
-    Input        the 0/1 input array, one feature per input neuron
-    Affine       I = W x + b (W: out x in)        Linear   I = W x
-    Delay        per-feature delay d (s) of a spike stream, rounded to whole steps (a synaptic
-                 delay of the projection it feeds; only directly after a spiking population)
-    LIF          v <- v_reset if z_{t-1};  v <- v + dt/tau (v_leak - v + r I);  z_t = v > v_threshold
-    IF           v <- v_reset if z_{t-1};  v <- v + dt r I;                     z_t = v > v_threshold
+Per step, with ``z`` the previous step's spike and ``I`` this step's summed input (+ bias):
+
+    LIF          zero: v <- v_reset if z;  v <- v + dt/tau (v_leak - v + r I);  subtract: then v <- v - z v_threshold
+                 z <- v > v_threshold
+    IF           as LIF with v <- v + k r I, k = dt (integrator_input "dt") or 1 ("step")
+    I            v <- v + k r I                                    (graded output: v)
     LI           v <- v + dt/tau (v_leak - v + r I)                (graded output: v)
-    CubaLIF      I_s <- I_s + dt/tau_syn (w_in I - I_s);  then the LIF update driven by I_s
-    CubaLI       I_s as above, then the LI update driven by I_s    (graded output: v)
-    Threshold    z_t = I > threshold
-    Output       records its source: spikes z_t, or v for LI / CubaLI
+    CubaLIF      I_s <- I_s + dt/tau_syn (w_in I - I_s) and the LIF update driven by r I_s, with I_s of
+                 this step (cuba_current "same") or of the previous step ("previous")
+    CubaLI       the same with the LI update                      (graded output: v)
+    Threshold    z <- I > threshold
+    Delay        per-feature delay (s), rounded to whole steps (directly after a spiking population)
 
-With snnTorch's export (``tau = dt / (1 - beta)``, ``r = tau / dt``, ``v_leak = v_reset = 0``) and
-its dt, the LIF update is ``v = beta (1 - z_{t-1}) v + I``: snnTorch's Leaky with
-``reset_mechanism="zero"`` (reset of the previous step's spike applied before integrating, spike
-when v > threshold). Anything else (Conv, Flatten, pooling, Scale, nested graphs, graded
-populations feeding other nodes) is refused with a one-line :class:`UserError` naming it.
+Where NIR 1.0 leaves a choice open, :class:`NIRImportOptions` says which (documented defaults).
+Graded populations (LI, CubaLI, I) can only feed an Output node; anything else that is not NIR
+1.0 is refused with a one-line :class:`UserError` naming it.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,23 +47,63 @@ import numpy as np
 from ..errors import UserError
 from ..netspec.ipd import SPIKING_READOUTS, IPDNetworkSpec, NetConfig
 from ..netspec.modeldir import dataclass_from
+from ..params import check_fields, param
 from ..stimuli.ipd import IPDClasses, IPDStimulusParams
 
 SPIKING_KINDS = ("Input", "LIF", "IF", "CubaLIF", "Threshold")
-GRADED_KINDS = ("LI", "CubaLI")
-NEURON_KINDS = ("LIF", "IF", "CubaLIF", "Threshold", "LI", "CubaLI")
-PROJECTION_KINDS = ("Affine", "Linear", "Delay")
-SUPPORTED = ("Input", "Output") + NEURON_KINDS + PROJECTION_KINDS
+GRADED_KINDS = ("LI", "CubaLI", "I")
+NEURON_KINDS = ("LIF", "IF", "CubaLIF", "Threshold", "LI", "CubaLI", "I")
+LINEAR_KINDS = ("Affine", "Linear", "Scale", "Flatten", "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d")
+SUPPORTED = ("Input", "Output", "NIRGraph", "Delay") + NEURON_KINDS + LINEAR_KINDS
+PASS = "Pass"          # kind of a flattened subgraph's Input / Output: the identity
 SIDE_SUFFIX = ".brainsim.json"
+SUPPORTED_MAJOR_VERSION = 1
+
+RESET_MODES = ("auto", "zero", "subtract")
+CUBA_CURRENTS = ("same", "previous")
+INTEGRATOR_INPUTS = ("dt", "step")
+
+
+@dataclass(frozen=True)
+class NIRImportOptions:
+    """The choices NIR 1.0 leaves open, with the exporters that expect each setting (docs/nir.md)."""
+
+    reset: str = param("auto", "reset of LIF / IF / CubaLIF after a spike: zero (v <- v_reset, NIR 1.0's equation; "
+                       "snnTorch reset_mechanism='zero', Norse's default reset_value), subtract (v <- v - v_threshold "
+                       "at the next step, undecayed: snnTorch's default reset_mechanism='subtract', whose graphs store "
+                       "v_reset = 0; Norse reset_subtract) or auto (the graph metadata's 'reset_method' if it is "
+                       "zero/value or subtract, else zero)", choices=RESET_MODES)
+    cuba_current: str = param("same", "CubaLIF / CubaLI: the membrane integrates the synaptic current of the same "
+                              "step (same: snnTorch's Synaptic / RSynaptic, syn = alpha syn + x, mem = beta mem + syn) "
+                              "or of the previous step (previous: the current before this step's input, as Norse's "
+                              "LIF cells order their update)", choices=CUBA_CURRENTS)
+    integrator_input: str = param("dt", "IF / I: per step v <- v + dt*r*I (dt: the forward-Euler step of NIR's "
+                                  "dv/dt = r I, I a current) or v <- v + r*I (step: I the input of one step, as "
+                                  "Sinabs' IAF and Norse's IAF cells integrate; their graphs store r = 1 and are "
+                                  "silent under 'dt' with a small dt)", choices=INTEGRATOR_INPUTS)
+
+    def __post_init__(self):
+        check_fields(self)
+
+    def resolved(self, metadata: dict) -> "NIRImportOptions":
+        """``reset`` 'auto' replaced by the graph metadata's ``reset_method`` (else zero)."""
+        if self.reset != "auto":
+            return self
+        said = str((metadata or {}).get("reset_method", "")).lower()
+        return replace(self, reset="subtract" if said == "subtract" else "zero")
 
 
 @dataclass
 class Population:
     name: str
     kind: str
-    size: int
-    params: dict[str, np.ndarray] = field(default_factory=dict)   # per-neuron float arrays
-    depth: int = 0                                # topological layer (Input: 0)
+    shape: tuple[int, ...]
+    params: dict[str, np.ndarray] = field(default_factory=dict)   # per-neuron float arrays (flattened)
+    depth: int = 0                                # topological layer (Input: 0), recurrent edges left out
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
 
     @property
     def spiking(self) -> bool:
@@ -65,9 +114,12 @@ class Population:
 class Projection:
     source: str
     target: str
-    weight: np.ndarray                 # (target size, source size)
-    bias: np.ndarray                   # (target size,)
-    delay_s: np.ndarray | None = None  # (source size,) or None
+    weight: "scipy.sparse.csr_matrix"   # noqa: F821  (target size, source size)
+    delay_s: np.ndarray | None = None    # (source size,) or None
+    recurrent: bool = False              # closes a cycle: delivers the previous step's spikes
+
+    def dense_weight(self) -> np.ndarray:
+        return self.weight.toarray()
 
 
 @dataclass
@@ -77,22 +129,46 @@ class GraphPlan:
     input: str
     outputs: list[str]                 # populations recorded, in Output-node order
     metadata: dict
+    options: NIRImportOptions = NIRImportOptions(reset="zero")
+    biases: dict[str, np.ndarray] = field(default_factory=dict)   # population -> constant input (biases)
 
     @property
     def n_inputs(self) -> int:
         return self.populations[self.input].size
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.populations[self.input].shape
 
     def ordered(self) -> list[Population]:
         return sorted(self.populations.values(), key=lambda p: (p.depth, p.name))
 
 
 def read_graph(path):
-    """Read a NIR file; missing or unreadable files are a UserError."""
+    """Read a NIR file; missing or unreadable files, or files of a newer major version, are a UserError."""
     import nir
 
     path = Path(path)
     if not path.is_file():
         raise UserError(f"NIR graph {path} does not exist")
+    try:
+        import h5py
+
+        with h5py.File(str(path), "r") as f:
+            version = f["version"][()].decode("utf8") if "version" in f else None
+            unknown = _unknown_node_type(f["node"]) if "node" in f else None
+    except Exception as exc:  # not HDF5
+        raise UserError(f"cannot read {path} as a NIR graph ({type(exc).__name__}: {exc})") from None
+    if version is not None:
+        try:
+            major = int(version.split(".")[0])
+        except ValueError:
+            raise UserError(f"{path}: unreadable NIR version {version!r}") from None
+        if major > SUPPORTED_MAJOR_VERSION:
+            raise UserError(f"{path} was written by NIR {version}; brainsim reads NIR {SUPPORTED_MAJOR_VERSION}.x")
+    if unknown is not None:
+        raise UserError(f"{path}: unsupported NIR node type {unknown[1]} (node {unknown[0]!r}); supported: "
+                        f"{', '.join(SUPPORTED)}")
     try:
         # our own checks (plan_graph) name unsupported nodes and shape mismatches precisely
         graph = nir.read(str(path), type_check=False)
@@ -107,169 +183,312 @@ def read_graph(path):
     return graph
 
 
-def _array(node, name: str, size: int | None = None) -> np.ndarray:
-    value = getattr(node, name, None)
-    if value is None:
-        raise UserError(f"NIR node {type(node).__name__} has no {name}")
-    arr = np.asarray(value, dtype=float)
-    if size is not None:
-        if arr.ndim == 0:
-            arr = np.full(size, float(arr))
-        arr = arr.reshape(-1)
-        if arr.size != size:
-            raise UserError(f"shape mismatch: {type(node).__name__} parameter {name} has {arr.size} values, "
-                            f"expected {size}")
-    return arr
+def _unknown_node_type(group, name: str = "") -> tuple[str, str] | None:
+    """(node name, type) of the first node in a NIR file's HDF5 tree whose type NIR 1.0 does not define."""
+    import h5py
+
+    if "type" in group and isinstance(group["type"], h5py.Dataset):
+        kind = group["type"][()]
+        kind = kind.decode("utf8") if isinstance(kind, bytes) else str(kind)
+        if kind not in SUPPORTED:
+            return name or "<root>", kind
+    nodes = group.get("nodes")
+    if isinstance(nodes, h5py.Group):
+        for child, sub in nodes.items():
+            if isinstance(sub, h5py.Group):
+                found = _unknown_node_type(sub, f"{name}.{child}" if name else child)
+                if found:
+                    return found
+    return None
 
 
-def _node_size(name: str, node) -> int:
-    kind = type(node).__name__
-    if kind in ("Input", "Output"):
-        shape = np.asarray(node.output_type.get("output", node.input_type.get("input")))
-    elif kind in ("LIF", "LI", "IF"):
-        shape = np.asarray(node.r).shape
-    elif kind in ("CubaLIF", "CubaLI"):
-        shape = np.asarray(node.tau_mem).shape
-    elif kind == "Threshold":
-        shape = np.asarray(node.threshold).shape
-    else:
-        raise AssertionError(kind)
-    shape = tuple(int(s) for s in np.atleast_1d(shape)) if kind in ("Input", "Output") else tuple(shape)
-    if len(shape) != 1:
-        raise UserError(f"NIR node {name!r} ({kind}) has shape {shape}: only 1-D feature vectors are supported")
-    return int(shape[0])
+# --- flattening nested graphs -----------------------------------------------------------------------
+
+def kind_of(node) -> str:
+    return PASS if node is None else type(node).__name__
 
 
-def _neuron_params(node, kind: str, size: int) -> dict:
+def flatten_graph(graph) -> tuple[dict, list[tuple[str, str]]]:
+    """Nodes (name -> node; None for a pass-through) and edges of ``graph`` with every nested NIRGraph
+    inlined (see the module docstring). Edges naming missing nodes are a UserError."""
+    nodes: dict = {}
+    edges: list[tuple[str, str]] = []
+
+    def inline(g, prefix: str, top: bool) -> tuple[str | None, str | None]:
+        entry = exit_ = None
+        local = dict(g.nodes)
+        for name, node in local.items():
+            full = prefix + name
+            kind = kind_of(node)
+            if kind == "NIRGraph":
+                inline(node, full + ".", False)
+            elif kind in ("Input", "Output") and not top:
+                nodes[full] = None
+                if kind == "Input":
+                    entry = full if entry is None else "ambiguous"
+                else:
+                    exit_ = full if exit_ is None else "ambiguous"
+            else:
+                nodes[full] = node
+
+        def resolve(name: str, as_source: bool) -> str:
+            node = local.get(name)
+            if node is not None and kind_of(node) == "NIRGraph":
+                sub_in, sub_out = boundaries[prefix + name]
+                chosen = sub_out if as_source else sub_in
+                if chosen in (None, "ambiguous"):
+                    raise UserError(f"NIR subgraph {prefix + name!r} must have exactly one "
+                                    f"{'Output' if as_source else 'Input'} node to be connected")
+                return chosen
+            if name not in local and not (prefix + name) in nodes:
+                raise UserError(f"NIR edge names a node that does not exist: {prefix + name!r}")
+            return prefix + name
+
+        for src, dst in g.edges:
+            edges.append((resolve(src, True), resolve(dst, False)))
+        boundaries[prefix.rstrip(".")] = (entry, exit_)
+        return entry, exit_
+
+    boundaries: dict[str, tuple] = {}
+    inline(graph, "", True)
+    return nodes, edges
+
+
+# --- parameters --------------------------------------------------------------------------------------
+
+NEURON_PARAMETERS = {   # NIR field -> plan name
+    "LIF": {"tau": "tau", "r": "r", "v_leak": "v_leak", "v_threshold": "v_threshold", "v_reset": "v_reset"},
+    "IF": {"r": "r", "v_threshold": "v_threshold", "v_reset": "v_reset"},
+    "I": {"r": "r"},
+    "LI": {"tau": "tau", "r": "r", "v_leak": "v_leak"},
+    "CubaLIF": {"tau_syn": "tau_syn", "tau_mem": "tau", "r": "r", "v_leak": "v_leak", "v_threshold": "v_threshold",
+                "v_reset": "v_reset", "w_in": "w_in"},
+    "CubaLI": {"tau_syn": "tau_syn", "tau_mem": "tau", "r": "r", "v_leak": "v_leak", "w_in": "w_in"},
+    "Threshold": {"threshold": "v_threshold"},
+}
+OPTIONAL_PARAMETERS = {"v_reset": 0.0, "w_in": 1.0}
+
+
+def _raw_params(name: str, node, kind: str) -> dict[str, np.ndarray]:
+    raw = {}
+    for nir_field, ours in NEURON_PARAMETERS[kind].items():
+        value = getattr(node, nir_field, None)
+        if value is None:
+            if ours not in OPTIONAL_PARAMETERS:
+                raise UserError(f"NIR node {name!r} ({kind}) has no {nir_field}")
+            value = OPTIONAL_PARAMETERS[ours]
+        try:
+            raw[ours] = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise UserError(f"NIR node {name!r} ({kind}): {nir_field} is not numeric") from None
+    return raw
+
+
+def _check_finite(nodes: dict) -> None:
+    for name, node in nodes.items():
+        if node is None:
+            continue
+        for attr, value in vars(node).items():
+            if attr in ("input_type", "output_type", "metadata") or isinstance(value, (str, bytes)) or value is None:
+                continue
+            try:
+                arr = np.asarray(value, dtype=float)
+            except (TypeError, ValueError):
+                continue
+            if not np.all(np.isfinite(arr)):
+                raise UserError(f"NIR node {name!r} ({kind_of(node)}) has non-finite values in {attr}")
+
+
+def _neuron_params(name: str, kind: str, raw: dict[str, np.ndarray], shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """The parameters as flat per-neuron arrays for a population of ``shape``: broadcast (numpy rules:
+    one value for all, or e.g. one per channel as (C, 1, 1)), or of the same size in another layout."""
+    n = int(np.prod(shape))
     p = {}
-    if kind in ("LIF", "LI"):
-        p["tau"] = _array(node, "tau", size)
-    if kind in ("LIF", "LI", "IF"):
-        p["r"] = _array(node, "r", size)
-    if kind in ("LIF", "LI"):
-        p["v_leak"] = _array(node, "v_leak", size)
-    if kind in ("CubaLIF", "CubaLI"):
-        p["tau_syn"] = _array(node, "tau_syn", size)
-        p["tau"] = _array(node, "tau_mem", size)
-        p["r"] = _array(node, "r", size)
-        p["v_leak"] = _array(node, "v_leak", size)
-        w_in = getattr(node, "w_in", None)
-        p["w_in"] = np.ones(size) if w_in is None else _array(node, "w_in", size)
-    if kind in ("LIF", "IF", "CubaLIF"):
-        p["v_threshold"] = _array(node, "v_threshold", size)
-        reset = getattr(node, "v_reset", None)
-        p["v_reset"] = np.zeros(size) if reset is None else _array(node, "v_reset", size)
-    if kind == "Threshold":
-        p["v_threshold"] = _array(node, "threshold", size)
-    for name in ("tau", "tau_syn"):
-        if name in p and np.any(p[name] <= 0):
-            raise UserError(f"NIR {kind} node has non-positive {name}")
+    for key, a in raw.items():
+        try:
+            p[key] = np.broadcast_to(a, shape).reshape(-1).astype(float)
+        except ValueError:
+            if a.size != n:
+                raise UserError(f"shape mismatch: {n} features {tuple(shape)} reach node {name!r} ({kind}) whose "
+                                f"{key} has shape {a.shape}") from None
+            p[key] = a.reshape(-1).astype(float)
+    for key in ("tau", "tau_syn"):
+        if key in p and np.any(p[key] <= 0):
+            raise UserError(f"NIR node {name!r} ({kind}) has non-positive {key}")
     return p
 
 
-def plan_graph(graph) -> GraphPlan:
+def _shape_of_io(node) -> tuple[int, ...] | None:
+    types = node.output_type if type(node).__name__ == "Input" else node.input_type
+    value = next(iter((types or {}).values()), None)
+    if value is None:
+        return None
+    shape = tuple(int(s) for s in np.atleast_1d(np.asarray(value)))
+    return shape
+
+
+# --- the plan ----------------------------------------------------------------------------------------
+
+def plan_graph(graph, options: NIRImportOptions = NIRImportOptions()) -> GraphPlan:
     """Validate a NIR graph and reduce it to populations and projections (see the module docstring)."""
-    nodes = dict(graph.nodes)
+    import scipy.sparse as sp
+
+    from .nir_maps import linear_map
+
+    nodes, edges = flatten_graph(graph)
     for name, node in nodes.items():
-        kind = type(node).__name__
-        if kind not in SUPPORTED:
+        kind = kind_of(node)
+        if kind not in SUPPORTED and kind != PASS:
             raise UserError(f"unsupported NIR node type {kind} (node {name!r}); supported: {', '.join(SUPPORTED)}")
+    _check_finite(nodes)
     succ: dict[str, list[str]] = {name: [] for name in nodes}
-    pred: dict[str, list[str]] = {name: [] for name in nodes}
-    for src, dst in graph.edges:
+    for src, dst in edges:
         if src not in nodes or dst not in nodes:
             raise UserError(f"NIR edge {src!r} -> {dst!r} names a node that does not exist")
         succ[src].append(dst)
-        pred[dst].append(src)
-    inputs = [n for n, node in nodes.items() if type(node).__name__ == "Input"]
+    inputs = [n for n, node in nodes.items() if kind_of(node) == "Input"]
     if len(inputs) != 1:
         raise UserError(f"the NIR graph must have exactly one Input node, found {len(inputs)}")
-    populations: dict[str, Population] = {}
-    for name, node in nodes.items():
-        kind = type(node).__name__
-        if kind == "Input" or kind in NEURON_KINDS:
-            size = _node_size(name, node)
-            params = {} if kind == "Input" else _neuron_params(node, kind, size)
-            populations[name] = Population(name, kind, size, params)
-
+    input_shape = _shape_of_io(nodes[inputs[0]])
+    if not input_shape or min(input_shape) < 1:
+        raise UserError(f"the NIR Input node {inputs[0]!r} has no shape")
+    raw_params = {name: _raw_params(name, node, kind_of(node)) for name, node in nodes.items()
+                  if kind_of(node) in NEURON_KINDS}
+    populations: dict[str, Population] = {inputs[0]: Population(inputs[0], "Input", input_shape)}
     projections: list[Projection] = []
     outputs: list[str] = []
+    node_maps: dict[str, tuple] = {}     # linear node -> (M, b, in_shape, out_shape), from its first visit
 
-    def walk(source: str, node_name: str, weight: np.ndarray, bias: np.ndarray, delay, size: int, seen: tuple):
-        """Follow edges from a population through Delay/Affine/Linear nodes to populations/Outputs."""
-        if node_name in seen:
-            raise UserError(f"the NIR graph has a cycle through {node_name!r} without a neuron (not supported)")
-        node = nodes[node_name]
-        kind = type(node).__name__
-        if node_name in populations:
-            target = populations[node_name]
-            if target.kind == "Input":
-                raise UserError(f"NIR edge into the Input node {node_name!r}")
-            if weight.shape[0] != target.size:
-                raise UserError(f"shape mismatch: {size} features reach node {node_name!r} ({target.kind}) "
-                                f"of size {target.size}")
-            if not populations[source].spiking:
-                raise UserError(f"NIR node {source!r} ({populations[source].kind}) has a graded output; it can "
-                                "only feed an Output node")
-            projections.append(Projection(source, node_name, weight, bias, delay))
+    def node_map(name: str, kind: str, shape: tuple):
+        if name not in node_maps:
+            m, b, out_shape = linear_map(name, nodes[name], kind, tuple(shape))
+            node_maps[name] = (m, b, tuple(shape), out_shape)
+        m, b, in_shape, out_shape = node_maps[name]
+        if int(np.prod(in_shape)) != int(np.prod(shape)):
+            raise UserError(f"shape mismatch: node {name!r} ({kind}) is reached by inputs of shapes {in_shape} and "
+                            f"{tuple(shape)}")
+        return m, b, out_shape
+
+    def reach_population(source: str, name: str, weight, delay, shape, pending: list) -> None:
+        kind = kind_of(nodes[name])
+        n = int(np.prod(shape))
+        if kind == "Input":
+            raise UserError(f"NIR edge into the Input node {name!r}")
+        if source is not None and not populations[source].spiking:
+            raise UserError(f"NIR node {source!r} ({populations[source].kind}) has a graded output; it can only "
+                            "feed an Output node")
+        if name not in populations:
+            populations[name] = Population(name, kind, tuple(shape),
+                                           _neuron_params(name, kind, raw_params[name], tuple(shape)))
+            pending.append(name)
+        elif populations[name].size != n:
+            raise UserError(f"shape mismatch: {n} features reach node {name!r} ({kind}) of size "
+                            f"{populations[name].size}")
+        if source is None:       # a bias walk: weight is the constant vector
+            biases[name] = biases.get(name, np.zeros(n)) + weight
             return
+        if weight is None:
+            weight = sp.identity(n, format="csr")
+        projections.append(Projection(source, name, sp.csr_matrix(weight), delay))
+
+    def walk(source: str | None, name: str, weight, delay, shape, seen: tuple, pending: list) -> None:
+        """Follow edges from a population through Delay and linear nodes to populations / Outputs.
+        ``source`` None: carry a linear node's bias (``weight``: the constant vector) to the populations."""
+        node = nodes[name]
+        kind = kind_of(node)
+        if kind in NEURON_KINDS or kind == "Input":
+            reach_population(source, name, weight, delay, shape, pending)
+            return
+        if name in seen:
+            raise UserError(f"the NIR graph has a cycle through {name!r} without a neuron (not supported)")
+        n = int(np.prod(shape))
         if kind == "Output":
-            osize = _node_size(node_name, node)
-            if weight.shape[0] != osize and osize != 0:
-                raise UserError(f"shape mismatch: Output node {node_name!r} expects {osize} features, gets {size}")
-            if not np.array_equal(weight, np.eye(weight.shape[1])) or np.any(bias != 0):
-                raise UserError(f"Output node {node_name!r} must be fed directly by a neuron node")
+            declared = _shape_of_io(node)
+            if declared is not None and int(np.prod(declared)) not in (0, n):
+                raise UserError(f"shape mismatch: Output node {name!r} expects {declared}, gets {tuple(shape)}")
+            if weight is not None or delay is not None:
+                raise UserError(f"Output node {name!r} must be fed directly by a neuron node or the Input")
             outputs.append(source)
             return
         if kind == "Delay":
-            if weight.shape[0] != weight.shape[1] or not np.array_equal(weight, np.eye(weight.shape[1])):
-                raise UserError(f"Delay node {node_name!r}: only delays directly after a spiking node are supported")
-            d = _array(node, "delay", size)
+            if weight is not None:
+                raise UserError(f"Delay node {name!r}: only delays directly after a spiking node are supported")
+            d = np.asarray(node.delay, dtype=float)
+            try:
+                d = np.broadcast_to(d.reshape(-1) if d.size > 1 else d.reshape(()), (n,)).astype(float)
+            except ValueError:
+                raise UserError(f"shape mismatch: Delay node {name!r} has {d.size} delays for {n} features") from None
             if np.any(d < 0):
-                raise UserError(f"Delay node {node_name!r} has negative delays")
+                raise UserError(f"Delay node {name!r} has negative delays")
             delay = d if delay is None else delay + d
-            new_w, new_b = weight, bias
-        else:  # Affine / Linear
-            w = np.asarray(node.weight, dtype=float)
-            if w.ndim != 2 or w.shape[1] != weight.shape[0]:
-                raise UserError(f"shape mismatch: {kind} node {node_name!r} has weight {w.shape}, its input has "
-                                f"{weight.shape[0]} features")
-            b = np.asarray(node.bias, dtype=float).reshape(-1) if kind == "Affine" else np.zeros(w.shape[0])
-            if b.size != w.shape[0]:
-                raise UserError(f"shape mismatch: {kind} node {node_name!r} bias has {b.size} values for "
-                                f"{w.shape[0]} outputs")
-            new_w, new_b = w @ weight, w @ bias + b
-        if not succ[node_name]:
-            raise UserError(f"NIR node {node_name!r} ({kind}) leads nowhere")
-        for nxt in succ[node_name]:
-            walk(source, nxt, new_w, new_b, delay, new_w.shape[0], seen + (node_name,))
-
-    for name, pop in populations.items():
+            new_w, new_shape = weight, shape
+        elif kind == PASS:
+            new_w, new_shape = weight, shape
+        else:
+            m, _, new_shape = node_map(name, kind, shape)
+            if source is None:
+                new_w = weight if m is None else m @ weight
+            else:
+                new_w = weight if m is None else (m if weight is None else m @ weight)
+        if not succ[name]:
+            raise UserError(f"NIR node {name!r} ({kind}) leads nowhere")
         for nxt in succ[name]:
-            walk(name, nxt, np.eye(pop.size), np.zeros(pop.size), None, pop.size, (name,))
+            walk(source, nxt, new_w, delay, new_shape, seen + (name,), pending)
+
+    pending = [inputs[0]]
+    while pending:
+        name = pending.pop(0)
+        pop = populations[name]
+        for nxt in succ[name]:
+            walk(name, nxt, None, None, pop.shape, (name,), pending)
+    for name, node in nodes.items():
+        if kind_of(node) in NEURON_KINDS and name not in populations:
+            raise UserError(f"NIR node {name!r} ({kind_of(node)}) receives no input")
     if not outputs:
         raise UserError("the NIR graph has no Output node fed by a neuron or the Input")
-    # topological depth of every population (longest path from the Input)
-    incoming: dict[str, list[str]] = {name: [] for name in populations}
-    for proj in projections:
-        incoming[proj.target].append(proj.source)
-    depth: dict[str, int] = {}
-
-    def depth_of(name: str, stack: tuple = ()) -> int:
-        if name in depth:
-            return depth[name]
-        if name in stack:
-            raise UserError(f"recurrent NIR graphs are not supported (cycle through {name!r})")
-        d = 0 if not incoming[name] else 1 + max(depth_of(src, stack + (name,)) for src in incoming[name])
-        depth[name] = d
-        return d
-
-    for name, pop in populations.items():
-        pop.depth = depth_of(name)
-        if pop.kind != "Input" and not incoming[name]:
-            raise UserError(f"NIR node {name!r} ({pop.kind}) receives no input")
+    # each linear node's bias is a constant input, counted once however many paths run through the node
+    biases: dict[str, np.ndarray] = {}
+    for name, (m, b, in_shape, out_shape) in node_maps.items():
+        if np.any(b != 0):
+            for nxt in succ[name]:
+                walk(None, nxt, np.asarray(b, dtype=float), None, out_shape, (name,), [])
+    _mark_recurrent_and_depth(populations, projections, inputs[0])
     metadata = dict(getattr(graph, "metadata", {}) or {})
-    return GraphPlan(populations, projections, inputs[0], outputs, metadata)
+    return GraphPlan(populations, projections, inputs[0], outputs, metadata, options.resolved(metadata),
+                     {name: biases.get(name, np.zeros(pop.size)) for name, pop in populations.items()})
+
+
+def _mark_recurrent_and_depth(populations: dict[str, Population], projections: list[Projection], root: str) -> None:
+    """Recurrent projections: those that close a cycle in a depth-first walk from ``root`` in projection
+    order. Depth: the longest path from ``root`` over the other (feed-forward) projections."""
+    out: dict[str, list[Projection]] = {name: [] for name in populations}
+    for proj in projections:
+        out[proj.source].append(proj)
+    state: dict[str, int] = {}          # 1: on the walk's stack, 2: done
+    order: list[str] = []               # reverse post-order = a topological order of the forward edges
+    stack = [(root, iter(out[root]))]
+    state[root] = 1
+    while stack:
+        name, it = stack[-1]
+        proj = next(it, None)
+        if proj is None:
+            state[name] = 2
+            order.append(name)
+            stack.pop()
+            continue
+        seen = state.get(proj.target, 0)
+        if seen == 1:
+            proj.recurrent = True
+        elif seen == 0:
+            state[proj.target] = 1
+            stack.append((proj.target, iter(out[proj.target])))
+    depth = {name: 0 for name in populations}
+    for name in reversed(order):
+        for proj in out[name]:
+            if not proj.recurrent:
+                depth[proj.target] = max(depth[proj.target], depth[name] + 1)
+    for name, pop in populations.items():
+        pop.depth = depth[name]
 
 
 # --- the project's own models ------------------------------------------------------------------------
@@ -307,7 +526,7 @@ def spec_from_nir(path) -> IPDNetworkSpec:
 
     def weight_into(name):
         proj = next(p for p in plan.projections if p.target == name)
-        return proj.weight.T.astype(np.float32)
+        return proj.dense_weight().T.astype(np.float32)
 
     try:
         dt_s = float(meta["dt_ms"]) * 1e-3

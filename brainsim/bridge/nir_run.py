@@ -11,16 +11,19 @@ from ..devices import DeviceConfig
 from ..errors import UserError
 from ..io import load_npy
 from ..params import check_fields, param, param_group
+from .nir_import import NIRImportOptions
 
 DEFAULT_DT_S = 1e-4  # snnTorch's export_to_nir converts beta with this dt
 
 
 @dataclass(frozen=True)
 class NIRRunParams:
-    """How a NIR graph is simulated: its time step and the Brian2 device."""
+    """How a NIR graph is simulated: its time step, the import options NIR 1.0 leaves open, the device."""
 
-    dt_s: float | None = param(None, f"time step (none: the dt of a brainsim export's side file, else "
-                               f"{DEFAULT_DT_S:g} s, the dt of snnTorch's export)", unit="s", gt=0, cli="--dt")
+    dt_s: float | None = param(None, f"time step (none: the dt of a brainsim export's side file, else the graph "
+                               f"metadata's dt_s, else {DEFAULT_DT_S:g} s, the dt of snnTorch's export)", unit="s",
+                               gt=0, cli="--dt")
+    semantics: NIRImportOptions = param_group(NIRImportOptions, "import options (where NIR 1.0 leaves a choice open)")
     device: DeviceConfig = param_group(DeviceConfig, "simulation device")
 
     def __post_init__(self):
@@ -28,19 +31,24 @@ class NIRRunParams:
 
 
 def load_input(path: Path) -> np.ndarray:
-    """The 0/1 input array (time, batch, features) of ``path`` as uint8 (UserError if unusable)."""
+    """The 0/1 input array (time, batch, *input_shape) of ``path`` as uint8 (UserError if unusable)."""
     if not path.is_file():
         raise UserError(f"input {path} does not exist")
     x = load_npy(path)
-    if x.ndim != 3:
-        raise UserError(f"shape mismatch: the input must have shape (time, batch, features), got {x.shape}")
+    if x.ndim < 3:
+        raise UserError(f"shape mismatch: the input must have shape (time, batch, *input_shape), got {x.shape}")
     if x.dtype.kind not in "biuf":
         raise UserError(f"the input {path} must hold 0 and 1 as numbers, got dtype {x.dtype}")
     if x.size == 0 or min(x.shape) == 0:
         raise UserError(f"the input {path} is empty (shape {x.shape})")
     if not np.all((x == 0) | (x == 1)):
-        raise UserError(f"the input {path} must contain only 0 and 1")
+        raise UserError(f"the input {path} must contain only 0 and 1 (spikes)")
     return x.astype(np.uint8)
+
+
+def records_path(output_path: Path) -> Path:
+    """Where ``--record`` writes: beside the output, ``y.npy`` -> ``y.records.npz``."""
+    return output_path.with_name(output_path.stem + ".records.npz")
 
 
 def default_dt(graph_path: Path, graph) -> float:
@@ -76,46 +84,60 @@ class NIRRunResult:
     output_shape: tuple[int, ...] | None
     output_spikes: int | None
     project_dir: Path | None
+    records_path: Path | None = None
+    records: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """One line for the command line."""
         if self.output_path is None:
             return f"generated the {self.device} project in {self.project_dir} (not run; no output written)"
         spikes = "graded" if self.output_spikes is None else f"{self.output_spikes} spikes"
-        return (f"{self.graph.name}: {' -> '.join(self.kinds)}; {self.n_steps} steps of {self.dt_s:g} s, batch "
+        line = (f"{self.graph.name}: {' -> '.join(self.kinds)}; {self.n_steps} steps of {self.dt_s:g} s, batch "
                 f"{self.batch}; output {self.output_shape} ({spikes}) -> {self.output_path}")
+        if self.records_path is not None:
+            line += f"; recorded {', '.join(self.records)} -> {self.records_path}"
+        return line
 
 
 def run_graph(graph_path, input_path, output_path, params: NIRRunParams = NIRRunParams(),
-              progress: bool = False) -> NIRRunResult:
+              progress: bool = False, record: tuple[str, ...] = ()) -> NIRRunResult:
     """Simulate the NIR graph ``graph_path`` in Brian2 on the 0/1 input array ``input_path`` (.npy,
-    shape (time, batch, features)) with time step ``params.dt_s`` (seconds; default: the side file's
-    dt of a brainsim export, else :data:`DEFAULT_DT_S`) on ``params.device``, and write the output
-    (:func:`brainsim.bridge.nir_brian2.read_outputs`) to ``output_path`` (.npy). Nothing is written
-    unless the simulation succeeds; bad input raises UserError."""
+    shape (time, batch, *input_shape)) with time step ``params.dt_s`` (seconds; default: the side file's
+    dt of a brainsim export, else the metadata's ``dt_s``, else :data:`DEFAULT_DT_S`) and the import
+    options ``params.semantics`` on ``params.device``, and write the output
+    (:func:`brainsim.bridge.nir_brian2.read_outputs`) to ``output_path`` (.npy). ``record``: nodes
+    (``NODE`` or ``NODE:VARIABLE``, :func:`~brainsim.bridge.nir_brian2.parse_record`) whose spikes or
+    states go to :func:`records_path` (.npz, one array (time, batch, *node shape) per entry). Nothing is
+    written unless the simulation succeeds; bad input raises UserError."""
     from ..devices import BrianSession
-    from ..io import check_writable, save_npy
-    from .nir_brian2 import simulate_nir
+    from ..io import check_writable, save_npy, save_npz
+    from .nir_brian2 import flat_inputs, parse_record, simulate_nir
     from .nir_import import plan_graph, read_graph
 
     graph_path, input_path, output_path = Path(graph_path), Path(input_path), Path(output_path)
     check_writable(output_path)
+    rec_path = records_path(output_path) if record else None
+    if rec_path is not None:
+        check_writable(rec_path)
     graph = read_graph(graph_path)
-    plan = plan_graph(graph)
+    plan = plan_graph(graph, params.semantics)
+    specs = tuple(dict.fromkeys(parse_record(text, plan) for text in record))
     x = load_input(input_path)
-    if x.shape[2] != plan.n_inputs:
-        raise UserError(f"shape mismatch: the input has {x.shape[2]} features, the graph's Input node "
-                        f"{plan.n_inputs}")
+    flat_inputs(plan, x)       # shape check before any Brian2 work
     device_config = params.device
     dt_s = default_dt(graph_path, graph) if params.dt_s is None else params.dt_s
     with BrianSession(device_config, label="nir-run", progress=progress) as session:
-        y = simulate_nir(plan, x, dt_s, session)
+        sim = simulate_nir(plan, x, dt_s, session, records=specs, with_records=True)
         project = session.project_dir
     kinds = tuple(p.kind for p in plan.ordered())
     common = dict(graph=graph_path, kinds=kinds, n_steps=int(x.shape[0]), batch=int(x.shape[1]), dt_s=dt_s,
                   device=device_config.name, project_dir=None if project is None else Path(project))
+    y = sim.outputs
     if y is None:
         return NIRRunResult(output_path=None, output_shape=None, output_spikes=None, **common)
+    if specs:
+        save_npz(rec_path, **sim.records)
     save_npy(output_path, y)
     return NIRRunResult(output_path=output_path, output_shape=tuple(int(n) for n in y.shape),
-                        output_spikes=int(y.sum()) if y.dtype == np.uint8 else None, **common)
+                        output_spikes=int(y.sum()) if y.dtype == np.uint8 else None,
+                        records_path=rec_path, records=tuple(spec.key for spec in specs), **common)

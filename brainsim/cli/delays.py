@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .args import positive_float
+from .args import add_overwrite_options, overwrite_from, positive_float, rerun_with_resume
 
 TASKS = ("offset", "toy", "impulse", "ipd")
 METHODS = ("lagging", "torch")
@@ -22,20 +22,24 @@ earlier; the delay on SG2 is learned until the delayed SG2 coincides with SG1.
 
 --task toy runs seed 001's toy problem instead (torch: recover planted shifts of several inputs per
 class). --task impulse simulates the lag chain's impulse response for several K and compares it with
-the Erlang closed form (mean K*tau_d, sd sqrt(K)*tau_d)."""
+the Erlang closed form (mean K*tau_d, sd sqrt(K)*tau_d). --task ipd trains IPD networks with learnable
+input delays, with fibre phase delays and with neither (minutes); with --out DIR it writes summary.json
+and delays_ms.npy there and checkpoints after every epoch, and --resume continues a killed run."""
 
 EXAMPLES = """\
 examples:
   brainsim delays --method lagging --offset-ms 7 --seed 1 --plot lagging.png
   brainsim delays --method torch --offset-ms 7 --seed 1 --json
   brainsim delays --task toy --seed 0 --plot toy.png
-  brainsim delays --task impulse --plot impulse.png"""
+  brainsim delays --task impulse --plot impulse.png
+  brainsim delays --task ipd --seed 0 --out runs/ipd_delays                # minutes; checkpoints every epoch
+  brainsim delays --task ipd --seed 0 --out runs/ipd_delays --resume       # continue it after a kill"""
 
 
 def add_parser(subparsers) -> None:
     from ..devices import DeviceConfig
-    from ..experiments.delays import (DelayTask, ImpulseParams, IPDDelayParams, LaggingRunParams, ToyParams,
-                                      TorchRunParams)
+    from ..experiments.delays import (IPD_CHECKPOINT, IPD_DELAYS, IPD_SUMMARY, DelayTask, ImpulseParams,
+                                      IPDDelayParams, LaggingRunParams, ToyParams, TorchRunParams)
     from .options import add_options, section
 
     p = subparsers.add_parser("delays", help="delay learning: lagging variables (Brian2) or differentiable delays (torch)",
@@ -60,14 +64,29 @@ def add_parser(subparsers) -> None:
     torch = add_options(p, TorchRunParams, exclude=SHARED_TASK, shared=SHARED_TASK, title="torch",
                         notes={"epochs": "toy: 300; ipd: the preset's"})
     toy = add_options(p, ToyParams, only=(), shared=SHARED_TORCH)
-    ipd = add_options(p, IPDDelayParams, only=("tau_hidden_ms", "conditions"), shared=SHARED_TORCH,
-                      title="ipd (--task ipd)")
+    ipd = add_options(p, IPDDelayParams, only=("tau_hidden_ms", "hidden", "n_train", "n_test", "conditions"),
+                      shared=SHARED_TORCH, title="ipd (--task ipd)")
+    ipd_section = section(p, "ipd (--task ipd)")
+    ipd_section.add_argument("--out", metavar="DIR", default=None,
+                             help=f"output directory: {IPD_SUMMARY} (what --json prints) and {IPD_DELAYS} (the learned "
+                                  f"delays, with the delays condition) at the end, and {IPD_CHECKPOINT} after every "
+                                  "epoch while the run is unfinished (default: none, nothing written but --plot)")
+    ipd_section.add_argument("--resume", action="store_true",
+                             help="continue the interrupted run in --out from its checkpoint (same options; "
+                                  "finished conditions are kept; the result equals an uninterrupted run's)")
+    add_overwrite_options(ipd_section, f"a finished run ({IPD_SUMMARY})")
     section(p, "torch").add_argument(
         "--deterministic", action="store_true",
         help="one torch thread and torch's deterministic algorithms: the result then does not depend on the "
              "machine's core count, as --task ipd's otherwise does (docs/delays.md)")
     p.set_defaults(func=run, task_options=task, impulse_options=impulse, lagging_options=lagging,
-                   device_options=device, torch_options=torch, toy_options=toy, ipd_options=ipd)
+                   device_options=device, torch_options=torch, toy_options=toy, ipd_options=ipd,
+                   resume_hint=_resume_hint)
+
+
+def _resume_hint(args, command: str) -> str | None:
+    """How to continue an interrupted run: only --task ipd with --out checkpoints."""
+    return rerun_with_resume(args, command) if args.task == "ipd" and args.out is not None else None
 
 
 def run(args) -> int:
@@ -107,6 +126,12 @@ def _run(args) -> int:
         device.check_applies(device_given)
         if device.build_only:
             raise UserError("--build-only is not supported here: the result is read from the run")
+    out_flags = [flag for flag, on in (("--out", args.out is not None), ("--resume", args.resume),
+                                       ("--force", args.force), ("--overwrite-shipped", args.overwrite_shipped)) if on]
+    if args.task != "ipd" and out_flags:
+        raise UserError(f"{out_flags[0]} applies to --task ipd (the other tasks take seconds and write only --plot)")
+    if args.out is None and out_flags:
+        raise UserError(f"{out_flags[0]} applies to the run in --out DIR; give --out")
     if args.plot:
         check_figure_path(args.plot)
     if "initial_delay_ms" in args and args.tau_ms is not None:
@@ -200,7 +225,9 @@ def _ipd(args, ex, to_json) -> int:
     import sys
 
     seed = args.task_options.build(args).seed
-    out = ex.run_ipd_delays(seed, args.ipd_options.build(args), progress=sys.stderr.isatty())
+    params = args.ipd_options.build(args)
+    out = ex.run_ipd_delays(seed, params, progress=sys.stderr.isatty(), out_dir=args.out, resume=args.resume,
+                            allow=overwrite_from(args))
     if args.plot:
         from ..plotting.delays import plot_ipd
 

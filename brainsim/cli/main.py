@@ -26,7 +26,8 @@ COMMAND_MODULES = (
 EXIT_CODES = """\
 exit codes: 0 done; 1 some runs of a sweep failed (recorded in its table); 2 bad input (one line on
 stderr), or no command given ('brainsim' alone prints this list); 3 a project was generated but could
-not run here (cuda_standalone without a GPU); 130 interrupted (Ctrl-C), 143 terminated (SIGTERM),
+not run here (cuda_standalone without a GPU); 4 an mnist stage stopped: its network no longer responds
+(one line naming the cause, checkpoint kept); 130 interrupted (Ctrl-C), 143 terminated (SIGTERM),
 at any moment, compilation included: one line, saying how to resume where the command can."""
 
 

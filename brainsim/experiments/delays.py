@@ -20,12 +20,14 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
 from ..circuits.lagging import DelayLearnerParams
 from ..devices import DeviceConfig
 from ..errors import UserError
+from ..outdir import Overwrite, claim_output_dir
 from ..params import check_fields, param, param_group
 from ..progress import Progress
 from .ipd import PRESETS
@@ -561,7 +563,13 @@ class IPDDelayResult:
     delays_ms: np.ndarray | None
 
 
-def run_ipd_delays(seed: int, params: IPDDelayParams = IPDDelayParams(), progress: bool = False) -> IPDDelayResult:
+IPD_CHECKPOINT = "delays_checkpoint.pt"   # in --out while a run is unfinished; removed when it ends
+IPD_SUMMARY = "summary.json"
+IPD_DELAYS = "delays_ms.npy"
+
+
+def run_ipd_delays(seed: int, params: IPDDelayParams = IPDDelayParams(), progress: bool = False,
+                   out_dir=None, resume: bool = False, allow: Overwrite = Overwrite()) -> IPDDelayResult:
     """Train IPD networks on the brainsim IPD stimulus and report test accuracies (fractions), errors
     (deg) and training wall time (s); ``progress``: a bar over the epochs on a terminal.
 
@@ -569,24 +577,48 @@ def run_ipd_delays(seed: int, params: IPDDelayParams = IPDDelayParams(), progres
     no delays: the lower bound) and ``phase`` (the tutorial's input with fibre phase delays, no
     learnable delays: the reference). The protocol (stimuli, batches, optimiser, test set) is the
     one of :mod:`brainsim.experiments.ipd`; the trainer is :func:`brainsim.snn.training.train_epochs`.
+
+    With ``out_dir``: a checkpoint after every epoch of every condition (:data:`IPD_CHECKPOINT`), and
+    at the end ``summary.json`` and ``delays_ms.npy`` (the learned delays, if ``delays`` ran), the
+    checkpoint then removed. The directory is claimed (:func:`brainsim.outdir.claim_output_dir`: a
+    finished run in it is refused unless ``allow.force``, a second process is kept out). ``resume``
+    continues from the checkpoint (finished conditions are not trained again; the result equals an
+    uninterrupted run's); without it an existing checkpoint is refused (UserError) unless
+    ``allow.force`` (then discarded); with it a checkpoint of other settings or a damaged one is refused.
     """
+    if out_dir is None:
+        return _run_ipd_delays(seed, params, progress, None, resume=False, force=False)
+    with claim_output_dir(out_dir, finished=(IPD_SUMMARY,), allow=allow, what="a finished run") as directory:
+        return _run_ipd_delays(seed, params, progress, directory, resume=resume, force=allow.force or allow.shipped)
+
+
+def _run_ipd_delays(seed: int, params: IPDDelayParams, progress: bool, out_dir: Path | None, *, resume: bool,
+                    force: bool) -> IPDDelayResult:
     from dataclasses import replace
 
     import torch
 
+    from ..io import save_npy, write_json
     from ..snn.delays import DelayedIPDNet
     from ..snn.metrics import classification_metrics, predicted_classes
     from ..snn.models import IPDNet
-    from ..snn.training import predict, train_epochs
+    from ..snn.training import predict, save_checkpoint, train_epochs
     from ..stimuli.ipd import DEFAULT_CLASSES, TUTORIAL, test_stimuli, training_stimuli
     from .ipd import protocol_from
 
     check_surrogate(params.surrogate)
     protocol = protocol_from(params.preset, seed=seed, epochs=params.epochs, hidden=params.hidden,
                              tau_hidden_ms=params.tau_hidden_ms, n_train=params.n_train, n_test=params.n_test)
+    # what a checkpoint must have been written with to be resumed (--deterministic changes the numbers)
+    settings = {"seed": seed, "params": asdict(params), "deterministic": torch.are_deterministic_algorithms_enabled()}
+    checkpoint = None if out_dir is None else Path(out_dir) / IPD_CHECKPOINT
+    state = _ipd_checkpoint_state(checkpoint, settings, protocol.epochs, resume, force)
+    results = dict(state["results"]) if state else {}
+    learned = state["delays_ms"].numpy() if state and state["delays_ms"] is not None else None
     plain = replace(TUTORIAL, phase_delays=False)
-    results, learned = {}, None
     for condition in params.condition_list:
+        if condition in results:
+            continue
         stimulus = TUTORIAL if condition == "phase" else plain
         config = protocol.net_config(stimulus)
         max_steps = int(round(params.max_delay_ms / stimulus.dt_ms))
@@ -595,6 +627,10 @@ def run_ipd_delays(seed: int, params: IPDDelayParams = IPDDelayParams(), progres
                                   surrogate=params.surrogate)
         else:
             model = IPDNet(config, seed=seed)
+        history, optimizer_state, seconds_before = [], None, 0.0
+        if state is not None and state["condition"] == condition:
+            _load_model_state(model, state["model"], checkpoint)
+            history, optimizer_state, seconds_before = state["history"], state["optimizer"], state["train_seconds"]
         cache: dict = {}
 
         def epoch_data(epoch, stimulus=stimulus, cache=cache):
@@ -606,12 +642,21 @@ def run_ipd_delays(seed: int, params: IPDDelayParams = IPDDelayParams(), progres
                 cache[key] = (stim.spikes, DEFAULT_CLASSES.to_class(stim.ipd))
             return cache[key]
 
-        torch.manual_seed(seed)
         t0 = time.perf_counter()
-        with Progress(protocol.epochs, f"{condition}:", "epochs", enabled=progress) as bar:
-            history = train_epochs(model, epoch_data, protocol.optim_config(), seed=seed,
-                                   on_epoch_end=lambda e, h, o: bar.update(e + 1))
-        wall = time.perf_counter() - t0
+
+        def on_epoch_end(epoch, hist, optimizer, condition=condition, model=model, t0=t0,
+                         seconds_before=seconds_before):
+            bar.update(epoch + 1)
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, model, optimizer, hist, **settings, condition=condition,
+                                epoch=len(hist), train_seconds=seconds_before + time.perf_counter() - t0,
+                                results=results, delays_ms=None if learned is None else torch.from_numpy(learned))
+
+        torch.manual_seed(seed)
+        with Progress(protocol.epochs, f"{condition}:", "epochs", enabled=progress, initial=len(history)) as bar:
+            history = train_epochs(model, epoch_data, protocol.optim_config(), seed=seed, start_epoch=len(history),
+                                   optimizer_state=optimizer_state, history=history, on_epoch_end=on_epoch_end)
+        wall = seconds_before + time.perf_counter() - t0
         test = test_stimuli(stimulus, seed, protocol.n_test)
         metrics = classification_metrics(test.ipd, predicted_classes(predict(model, test.spikes)["scores"]))
         entry = {"test_accuracy": metrics["accuracy"], "test_mae_deg": metrics["mae_deg"],
@@ -622,5 +667,54 @@ def run_ipd_delays(seed: int, params: IPDDelayParams = IPDDelayParams(), progres
                                  "max": float(d.max())}
             learned = d
         results[condition] = entry
-    return IPDDelayResult({"seed": seed, "protocol": protocol.to_dict(), "params": asdict(params), "results": results},
-                          learned)
+    summary = {"seed": seed, "protocol": protocol.to_dict(), "params": asdict(params), "results": results}
+    if out_dir is not None:
+        if learned is not None:
+            save_npy(out_dir / IPD_DELAYS, learned)
+        else:   # a --force run without the delays condition leaves no delays of an earlier run
+            (out_dir / IPD_DELAYS).unlink(missing_ok=True)
+        write_json(out_dir / IPD_SUMMARY, summary)
+        checkpoint.unlink(missing_ok=True)
+        # the temporary files of checkpoint writes that a kill -9 interrupted (brainsim.io.atomic_path's names)
+        for partial in out_dir.glob(f".{checkpoint.stem}.*{checkpoint.suffix}"):
+            partial.unlink(missing_ok=True)
+    return IPDDelayResult(summary, learned)
+
+
+_IPD_CHECKPOINT_KEYS = ("seed", "params", "condition", "epoch", "train_seconds", "results", "delays_ms")
+
+
+def _ipd_checkpoint_state(path: Path | None, settings: dict, epochs: int, resume: bool, force: bool) -> dict | None:
+    """The checkpoint a run of ``settings`` continues from (None: start afresh; see
+    :func:`brainsim.snn.training.checkpoint_to_resume`). With ``resume``, one line on stderr says where
+    the run continues (or that there is no checkpoint)."""
+    from ..progress import note
+    from ..snn.training import checkpoint_to_resume
+
+    if path is None:
+        return None
+    state = checkpoint_to_resume(path, resume=resume, force=force, label="delays ipd", what="run",
+                                 fresh="starting from the first condition")
+    if state is None:
+        return None
+    if not all(key in state for key in _IPD_CHECKPOINT_KEYS):
+        raise UserError(f"{path} is not a checkpoint of brainsim delays --task ipd")
+    if {k: state.get(k) for k in settings} != settings:
+        theirs = {**(state["params"] if isinstance(state["params"], dict) else {}), "seed": state["seed"],
+                  "deterministic": state.get("deterministic")}
+        ours = {**settings["params"], "seed": settings["seed"], "deterministic": settings["deterministic"]}
+        differ = [f"{k} {ours[k]} (checkpoint: {theirs.get(k)})" for k in ours if theirs.get(k) != ours[k]]
+        raise UserError(f"{path} is a checkpoint of other settings ({', '.join(differ) or 'params'}): resume "
+                        "with the options it was started with, or use another --out")
+    done = ", ".join(state["results"]) or "none"
+    note(f"delays ipd: resuming condition {state['condition']} at epoch {state['epoch']} of {epochs} "
+         f"(checkpoint {path}; conditions done: {done})")
+    return state
+
+
+def _load_model_state(model, model_state: dict, path: Path) -> None:
+    """Load a checkpoint's model state; one that does not fit the model is a UserError naming the file."""
+    try:
+        model.load_state_dict(model_state)
+    except (RuntimeError, KeyError, TypeError) as exc:
+        raise UserError(f"{path}: its model state does not fit this network ({' '.join(str(exc).split())})") from None

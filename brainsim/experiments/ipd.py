@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import UserError
-from ..io import atomic_path, ensure_output_dir
+from ..io import ensure_output_dir
 from ..netspec.ipd import NetConfig
 from ..netspec.modeldir import MANIFEST
 from ..outdir import Overwrite, claim_output_dir
@@ -231,28 +231,21 @@ def _versions() -> dict:
 
 
 def _save_checkpoint(path: Path, model, optimizer, history, protocol: IPDProtocol, cpu_s: float, wall_s: float):
-    import torch
+    from ..snn.training import save_checkpoint
 
-    with atomic_path(path, suffix=".pt") as tmp:
-        torch.save({"protocol": protocol.to_dict(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "history": history, "cpu_s": cpu_s, "wall_s": wall_s}, tmp)
+    save_checkpoint(path, model, optimizer, history, protocol=protocol.to_dict(), cpu_s=cpu_s, wall_s=wall_s)
 
 
 def _checkpoint_to_resume(path: Path, protocol: IPDProtocol, model, *, resume: bool, force: bool, label: str):
     """The checkpoint state to continue from (None: train from epoch 0). A checkpoint without
     ``resume`` is refused unless ``force`` (then it is discarded); with ``resume``, a damaged one, one
     of another protocol, or one whose tensors or optimizer state do not fit ``model`` is refused."""
-    if not path.is_file():
-        if resume:
-            note(f"{label}: --resume: no checkpoint {path}, training from epoch 0")
+    from ..snn.training import checkpoint_to_resume
+
+    state = checkpoint_to_resume(path, resume=resume, force=force, label=label, what="training",
+                                 fresh="training from epoch 0", read=read_checkpoint)
+    if state is None:
         return None
-    if not resume:
-        if force:
-            path.unlink()
-            return None
-        raise UserError(f"{path.parent} holds an interrupted training ({path.name}): pass --resume to continue it, "
-                        "or --force to start over")
-    state = read_checkpoint(path)
     if state["protocol"] != protocol.to_dict():
         raise UserError(f"{path} is a checkpoint of another protocol (it was made with other options): "
                         "resume with the options it was started with, or give --force to start over")
@@ -269,21 +262,9 @@ def read_checkpoint(path) -> dict:
 
     Read with ``torch.load(weights_only=True)``: tensors and plain containers only, never arbitrary
     pickled objects. A missing, damaged or foreign file is one UserError line naming it."""
-    import pickle
+    from ..snn.training import load_checkpoint
 
-    import torch
-
-    path = Path(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - zip, pickle and torch raise many types on damaged files
-        if isinstance(exc, pickle.UnpicklingError):  # torch's text here advises weights_only=False: unsafe
-            reason = "damaged, or holds pickled Python objects, which are never loaded"
-        else:
-            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-            first = lines[0].split(". This is an internal miniz error")[0][:200] if lines else ""
-            reason = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-        raise UserError(f"cannot read checkpoint {path} ({reason})") from None
+    state = load_checkpoint(path)
     problem = _checkpoint_problem(state)
     if problem:
         raise UserError(f"{path} is not an ipd train checkpoint: {problem}")

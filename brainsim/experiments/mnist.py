@@ -3,9 +3,12 @@
 Protocol (the paper's, as in seed 003)
 --------------------------------------
 ``train``    unsupervised STDP on the first ``n_train`` training images (cycled if more are asked for
-             than exist), one at a time, with the boost rule and weight normalisation.
-``observe``  learning off, theta frozen: the first ``n_observe`` training images are shown; every
-             excitatory neuron is labelled with the class it responded to most (mean spike count).
+             than exist), ``epochs`` passes over them, each in the files' order (``order="seed"``, as
+             the seed script) or shuffled (:func:`training_indices`), one at a time, with the boost
+             rule and weight normalisation.
+``observe``  learning off, theta frozen: the first ``n_observe`` training images (default: all) are
+             shown; every excitatory neuron is labelled with the class it responded to most (mean
+             spike count).
 ``test``     learning off: the first ``n_test`` test images (never trained on) are shown; the
              predicted class is the one whose labelled neurons fire most on average.
 
@@ -17,6 +20,12 @@ boost rule and normalisation run inside the simulation (see :mod:`brainsim.circu
 Python replays the controller's decisions from the recorded spikes to attribute spikes to samples
 and checks them against the controller's own count. After every chunk the stage writes its
 checkpoint atomically; ``resume=True`` continues from it.
+
+A network that can no longer respond is stopped (:class:`LearningStopped`, after the checkpoint of the
+last chunk): a sample shown more than ``max_presentations`` times without its spikes, or every
+firing threshold ``theta + v_thresh`` above the highest potential the neurons can reach (the
+excitatory reversal potential). Seen with the paper's parameters on Fashion-MNIST (issue #19): the
+thresholds grew until the boost rule repeated one sample for ever.
 
 Between chunks the membrane potentials, conductances and STDP traces restart from rest: a chunk
 always ends after a 150 ms rest, by when they have decayed to within a few percent.
@@ -50,6 +59,15 @@ CHECKPOINT = "{stage}_checkpoint.npz"
 STAGE_RESULT = {"train": "training.json", "observe": "observe.json", "test": "results.json"}
 SNAPSHOT_DIR = "snapshots"
 STAGE_CODES = {"train": 1, "observe": 2, "test": 3}
+SHUFFLE_STREAM = 4   # SeedSequence([seed, SHUFFLE_STREAM, pass]) orders a shuffled pass (apart from chunk keys)
+ORDERS = ("seed", "shuffled")
+SLOW_PRESENTATIONS = 3.0   # mean presentations per sample of a chunk that trigger a warning (normal: 1.0-1.1)
+
+
+class LearningStopped(UserError):
+    """The network can no longer respond to its inputs: the stage stopped (one line, exit 4)."""
+
+    exit_code = 4
 
 
 @dataclass(frozen=True)
@@ -64,6 +82,9 @@ class StageOptions:
     chunk_samples: int = param(250, "samples per compiled run; a checkpoint follows each chunk", ge=1,
                                cli="--chunk", sweep="chunk")
     n_snapshots: int = param(10, "weight snapshots saved during training", ge=0, cli="--snapshots", sweep=False)
+    max_presentations: int = param(100, "stop when a sample is shown more than this many times without enough "
+                                   "spikes (the boost rule raising its intensity): the network no longer responds",
+                                   ge=1, sweep=False)
     progress: bool = param(True, "progress bar (on a terminal) and compilation notices", sweep=False)
 
     def __post_init__(self):
@@ -76,9 +97,15 @@ class MnistSamples:
 
     mnist_dir: str | None = param(None, "folder with the MNIST idx files (none: data/mnist/ if it holds them, "
                                   "else the embedded 5,000 digits)", metavar="DIR", sweep=False)
-    n_train: int | None = param(None, "training samples (none: all training images, one pass; more cycle through "
-                                "them)", ge=1)
-    n_observe: int = param(1000, "training images used to label the neurons", ge=1)
+    dataset_name: str | None = param(None, "name of the dataset in the idx files, recorded in the outputs (none: "
+                                     "recognised from their contents: MNIST, Fashion-MNIST, else 'idx files from "
+                                     "DIR')", metavar="NAME", sweep=False)
+    n_train: int | None = param(None, "training images per pass: the first N (none: all; more than there are "
+                                "cycle through them)", ge=1)
+    epochs: int = param(1, "passes over the n_train training images", ge=1)
+    order: str = param("seed", "order of every pass: seed (the files' order, as the seed script) or shuffled "
+                       "(a new permutation per pass, from --seed and the pass number)", choices=ORDERS)
+    n_observe: int | None = param(None, "training images used to label the neurons: the first N (none: all)", ge=1)
     n_test: int | None = param(None, "test images (none: all: 10,000 for full MNIST, 1,000 embedded)", ge=1)
 
     def __post_init__(self):
@@ -221,9 +248,85 @@ def replay(params: DiehlCookParams, outcome: ChunkOutcome, rows: int, n_valid: i
     return Replay(patterns, presentations, intensities, intensity, new_sample, spent, done_before_last)
 
 
+def _stalled(params: DiehlCookParams, opts: StageOptions, rep: Replay, state: dict) -> dict | None:
+    """The stop event after a chunk, or None: thresholds out of reach, or a sample shown too often."""
+    event = unresponsive(params, state["theta"])
+    if event is not None:
+        return event
+    worst = max([*rep.presentations, state["pending"]])
+    if worst > opts.max_presentations:
+        return {"cause": f"a sample shown {worst} times (more than --max-presentations "
+                         f"{opts.max_presentations}) without {params.min_spikes} spikes",
+                "detail": f"intensity up to {max([*rep.intensities, rep.next_intensity]):g}; "
+                          + _theta_text(params, state["theta"])}
+    return None
+
+
 def chunk_seed(seed: int, stage: str, chunk_index: int) -> int:
     """A reproducible, independent random key (0 <= key < 2**31) for every chunk of every stage."""
     return int(np.random.SeedSequence([seed, STAGE_CODES[stage], chunk_index]).generate_state(1)[0] % 2**31)
+
+
+def pass_order(n_train: int, n_images: int, pass_index: int, order: str, seed: int) -> np.ndarray:
+    """Indices of the training images shown in pass ``pass_index`` (0-based): the first ``n_train``
+    (cycled through ``n_images``), as they are (``"seed"``) or permuted by
+    ``default_rng(SeedSequence([seed, SHUFFLE_STREAM, pass_index])).permutation(n_train)``."""
+    indices = np.arange(n_train, dtype=np.int64) % n_images
+    if order == "shuffled":
+        rng = np.random.default_rng(np.random.SeedSequence([seed, SHUFFLE_STREAM, pass_index]))
+        indices = indices[rng.permutation(n_train)]
+    elif order != "seed":
+        raise UserError(f"order {order!r}: expected one of {', '.join(ORDERS)}")
+    return indices
+
+
+def training_indices(n_train: int, n_images: int, epochs: int, order: str, seed: int) -> np.ndarray:
+    """The training image of every sample of a run: ``epochs`` passes of :func:`pass_order`."""
+    return np.concatenate([pass_order(n_train, n_images, k, order, seed) for k in range(epochs)])
+
+
+# -- a network that can no longer respond ------------------------------------------------------------
+def highest_reachable_mv(params: DiehlCookParams) -> float:
+    """The highest membrane potential an excitatory neuron can reach: the conductances pull it towards
+    the reversal potentials, the leak towards rest; a firing threshold at or above this never fires."""
+    return max(params.e_exc_mv, params.v_rest_exc_mv, params.v_reset_exc_mv)
+
+
+def max_spikes_per_presentation(params: DiehlCookParams) -> int:
+    """The most spikes one excitatory neuron can fire in an input phase (timer rule and refractory
+    period: 7 with the paper's 350 ms and 50 ms)."""
+    gap_steps = max(int(np.floor(params.timer_ms / params.dt_ms + 1e-9)) + 1,
+                    int(np.ceil(params.refractory_exc_ms / params.dt_ms - 1e-9)))
+    return (params.steps_present - 1) // gap_steps + 1
+
+
+def _theta_text(params: DiehlCookParams, theta) -> str:
+    theta_mv = np.asarray(theta, dtype=float) * 1e3
+    limit = highest_reachable_mv(params) - params.v_thresh_exc_mv
+    return (f"mean theta {theta_mv.mean():.1f} mV; {int((theta_mv >= limit).sum())} of {len(theta_mv)} neurons have "
+            f"theta >= {limit:g} mV, which puts their threshold (theta {params.v_thresh_exc_mv:+g} mV) above the "
+            f"{highest_reachable_mv(params):g} mV they can reach")
+
+
+def unresponsive(params: DiehlCookParams, theta) -> dict | None:
+    """The stop event when no excitatory neuron can fire any more (None while some can)."""
+    theta_mv = np.asarray(theta, dtype=float) * 1e3
+    if len(theta_mv) and (theta_mv + params.v_thresh_exc_mv >= highest_reachable_mv(params)).all():
+        return {"cause": "thresholds out of reach", "detail": _theta_text(params, theta)}
+    return None
+
+
+def _stop_advice(stage: str) -> str:
+    if stage == "train":
+        return ("the thresholds grow near spike rate x theta_plus x tau_theta: train again (a new --data-dir) with "
+                "a smaller --theta-plus-mv or --tau-theta-ms")
+    return "the trained thresholds are too high for these images: train again with a smaller --theta-plus-mv"
+
+
+def _stop_message(stage: str, event: dict, done: int, n: int, path: Path) -> str:
+    kept = f"; the checkpoint {path} keeps the {done} samples done" if done else ""
+    return (f"{stage} stopped after {done} of {n} samples, the network no longer responds: {event['cause']} "
+            f"({event['detail']}); {_stop_advice(stage)}{kept}")
 
 
 # -- checkpoints ---------------------------------------------------------------------------------------
@@ -308,7 +411,8 @@ def _params_meta(params: DiehlCookParams) -> dict:
     return asdict(params)
 
 
-def _check_compatible(stage: str, meta: dict, params: DiehlCookParams, n: int) -> None:
+def _check_compatible(stage: str, meta: dict, params: DiehlCookParams, n: int, same_samples=None) -> None:
+    """``same_samples(meta)``: whether the checkpoint's samples so far are this run's first ones."""
     old = meta["params"]
     if meta["stage"] != stage:
         raise UserError(f"cannot resume {stage}: the checkpoint is of the {meta['stage']} stage")
@@ -323,23 +427,34 @@ def _check_compatible(stage: str, meta: dict, params: DiehlCookParams, n: int) -
     if meta["done"] > n:
         raise UserError(f"cannot resume {stage}: the checkpoint already has {meta['done']} samples, "
                         f"more than the {n} asked for")
+    if same_samples is not None and not same_samples(meta):
+        raise UserError(f"cannot resume {stage}: the checkpoint's {meta['done']} samples (n_train "
+                        f"{meta.get('n_train', meta['n'])}, epochs {meta.get('epochs', 1)}, order "
+                        f"{meta.get('order', 'seed')}, seed {meta.get('seed')}) are not the first ones of this run")
 
 
-def _present_stage(stage: str, params: DiehlCookParams, learning: bool, images: np.ndarray, n: int,
-                   opts: StageOptions, state: dict, on_chunk) -> dict:
-    """Present samples 0..n-1 of ``images`` (cyclic) from ``state['done']`` on, chunk by chunk.
+def _present_stage(stage: str, params: DiehlCookParams, learning: bool, images: np.ndarray, indices: np.ndarray,
+                   opts: StageOptions, state: dict, on_chunk, pass_size: int | None = None) -> dict:
+    """Present ``images[indices[k]]`` for samples k = ``state['done']``.. ``len(indices) - 1``, chunk by chunk.
 
     ``on_chunk(replay, state, outcome)`` consumes the completed samples and writes the checkpoint.
-    Returns timing information.
+    Returns timing information, and ``timing["stopped"]`` (the event) when the network stopped
+    responding (see :func:`unresponsive` and ``opts.max_presentations``); the checkpoint then holds
+    the samples done. ``pass_size``: samples per pass, for the progress log.
     """
+    n = len(indices)
     rows = min(opts.chunk_samples, n)
-    timing = {"build_seconds": 0.0, "chunk_seconds": [], "generated_only": False}
+    timing = {"build_seconds": 0.0, "chunk_seconds": [], "generated_only": False, "stopped": None}
+    state.setdefault("pending", 0)
     if state["done"] >= n:
+        return timing
+    timing["stopped"] = unresponsive(params, state["theta"])
+    if timing["stopped"] is not None:
         return timing
     with Presenter(params, learning, rows, opts.device, state["delays_ms"], label=f"mnist-{stage}",
                    progress=opts.progress) as pres:
         def chunk_images(start: int) -> np.ndarray:
-            return images[(start + np.arange(min(rows, n - start))) % len(images)]
+            return images[indices[start:start + min(rows, n - start)]]
 
         # compile first (announced and timed), so that the bar and its ETA count the simulation only
         pres.prepare(chunk_images(state["done"]), state["intensity"], state["new_sample"], state["weights"],
@@ -366,9 +481,19 @@ def _present_stage(stage: str, params: DiehlCookParams, learning: bool, images: 
             state["sim_seconds"] += outcome.seconds
             state["cpu_seconds"] = state.get("cpu_seconds", 0.0) + outcome.cpu_seconds
             timing["chunk_seconds"].append(outcome.seconds)
+            # presentations of a sample that began in an earlier chunk count towards it
+            if rep.presentations:
+                rep.presentations[0] += state["pending"]
+            state["pending"] = rep.pending_presentations + (0 if rep.patterns else state["pending"])
             on_chunk(rep, state, outcome)      # advances state["done"], writes the checkpoint
             bar.update(state["done"])
-            bar.log(f"{stage}: {state['done']}/{n} samples ({outcome.seconds:.1f} s for the chunk)")
+            where = (f" (pass {min(state['done'] // pass_size + 1, n // pass_size)} of {n // pass_size})"
+                     if pass_size and n > pass_size else "")
+            bar.log(f"{stage}: {state['done']}/{n} samples{where} ({outcome.seconds:.1f} s for the chunk)")
+            if state["done"] < n:      # a stage that has shown all its samples is complete
+                timing["stopped"] = _stalled(params, opts, rep, state)
+                if timing["stopped"] is not None:
+                    break
         bar.finish()
         timing["build_seconds"] = pres.build_seconds
     return timing
@@ -385,9 +510,23 @@ def _require(data_dir: Path, name: str, before: str) -> np.ndarray:
         raise UserError(f"cannot read {path}: {exc}") from None
 
 
+def training_stopped(data_dir) -> str | None:
+    """The message of a training in ``data_dir`` that stopped because its network no longer
+    responded (None: none did, or there is no training there)."""
+    path = Path(data_dir) / "training.json"
+    try:
+        stopped = json.loads(path.read_text()).get("stopped") if path.is_file() else None
+    except (OSError, ValueError, AttributeError):
+        return None   # unreadable: load_trained reports it
+    return stopped.get("message", "stopped") if isinstance(stopped, dict) else None
+
+
 def load_trained(data_dir: Path, n_neurons: int | None) -> dict:
     """weights, theta, delays and the training parameters from ``data_dir`` (validated)."""
     data_dir = Path(data_dir)
+    stopped = training_stopped(data_dir)
+    if stopped is not None:
+        raise UserError(f"the training in {data_dir} did not finish: {stopped}")
     weights = _require(data_dir, "weights.npy", "train")
     theta = _require(data_dir, "theta.npy", "train")
     delays = _require(data_dir, "delays.npy", "train")
@@ -405,19 +544,26 @@ def load_trained(data_dir: Path, n_neurons: int | None) -> dict:
     return {"weights": weights, "theta": theta, "delays_ms": delays, "summary": summary}
 
 
-def _fresh_or_resumed(stage: str, params: DiehlCookParams, n: int, opts: StageOptions):
+def _fresh_or_resumed(stage: str, params: DiehlCookParams, n: int, opts: StageOptions, same_samples=None,
+                      position=None):
     """(checkpoint path, its meta and arrays, or None twice for a fresh start). With ``resume``, one
-    line on stderr says which checkpoint and sample the stage continues from (or that there is none)."""
+    line on stderr says which checkpoint and sample the stage continues from (or that there is none).
+    ``same_samples``: see :func:`_check_compatible`; ``position(done)``: where that sample lies (text)."""
     path = Path(opts.data_dir) / CHECKPOINT.format(stage=stage)
     if path.exists():
         meta, arrays = _load_checkpoint(path)
         if opts.resume:
-            _check_compatible(stage, meta, params, n)
+            _check_compatible(stage, meta, params, n, same_samples)
             left = (f"{n - meta['done']} samples left" if meta["done"] < n
                     else "all samples done, writing the outputs")
-            note(f"{stage}: resuming from sample {meta['done']} of {n} (checkpoint {path}, after chunk "
+            where = f", {position(meta['done'])}" if position is not None and meta["done"] < n else ""
+            note(f"{stage}: resuming from sample {meta['done']} of {n}{where} (checkpoint {path}, after chunk "
                  f"{meta['chunk_index']}); {left}")
             return path, meta, arrays
+        if meta.get("stopped"):
+            raise UserError(f"{opts.data_dir} holds a {stage} run that stopped after {meta['done']} samples "
+                            f"({meta['stopped']['cause']}): give --force to train again there, or use another "
+                            "--data-dir")
         if meta["done"] < meta["n"]:
             raise UserError(f"{opts.data_dir} holds an unfinished {stage} run ({meta['done']}/{meta['n']} "
                             "samples): pass --resume to continue it, or use another --data-dir")
@@ -426,11 +572,28 @@ def _fresh_or_resumed(stage: str, params: DiehlCookParams, n: int, opts: StageOp
     return path, None, None
 
 
-def train(params: DiehlCookParams, data: MnistData, n_train: int, opts: StageOptions) -> dict:
-    """Unsupervised STDP training. Writes weights.npy, theta.npy, delays.npy, train_stats.npz,
-    training.json and weight snapshots; returns the training summary."""
+def train(params: DiehlCookParams, data: MnistData, n_train: int, opts: StageOptions, epochs: int = 1,
+          order: str = "seed") -> dict:
+    """Unsupervised STDP training: ``epochs`` passes over the first ``n_train`` training images, each in
+    ``order`` (:func:`training_indices`). Writes weights.npy, theta.npy, delays.npy, train_stats.npz,
+    training.json and weight snapshots; returns the training summary. Raises :class:`LearningStopped`
+    (after writing train_stats.npz and training.json with the event) when the network stops responding."""
     data_dir = Path(opts.data_dir)
-    path, meta, arrays = _fresh_or_resumed("train", params, n_train, opts)
+    n_images = len(data.train_labels)
+    indices = training_indices(n_train, n_images, epochs, order, opts.seed)
+    n_total = len(indices)
+    schedule = {"n_train": n_train, "epochs": epochs, "order": order}
+
+    def same_samples(meta: dict) -> bool:
+        old = training_indices(meta.get("n_train", meta["n"]), n_images, meta.get("epochs", 1),
+                               meta.get("order", "seed"), meta.get("seed", opts.seed))
+        return np.array_equal(old[:meta["done"]], indices[:meta["done"]])
+
+    def position(done: int) -> str:
+        return f"pass {done // n_train + 1} of {epochs}, its sample {done % n_train}"
+
+    path, meta, arrays = _fresh_or_resumed("train", params, n_total, opts, same_samples,
+                                           position if epochs > 1 else None)
     if meta is None:
         rng = np.random.default_rng(opts.seed)
         state = {"done": 0, "weights": initial_weights(params, rng), "delays_ms": initial_delays_ms(params, rng),
@@ -447,58 +610,95 @@ def train(params: DiehlCookParams, data: MnistData, n_train: int, opts: StageOpt
         stats = {k: list(arrays[f"stats_{k}"]) for k in ("spikes", "presentations", "intensity")}
         resumed_from = meta["done"]
         _drop_snapshots_after(data_dir, state["done"])
-    snapshot_points = set(np.linspace(0, n_train, opts.n_snapshots + 1)[1:].round().astype(int).tolist()) \
+    saturation = max_spikes_per_presentation(params) * params.n_neurons
+    snapshot_points = set(np.linspace(0, n_total, opts.n_snapshots + 1)[1:].round().astype(int).tolist()) \
         if opts.n_snapshots else set()
     next_snapshot = [min((s for s in snapshot_points if s > state["done"]), default=None)]
 
+    def checkpoint(st: dict, stopped: dict | None = None) -> None:
+        meta_ = _train_meta(params, n_total, st, data, opts, schedule)
+        if stopped is not None:
+            meta_["stopped"] = stopped
+        _save_checkpoint(path, meta_, _train_arrays(st, stats))
+
+    warned: set = set()
+
+    def warn_once(kind: str, text: str) -> None:
+        # early signs of the state that stops a run (see unresponsive), said once per kind
+        if kind not in warned:
+            warned.add(kind)
+            note(f"train: warning: {text}; mean theta {np.mean(state['theta']) * 1e3:.1f} mV (it grows near spike "
+                 "rate x theta_plus x tau_theta: --theta-plus-mv, --tau-theta-ms)")
+
     def on_chunk(rep: Replay, st: dict, outcome: ChunkOutcome) -> None:
-        if rep.presentations:
-            rep.presentations[0] += st["pending"]
+        first = st["done"]
         stats["spikes"].extend(int(pat.sum()) for pat in rep.patterns)
         stats["presentations"].extend(rep.presentations)
         stats["intensity"].extend(rep.intensities)
-        st["pending"] = rep.pending_presentations + (0 if rep.patterns else st["pending"])
         st["done"] += len(rep.patterns)
+        saturated = sum(int(pat.sum()) >= saturation for pat in rep.patterns)
+        if saturated:
+            warn_once("saturated", f"{saturated} of samples {first}-{st['done']} drove every neuron to its maximum "
+                                   f"({saturation} spikes)")
+        if rep.presentations and np.mean(rep.presentations) >= SLOW_PRESENTATIONS:
+            warn_once("boosted", f"samples {first}-{st['done']} needed {np.mean(rep.presentations):.1f} presentations "
+                                 "each on average (the boost rule): the network barely responds")
         while next_snapshot[0] is not None and st["done"] >= next_snapshot[0]:
             save_npy(data_dir / SNAPSHOT_DIR / f"weights_{st['done']:08d}.npy", st["weights"].astype(np.float32))
             next_snapshot[0] = min((s for s in snapshot_points if s > st["done"]), default=None)
-        _save_checkpoint(path, _train_meta(params, n_train, st, data, opts), _train_arrays(st, stats))
+        checkpoint(st)
 
     (data_dir / SNAPSHOT_DIR).mkdir(parents=True, exist_ok=True)
-    timing = _present_stage("train", params, True, data.train_images, n_train, opts, state, on_chunk)
+    timing = _present_stage("train", params, True, data.train_images, indices, opts, state, on_chunk,
+                            pass_size=n_train)
     if timing["generated_only"]:
         return {"stage": "train", "generated_only": True, "project_dir": timing["project_dir"]}
     state["build_seconds"] += timing["build_seconds"]
-    labels = data.train_labels[np.arange(n_train) % len(data.train_labels)]
-    summary = _train_meta(params, n_train, state, data, opts)
+    done = len(stats["spikes"])
+    summary = _train_meta(params, n_total, state, data, opts, schedule)
     done_here = state["done"] - resumed_from
     chunk_s = timing["chunk_seconds"]
+    spikes = np.asarray(stats["spikes"], np.int64)
     summary.update({
         "seconds_per_sample": state["sim_seconds"] / max(state["done"], 1),
-        "cpu_seconds_per_sample": state["cpu_seconds"] / max(state["done"], 1),
-        "seconds_per_sample_first_chunk": (chunk_s[0] / min(opts.chunk_samples, n_train)) if chunk_s else None,
+        "cpu_seconds_per_sample": state["cpu_seconds"] / max(state["done"], 1) if "cpu_seconds" in state else None,
+        "seconds_per_sample_first_chunk": (chunk_s[0] / min(opts.chunk_samples, n_total)) if chunk_s else None,
         "samples_this_run": done_here, "resumed_from": resumed_from,
         "mean_presentations_per_sample": float(np.mean(stats["presentations"])) if stats["presentations"] else None,
-        "cycled_training_set": n_train > len(data.train_labels),
+        "cycled_training_set": n_train > n_images,
+        "max_spikes_per_sample": saturation,
+        "saturated_samples": int((spikes >= saturation).sum()),
+        "stopped": None,
     })
+    # the statistics of the samples done (also when stopped): one row per sample, in order
+    save_npz(data_dir / "train_stats.npz", label=data.train_labels[indices[:done]], image=indices[:done],
+             pass_index=np.arange(done, dtype=np.int64) // n_train, spikes=spikes,
+             presentations=np.asarray(stats["presentations"], np.int64),
+             intensity=np.asarray(stats["intensity"], float))
+    if timing["stopped"] is not None:
+        event = dict(timing["stopped"], sample=state["done"], pass_index=state["done"] // n_train,
+                     max_presentations=opts.max_presentations)
+        message = _stop_message("train", event, state["done"], n_total, path)
+        event["message"] = message
+        summary["stopped"] = event
+        write_json(data_dir / "training.json", summary)
+        checkpoint(state, event)
+        raise LearningStopped(message)
     save_npy(data_dir / "weights.npy", state["weights"])
     save_npy(data_dir / "theta.npy", state["theta"])
     save_npy(data_dir / "delays.npy", state["delays_ms"])
-    save_npz(data_dir / "train_stats.npz", label=labels[:len(stats["spikes"])],
-             spikes=np.asarray(stats["spikes"], np.int64), presentations=np.asarray(stats["presentations"], np.int64),
-             intensity=np.asarray(stats["intensity"], float))
     write_json(data_dir / "training.json", summary)
-    _save_checkpoint(path, _train_meta(params, n_train, state, data, opts), _train_arrays(state, stats))
+    checkpoint(state)
     return summary
 
 
-def _train_meta(params, n_train, st, data: MnistData, opts: StageOptions) -> dict:
-    return {"stage": "train", "n": n_train, "done": int(st["done"]), "intensity": float(st["intensity"]),
+def _train_meta(params, n_total, st, data: MnistData, opts: StageOptions, schedule: dict) -> dict:
+    return {"stage": "train", "n": n_total, **schedule, "done": int(st["done"]), "intensity": float(st["intensity"]),
             "new_sample": int(st["new_sample"]), "pending": int(st["pending"]),
             "chunk_index": int(st["chunk_index"]), "sim_seconds": float(st["sim_seconds"]),
-            "cpu_seconds": float(st.get("cpu_seconds", 0.0)), "build_seconds": float(st["build_seconds"]), "seed": opts.seed, "device": opts.device.name,
-            "threads": opts.device.threads, "chunk_samples": opts.chunk_samples,
-            "params": _params_meta(params), "data": data.describe()}
+            "cpu_seconds": float(st.get("cpu_seconds", 0.0)), "build_seconds": float(st["build_seconds"]),
+            "seed": opts.seed, "device": opts.device.name, "threads": opts.device.threads,
+            "chunk_samples": opts.chunk_samples, "params": _params_meta(params), "data": data.describe()}
 
 
 def _train_arrays(st, stats) -> dict:
@@ -520,15 +720,17 @@ def _drop_snapshots_after(data_dir: Path, done: int) -> None:
 
 def _evaluation(stage: str, params: DiehlCookParams, trained: dict, images: np.ndarray, n: int,
                 opts: StageOptions, data: MnistData, accumulate, init_arrays: dict) -> tuple[dict, dict, dict]:
-    """Shared driver of observe and test: learning off, weights and theta from training."""
+    """Shared driver of observe and test: learning off, weights and theta from training. Raises
+    :class:`LearningStopped` when the network does not respond (its checkpoint kept)."""
     path, meta, arrays = _fresh_or_resumed(stage, params, n, opts)
     if meta is None:
         acc = {k: v.copy() for k, v in init_arrays.items()}
         state = {"done": 0, "intensity": float(params.intensity), "new_sample": 1, "chunk_index": 0,
-                 "sim_seconds": 0.0}
+                 "sim_seconds": 0.0, "pending": 0}
     else:
         acc = {k: arrays[k] for k in init_arrays}
         state = {k: meta[k] for k in ("done", "intensity", "new_sample", "chunk_index", "sim_seconds")}
+        state["pending"] = meta.get("pending", 0)
     state.update(weights=trained["weights"], theta=trained["theta"], delays_ms=trained["delays_ms"])
 
     def on_chunk(rep: Replay, st: dict, outcome: ChunkOutcome) -> None:
@@ -537,13 +739,16 @@ def _evaluation(stage: str, params: DiehlCookParams, trained: dict, images: np.n
         st["done"] += len(rep.patterns)
         _save_checkpoint(path, _eval_meta(stage, params, n, st, data, opts), acc)
 
-    timing = _present_stage(stage, params, False, images, n, opts, state, on_chunk)
+    timing = _present_stage(stage, params, False, images, np.arange(n, dtype=np.int64) % len(images), opts, state,
+                            on_chunk)
+    if timing["stopped"] is not None:
+        raise LearningStopped(_stop_message(stage, timing["stopped"], state["done"], n, path))
     return state, acc, timing
 
 
 def _eval_meta(stage, params, n, st, data, opts) -> dict:
     return {"stage": stage, "n": n, "done": int(st["done"]), "intensity": float(st["intensity"]),
-            "new_sample": int(st["new_sample"]), "chunk_index": int(st["chunk_index"]),
+            "new_sample": int(st["new_sample"]), "pending": int(st["pending"]), "chunk_index": int(st["chunk_index"]),
             "sim_seconds": float(st["sim_seconds"]), "seed": opts.seed, "device": opts.device.name,
             "params": _params_meta(params), "data": data.describe()}
 
@@ -583,11 +788,17 @@ def label_neurons(rates: np.ndarray) -> NeuronLabels:
     return NeuronLabels(assign=assign, neurons_per_class=per_class, silent=int(silent.sum()))
 
 
-def observe(data: MnistData, n_observe: int, opts: StageOptions,
+def observe(data: MnistData, n_observe: int | None, opts: StageOptions,
             evaluation: EvaluationParams = EvaluationParams()) -> dict:
     """Label every excitatory neuron with the class it responds to most on the first ``n_observe``
-    training images (learning off). Writes assign.npy, observe_rates.npy and observe.json."""
+    training images (None: all of them; learning off). Writes assign.npy, observe_rates.npy and
+    observe.json."""
     data_dir = Path(opts.data_dir)
+    n_available = len(data.train_labels)
+    label_set = (f"the first {n_observe} training images" if n_observe is not None and n_observe < n_available
+                 else f"all {n_available} training images" if n_observe in (None, n_available)
+                 else f"{n_observe} samples cycling through the {n_available} training images")
+    n_observe = n_available if n_observe is None else n_observe
     trained = load_trained(data_dir, evaluation.n_neurons)
     params = _eval_params(trained, evaluation)
     labels = data.train_labels
@@ -610,7 +821,7 @@ def observe(data: MnistData, n_observe: int, opts: StageOptions,
                "neurons_per_class": labels_.neurons_per_class, "silent_neurons": labels_.silent,
                "silent_label": SILENT_LABEL,
                "seconds_per_sample": state["sim_seconds"] / max(state["done"], 1),
-               "labels_from": f"the first {n_observe} training images", "data": data.describe(),
+               "labels_from": label_set, "data": data.describe(),
                "device": opts.device.name, "params": _params_meta(params)}
     write_json(data_dir / "observe.json", summary)
     return summary
@@ -649,7 +860,12 @@ def test(data: MnistData, n_test: int, opts: StageOptions, evaluation: Evaluatio
     results = {
         "accuracy": accuracy, "confusion": confusion, "n_test": n_test,
         "protocol": {
-            "n_train": train_summary["n"], "n_observe": _observed_count(data_dir),
+            "n_train": train_summary.get("n_train", train_summary["n"]),
+            "passes": train_summary.get("epochs", 1), "order": train_summary.get("order", "seed"),
+            "training_samples": train_summary["n"],
+            "training": _training_text(train_summary),
+            "trained_on": train_summary.get("data", {}).get("dataset"),
+            "n_observe": _observed(data_dir).get("n_observe"), "label_set": _observed(data_dir).get("labels_from"),
             "labels": "each excitatory neuron labelled with its most responsive class on training images "
                       "(observe stage); neurons silent there get label 0, as in the seed, and count in "
                       "class 0's mean",
@@ -665,6 +881,13 @@ def test(data: MnistData, n_test: int, opts: StageOptions, evaluation: Evaluatio
     return results
 
 
-def _observed_count(data_dir: Path):
+def _training_text(summary: dict) -> str:
+    n_train, epochs, order = summary.get("n_train", summary["n"]), summary.get("epochs", 1), summary.get("order", "seed")
+    way = ("in the files' order" if order == "seed" else
+           f"shuffled per pass (pass p: SeedSequence([seed {summary.get('seed')}, {SHUFFLE_STREAM}, p]))")
+    return f"{epochs} pass{'es' if epochs != 1 else ''} over the first {n_train} training images, {way}"
+
+
+def _observed(data_dir: Path) -> dict:
     path = data_dir / "observe.json"
-    return json.loads(path.read_text()).get("n_observe") if path.is_file() else None
+    return json.loads(path.read_text()) if path.is_file() else {}

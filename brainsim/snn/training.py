@@ -11,13 +11,18 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
+from ..errors import UserError
+from ..io import atomic_path
 from .core import readout_loss
 from .models import IPDNet
+
+TRAINING_STATE = ("model", "optimizer", "history")   # what every training checkpoint holds
 
 @dataclass(frozen=True)
 class OptimConfig:
@@ -88,6 +93,58 @@ def train_epochs(model: IPDNet, epoch_data: Callable[[int], tuple[np.ndarray, np
         if on_epoch_end is not None:
             on_epoch_end(epoch, history, optimizer)
     return history
+
+
+def save_checkpoint(path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, history: list[dict],
+                    **meta) -> None:
+    """Write a training checkpoint atomically: the model's and the optimiser's state, the history and
+    ``meta`` (plain values and tensors only, so that :func:`load_checkpoint` unpickles no code).
+    :func:`train_epochs` continues from it with ``start_epoch=len(history)``."""
+    with atomic_path(path, suffix=".pt") as tmp:
+        torch.save({**meta, "model": model.state_dict(), "optimizer": optimizer.state_dict(), "history": history}, tmp)
+
+
+def load_checkpoint(path) -> dict:
+    """The state :func:`save_checkpoint` wrote; a damaged file (or one that is no training
+    checkpoint) is a one-line UserError naming it."""
+    import pickle
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - zip, pickle and torch raise many types on damaged files
+        if isinstance(exc, pickle.UnpicklingError):  # torch's text here advises weights_only=False: unsafe
+            reason = "damaged, or holds pickled Python objects, which are never loaded"
+        else:
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            first = lines[0].split(". This is an internal miniz error")[0][:200] if lines else ""
+            reason = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+        raise UserError(f"cannot read checkpoint {path} ({reason})") from None
+    if not isinstance(state, dict) or not all(key in state for key in TRAINING_STATE):
+        raise UserError(f"{path} is not a training checkpoint (no model, optimizer and history)")
+    return state
+
+
+def checkpoint_to_resume(path, *, resume: bool, force: bool, label: str, what: str, fresh: str,
+                         read: Callable[[Path], dict] | None = None) -> dict | None:
+    """The state of the checkpoint at ``path`` to continue from, or None to start afresh. A checkpoint
+    without ``resume`` is refused (one line naming --resume and --force) unless ``force``, which
+    discards it; with ``resume`` it is read by ``read`` (default :func:`load_checkpoint`; the caller
+    then checks that it is one of its settings); ``resume`` without a checkpoint says so on stderr
+    (``label``: ``fresh``). ``what``: the interrupted work, for the refusal ("training", "run")."""
+    from ..progress import note
+
+    path = Path(path)
+    if not path.is_file():
+        if resume:
+            note(f"{label}: --resume: no checkpoint {path}, {fresh}")
+        return None
+    if not resume:
+        if force:
+            path.unlink()
+            return None
+        raise UserError(f"{path.parent} holds an interrupted {what} ({path.name}): pass --resume to continue it, "
+                        "or --force to start over")
+    return (read or load_checkpoint)(path)
 
 
 @torch.no_grad()

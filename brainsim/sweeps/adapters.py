@@ -205,7 +205,7 @@ def _stdp_run(params: dict, seed: int, workdir: Path) -> dict:
     opts = replace(stage, data_dir=str(workdir / "stdp"), seed=seed, resume=False, n_snapshots=0, progress=False)
     Path(opts.data_dir).mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    trained = mnist.train(circuit, data, counts.n_train, opts)
+    trained = mnist.train(circuit, data, counts.n_train, opts, epochs=counts.epochs, order=counts.order)
     observed = mnist.observe(data, counts.n_observe, opts)
     tested = mnist.test(data, counts.n_test, opts)
     return {"accuracy": tested["accuracy"], "silent_neurons": observed["silent_neurons"],

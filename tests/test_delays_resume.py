@@ -1,0 +1,172 @@
+"""brainsim delays --task ipd --out DIR: checkpoints after every epoch, kill -9 then --resume gives the
+uninterrupted run's result; refusals (unfinished run without --resume, other settings, damaged
+checkpoint) are one line. Real CLI subprocesses on a tiny protocol (128 training stimuli, 8 hidden)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, assert_one_line_error
+
+CHECKPOINT = "delays_checkpoint.pt"
+TINY = ["delays", "--task", "ipd", "--conditions", "delays,plain", "--epochs", "8", "--n-train", "128",
+        "--hidden", "8", "--n-test", "128", "--seed", "3", "--deterministic"]
+
+# Runs the CLI and dies (exit 9, no clean-up: what kill -9 leaves) right after writing the first
+# checkpoint of the condition named in argv[1]; its epoch in argv[2].
+_DIE_AFTER_CHECKPOINT = """
+import os, sys
+import brainsim.snn.training as training
+condition, epoch = sys.argv[1], int(sys.argv[2])
+save = training.save_checkpoint
+def save_and_die(*args, **kwargs):
+    save(*args, **kwargs)
+    if kwargs["condition"] == condition and kwargs["epoch"] == epoch:
+        os._exit(9)
+training.save_checkpoint = save_and_die
+from brainsim.cli.main import main
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+def assert_refused(result, *fragments: str) -> None:
+    """One error line (exit 2, no traceback), besides brainsim.outdir's note when it takes over the
+    lock file that the killed process left."""
+    kept = [line for line in result.stderr.splitlines() if not line.startswith("taking over the lock ")]
+    assert_one_line_error(SimpleNamespace(returncode=result.returncode, stderr="\n".join(kept)), *fragments)
+
+
+def _env(tmp_path) -> dict:
+    return dict(os.environ, PYTHONPATH=str(ROOT), BRAINSIM_BUILD_ROOT=str(tmp_path / "builds"))
+
+
+def _die_after(tmp_path, condition: str, epoch: int, out: Path) -> None:
+    died = subprocess.run([sys.executable, "-c", _DIE_AFTER_CHECKPOINT, condition, str(epoch), *TINY, "--out", str(out)],
+                          cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=300)
+    assert died.returncode == 9, died.stderr
+    assert (out / CHECKPOINT).is_file() and not (out / "summary.json").exists()
+
+
+def _results(out: Path) -> tuple[dict, np.ndarray]:
+    """The results without their wall times, and the learned delays."""
+    summary = json.loads((out / "summary.json").read_text())
+    results = {name: {k: v for k, v in entry.items() if k != "train_seconds"}
+               for name, entry in summary["results"].items()}
+    return results, np.load(out / "delays_ms.npy")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The uninterrupted run's results and learned delays (run with --resume on an empty --out: that
+    starts afresh and says so)."""
+    tmp = tmp_path_factory.mktemp("uninterrupted")
+    run = subprocess.run([sys.executable, "-m", "brainsim", *TINY, "--out", "ref", "--resume", "--json"], cwd=tmp,
+                         env=_env(tmp), capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    out = tmp / "ref"
+    assert (f"delays ipd: --resume: no checkpoint {Path('ref') / CHECKPOINT}, starting from the first condition"
+            in run.stderr), run.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["delays_ms.npy", "summary.json"]
+    # summary.json is what --json prints
+    assert json.loads((out / "summary.json").read_text()) == json.loads(run.stdout)
+    return (*_results(out), out)
+
+
+def _no_leftovers(out: Path) -> None:
+    assert sorted(p.name for p in out.iterdir()) == ["delays_ms.npy", "summary.json"]
+
+
+def test_kill_9_after_the_first_checkpoint_then_resume_equals_the_uninterrupted_run(run_cli, tmp_path, uninterrupted):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "brainsim", *TINY, "--out", str(out)], cwd=tmp_path,
+                            env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (out / CHECKPOINT).exists() and time.time() < deadline:
+        assert proc.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+    assert (out / CHECKPOINT).is_file() and not (out / "summary.json").exists()
+
+    again = run_cli(*TINY, "--out", out)
+    assert_refused(again, "interrupted run", "--resume", str(out))
+    resumed = run_cli(*TINY, "--out", out, "--resume")
+    assert resumed.returncode == 0, resumed
+    assert "delays ipd: resuming condition delays at epoch " in resumed.stderr, resumed
+    assert f"of 8 (checkpoint {out / CHECKPOINT}" in resumed.stderr, resumed
+    results, delays = _results(out)
+    assert results == uninterrupted[0]
+    np.testing.assert_array_equal(delays, uninterrupted[1])
+    _no_leftovers(out)   # the checkpoint (and any temporary file the kill left) is gone
+
+
+@pytest.mark.slow
+def test_resume_skips_finished_conditions(run_cli, tmp_path, uninterrupted):
+    out = tmp_path / "run"
+    _die_after(tmp_path, "plain", 2, out)
+    import torch
+
+    finished = torch.load(out / CHECKPOINT, weights_only=True)["results"]["delays"]
+    resumed = run_cli(*TINY, "--out", out, "--resume")
+    assert resumed.returncode == 0, resumed
+    assert (f"delays ipd: resuming condition plain at epoch 2 of 8 (checkpoint {out / CHECKPOINT}; "
+            "conditions done: delays)") in resumed.stderr, resumed
+    # not trained again: its entry, wall time included, is the checkpoint's
+    assert json.loads((out / "summary.json").read_text())["results"]["delays"] == finished
+    results, delays = _results(out)
+    assert results == uninterrupted[0]
+    np.testing.assert_array_equal(delays, uninterrupted[1])   # the finished condition's delays, from the checkpoint
+    _no_leftovers(out)
+
+
+def test_refusals_are_one_line(run_cli, tmp_path, uninterrupted):
+    out = tmp_path / "run"
+    _die_after(tmp_path, "delays", 1, out)
+    checkpoint = out / CHECKPOINT
+    assert_refused(run_cli(*TINY, "--out", out), "interrupted run", "pass --resume", "--force", checkpoint.name)
+    assert_one_line_error(run_cli(*TINY, "--out", out, "--resume", "--epochs", "9"), "other settings",
+                          "epochs 9 (checkpoint: 8)", str(checkpoint))
+    without = [a for a in TINY if a != "--deterministic"]
+    assert_one_line_error(run_cli(*without, "--out", out, "--resume"), "deterministic False (checkpoint: True)")
+    intact = checkpoint.read_bytes()
+    checkpoint.write_bytes(intact[: len(intact) // 2])
+    assert_one_line_error(run_cli(*TINY, "--out", out, "--resume"), "cannot read checkpoint", str(checkpoint))
+    assert not (out / "summary.json").exists() and checkpoint.stat().st_size == len(intact) // 2
+
+
+@pytest.mark.slow
+def test_force_discards_a_damaged_checkpoint_and_starts_over(run_cli, tmp_path, uninterrupted):
+    out = tmp_path / "run"
+    _die_after(tmp_path, "delays", 1, out)
+    (out / CHECKPOINT).write_bytes(b"damaged")
+    started_over = run_cli(*TINY, "--out", out, "--force")
+    assert started_over.returncode == 0 and "resuming" not in started_over.stderr, started_over
+    results, delays = _results(out)
+    assert results == uninterrupted[0]
+    np.testing.assert_array_equal(delays, uninterrupted[1])
+    _no_leftovers(out)
+
+
+def test_a_finished_run_is_replaced_only_with_force(run_cli, tmp_path, uninterrupted):
+    out = tmp_path / "o"
+    out.mkdir()
+    for name in ("summary.json", "delays_ms.npy"):
+        (out / name).write_bytes((uninterrupted[2] / name).read_bytes())
+    plain = [*TINY, "--conditions", "plain", "--epochs", "1", "--out", out]
+    assert_one_line_error(run_cli(*plain), "holds a finished run (summary.json)", "--force")
+    assert_one_line_error(run_cli(*plain, "--resume"), "holds a finished run (summary.json)", "--force")
+    assert (out / "summary.json").read_bytes() == (uninterrupted[2] / "summary.json").read_bytes()
+    result = run_cli(*plain, "--force")
+    assert result.returncode == 0, result
+    # the new run has no delays condition: the earlier run's delays are gone with its summary
+    assert sorted(p.name for p in out.iterdir()) == ["summary.json"]
+    assert list(json.loads((out / "summary.json").read_text())["results"]) == ["plain"]
