@@ -246,15 +246,28 @@ def _check_delay_checkpoint(tmp_path: Path, blob: bytes) -> None:
         np.asarray(state["delays_ms"].numpy(), dtype=float)
 
 
-def test_a_damaged_checkpoint_is_one_line_or_resumes(tmp_path, delay_checkpoints):
+def _fuzz_delay_checkpoints(tmp_path, checkpoints, examples) -> None:
     from hypothesis import given
     from hypothesis import strategies as st
-    from test_fuzz_readers import FAST, damaged_ipd_checkpoint
+    from test_fuzz_readers import damaged_ipd_checkpoint
 
-    @FAST
+    @examples
     @given(data=st.data())
     def check(data):
-        blob = delay_checkpoints[data.draw(st.sampled_from(sorted(delay_checkpoints)))]
+        blob = checkpoints[data.draw(st.sampled_from(sorted(checkpoints)))]
         _check_delay_checkpoint(tmp_path, data.draw(damaged_ipd_checkpoint(blob)))
 
     check()
+
+
+def test_a_damaged_checkpoint_is_one_line_or_resumes(tmp_path, delay_checkpoints):
+    from test_fuzz_readers import FAST
+
+    _fuzz_delay_checkpoints(tmp_path, delay_checkpoints, FAST)
+
+
+@pytest.mark.slow
+def test_a_damaged_checkpoint_is_one_line_or_resumes_long(tmp_path, delay_checkpoints):
+    from test_fuzz_readers import SLOW
+
+    _fuzz_delay_checkpoints(tmp_path, delay_checkpoints, SLOW)

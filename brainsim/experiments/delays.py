@@ -773,10 +773,10 @@ def _ipd_state_problem(state: dict, conditions: tuple[str, ...], epochs: int,
         return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
     condition, results, delays = state["condition"], state["results"], state["delays_ms"]
-    if condition not in conditions:
-        return f"its condition {condition!r} is not one of {', '.join(conditions)}"
+    if not (isinstance(condition, str) and condition in conditions):
+        return f"its condition {_short(condition)} is not one of {', '.join(conditions)}"
     if not (isinstance(state["epoch"], int) and state["epoch"] == len(state["history"]) and 1 <= state["epoch"] <= epochs):
-        return f"its epoch {state['epoch']!r} is not that of its history"
+        return f"its epoch {_short(state['epoch'])} is not that of its history"
     if not number(state["train_seconds"]):
         return "'train_seconds' is not a number"
     finished = conditions[:conditions.index(condition)]

@@ -145,8 +145,8 @@ def training_state_problem(state: dict) -> str | None:
     if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
         return "'history' is not a list of epoch records"
     for epoch, record in enumerate(history, start=1):
-        if (record.keys() != history[0].keys() or record.get("epoch") != epoch
-                or not {"loss", "train_batch_accuracy"} <= record.keys() or not all(map(number, record.values()))):
+        if (record.keys() != history[0].keys() or not all(map(number, record.values()))   # numbers before ==
+                or record.get("epoch") != epoch or not {"loss", "train_batch_accuracy"} <= record.keys()):
             return f"'history' record {epoch} is damaged"
     return None
 
