@@ -5,11 +5,12 @@ between them. Nested NIRGraph nodes are flattened first (node ``inner`` of subgr
 becomes ``sub.inner``; the subgraph's Input and Output nodes become pass-throughs, so an edge
 into ``sub`` feeds what its Input feeds). A projection is a path ``source [-> Delay] -> linear
 nodes ... -> target``: the linear nodes (Affine, Linear, Scale, Flatten, Conv1d, Conv2d,
-SumPool2d, AvgPool2d; :mod:`brainsim.bridge.nir_maps`) composed into one sparse weight matrix and a
-bias; a direct edge is the identity. Outputs are the populations feeding an Output node.
-Tensors are flattened in C order; a population keeps the shape of its input (``(C, H, W)``
-after a convolution) so that later nodes see it; neuron parameters with one value apply to the
-whole tensor.
+SumPool2d, AvgPool2d; :mod:`brainsim.bridge.nir_maps`) composed into one sparse weight matrix; a
+direct edge is the identity. The bias of each linear node, carried through the linear nodes after
+it, is a constant input of the populations it reaches (counted once, however many paths pass
+through the node). Outputs are the populations feeding an Output node. Tensors are flattened in C
+order; a population keeps the shape of its input (``(C, H, W)`` after a convolution) so that later
+nodes see it; neuron parameters broadcast to it (numpy rules).
 
 Discrete time (forward Euler, one time bin of the input per step of length dt; see docs/nir.md for
 each node's NIR equation and this discretisation): all nodes are updated in topological order
@@ -32,15 +33,20 @@ Per step, with ``z`` the previous step's spike and ``I`` this step's summed inpu
     Threshold    z <- I > threshold
     Delay        per-feature delay (s), rounded to whole steps (directly after a spiking population)
 
+    Output       the spikes (or v) of the population feeding it; fed through linear nodes, a graded
+                 readout v = this step's I (the linear map of this step's spikes, + bias)
+
+A graded population (LI, CubaLI, I) feeds the nodes after it its ``v`` (the value after this
+step's update; through a recurrent edge, the previous step's), which adds ``W v`` to their input.
 Where NIR 1.0 leaves a choice open, :class:`NIRImportOptions` says which (documented defaults).
-Graded populations (LI, CubaLI, I) can only feed an Output node; anything else that is not NIR
-1.0 is refused with a one-line :class:`UserError` naming it.
+Anything that is not NIR 1.0 is refused with a one-line :class:`UserError` naming it.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -50,12 +56,16 @@ from ..netspec.modeldir import dataclass_from
 from ..params import check_fields, param
 from ..stimuli.ipd import IPDClasses, IPDStimulusParams
 
+if TYPE_CHECKING:  # annotations only
+    import scipy.sparse
+
 SPIKING_KINDS = ("Input", "LIF", "IF", "CubaLIF", "Threshold")
 GRADED_KINDS = ("LI", "CubaLI", "I")
 NEURON_KINDS = ("LIF", "IF", "CubaLIF", "Threshold", "LI", "CubaLI", "I")
 LINEAR_KINDS = ("Affine", "Linear", "Scale", "Flatten", "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d")
 SUPPORTED = ("Input", "Output", "NIRGraph", "Delay") + NEURON_KINDS + LINEAR_KINDS
 PASS = "Pass"          # kind of a flattened subgraph's Input / Output: the identity
+READOUT = "Readout"    # population made for an Output fed through linear nodes: v = this step's I
 SIDE_SUFFIX = ".brainsim.json"
 SUPPORTED_MAJOR_VERSION = 1
 
@@ -114,9 +124,10 @@ class Population:
 class Projection:
     source: str
     target: str
-    weight: "scipy.sparse.csr_matrix"   # noqa: F821  (target size, source size)
+    weight: scipy.sparse.csr_matrix      # (target size, source size)
     delay_s: np.ndarray | None = None    # (source size,) or None
-    recurrent: bool = False              # closes a cycle: delivers the previous step's spikes
+    recurrent: bool = False              # closes a cycle: delivers the previous step's spikes (or v)
+    graded: bool = False                 # the source is graded (LI, CubaLI, I, readout): carries W v
 
     def dense_weight(self) -> np.ndarray:
         return self.weight.toarray()
@@ -127,7 +138,7 @@ class GraphPlan:
     populations: dict[str, Population]
     projections: list[Projection]
     input: str
-    outputs: list[str]                 # populations recorded, in Output-node order
+    outputs: list[str]                 # populations recorded, in the order of their Output nodes
     metadata: dict
     options: NIRImportOptions = NIRImportOptions(reset="zero")
     biases: dict[str, np.ndarray] = field(default_factory=dict)   # population -> constant input (biases)
@@ -356,7 +367,9 @@ def plan_graph(graph, options: NIRImportOptions = NIRImportOptions()) -> GraphPl
                   if kind_of(node) in NEURON_KINDS}
     populations: dict[str, Population] = {inputs[0]: Population(inputs[0], "Input", input_shape)}
     projections: list[Projection] = []
-    outputs: list[str] = []
+    output_of: dict[str, str] = {}       # Output node -> the population it records
+    in_degree = {name: sum(dst == name for _, dst in edges) for name in nodes}
+    summing_outputs = {name for name, node in nodes.items() if kind_of(node) == "Output" and in_degree[name] > 1}
     node_maps: dict[str, tuple] = {}     # linear node -> (M, b, in_shape, out_shape), from its first visit
 
     def node_map(name: str, kind: str, shape: tuple):
@@ -374,13 +387,16 @@ def plan_graph(graph, options: NIRImportOptions = NIRImportOptions()) -> GraphPl
         n = int(np.prod(shape))
         if kind == "Input":
             raise UserError(f"NIR edge into the Input node {name!r}")
-        if source is not None and not populations[source].spiking:
-            raise UserError(f"NIR node {source!r} ({populations[source].kind}) has a graded output; it can only "
-                            "feed an Output node")
+        if source is not None and delay is not None and not populations[source].spiking:
+            raise UserError(f"Delay after the graded node {source!r} ({populations[source].kind}) is not supported")
         if name not in populations:
-            populations[name] = Population(name, kind, tuple(shape),
-                                           _neuron_params(name, kind, raw_params[name], tuple(shape)))
-            pending.append(name)
+            if kind == "Output":
+                populations[name] = Population(name, READOUT, tuple(shape))
+                output_of[name] = name
+            else:
+                populations[name] = Population(name, kind, tuple(shape),
+                                               _neuron_params(name, kind, raw_params[name], tuple(shape)))
+                pending.append(name)
         elif populations[name].size != n:
             raise UserError(f"shape mismatch: {n} features reach node {name!r} ({kind}) of size "
                             f"{populations[name].size}")
@@ -389,7 +405,8 @@ def plan_graph(graph, options: NIRImportOptions = NIRImportOptions()) -> GraphPl
             return
         if weight is None:
             weight = sp.identity(n, format="csr")
-        projections.append(Projection(source, name, sp.csr_matrix(weight), delay))
+        projections.append(Projection(source, name, sp.csr_matrix(weight), delay,
+                                      graded=not populations[source].spiking))
 
     def walk(source: str | None, name: str, weight, delay, shape, seen: tuple, pending: list) -> None:
         """Follow edges from a population through Delay and linear nodes to populations / Outputs.
@@ -406,9 +423,15 @@ def plan_graph(graph, options: NIRImportOptions = NIRImportOptions()) -> GraphPl
             declared = _shape_of_io(node)
             if declared is not None and int(np.prod(declared)) not in (0, n):
                 raise UserError(f"shape mismatch: Output node {name!r} expects {declared}, gets {tuple(shape)}")
-            if weight is not None or delay is not None:
-                raise UserError(f"Output node {name!r} must be fed directly by a neuron node or the Input")
-            outputs.append(source)
+            if delay is not None and weight is None:
+                raise UserError(f"Output node {name!r}: a Delay right before an Output is not supported")
+            if weight is None and source is not None and name not in summing_outputs:
+                if output_of.get(name, source) != source:
+                    raise UserError(f"Output node {name!r} is fed by several nodes through pass-throughs "
+                                    "(not supported)")
+                output_of[name] = source
+            else:   # through linear nodes, a bias, or from several edges: a graded readout of their sum
+                reach_population(source, name, weight, delay, shape, pending)
             return
         if kind == "Delay":
             if weight is not None:
@@ -444,7 +467,7 @@ def plan_graph(graph, options: NIRImportOptions = NIRImportOptions()) -> GraphPl
     for name, node in nodes.items():
         if kind_of(node) in NEURON_KINDS and name not in populations:
             raise UserError(f"NIR node {name!r} ({kind_of(node)}) receives no input")
-    if not outputs:
+    if not output_of:
         raise UserError("the NIR graph has no Output node fed by a neuron or the Input")
     # each linear node's bias is a constant input, counted once however many paths run through the node
     biases: dict[str, np.ndarray] = {}
@@ -454,6 +477,7 @@ def plan_graph(graph, options: NIRImportOptions = NIRImportOptions()) -> GraphPl
                 walk(None, nxt, np.asarray(b, dtype=float), None, out_shape, (name,), [])
     _mark_recurrent_and_depth(populations, projections, inputs[0])
     metadata = dict(getattr(graph, "metadata", {}) or {})
+    outputs = [output_of[name] for name in nodes if name in output_of]     # in the graph's node order
     return GraphPlan(populations, projections, inputs[0], outputs, metadata, options.resolved(metadata),
                      {name: biases.get(name, np.zeros(pop.size)) for name, pop in populations.items()})
 
