@@ -186,9 +186,11 @@ def _run_sweep(spec: SweepSpec, out_dir, options: SweepOptions, progress: bool) 
                     lost.append((run, exc))
                 else:
                     record(run, row)
-            culprits = executor.replace_broken_pool() if executor.broken else None
+            culprits = executor.replace_broken_pool() if executor.broken else set()
             for run, exc in lost:
-                if culprits is not None and run.run_id not in culprits:  # queued, or in a process stopped by the pool
+                # a local pool names the runs in the processes that died; the others were only queued or
+                # stopped with the pool. Dask (or a death no run is known for): every lost run counts.
+                if culprits and run.run_id not in culprits:
                     pending[executor.submit(run.task())] = run
                     continue
                 deaths[run.run_id] = deaths.get(run.run_id, 0) + 1
