@@ -3,7 +3,6 @@ uninterrupted run's result; refusals (unfinished run without --resume, other set
 checkpoint) are one line. Real CLI subprocesses on a tiny protocol (128 training stimuli, 8 hidden)."""
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
@@ -134,20 +133,14 @@ def test_refusals_are_one_line(run_cli, tmp_path, uninterrupted):
     _die_after(tmp_path, "delays", 1, out)
     checkpoint = out / CHECKPOINT
     assert_refused(run_cli(*TINY, "--out", out), "interrupted run", "pass --resume", "--force", checkpoint.name)
-    assert_one_line_error(run_cli(*TINY, "--out", out, "--resume", "--epochs", "9"), "other settings",
-                          "epochs 9 (checkpoint: 8)", str(checkpoint))
     without = [a for a in TINY if a != "--deterministic"]
-    assert_one_line_error(run_cli(*without, "--out", out, "--resume"), "deterministic False (checkpoint: True)")
+    assert_one_line_error(run_cli(*without, "--out", out, "--resume", "--epochs", "9"), "other settings",
+                          "epochs 9 (checkpoint: 8), deterministic False (checkpoint: True)", str(checkpoint))
     intact = checkpoint.read_bytes()
-    # loadable, but its contents damaged: non-finite weights, an optimizer state of another shape
+    # loadable, but an optimizer state of another shape (more damage: the fuzz test below)
     import torch
 
     state = torch.load(checkpoint, weights_only=True)
-    name = next(iter(state["model"]))
-    state["model"][name] = torch.full_like(state["model"][name], float("nan"))
-    torch.save(state, checkpoint)
-    assert_one_line_error(run_cli(*TINY, "--out", out, "--resume"), str(checkpoint), "non-finite")
-    state = torch.load(io.BytesIO(intact), weights_only=True)
     moments = state["optimizer"]["state"][0]
     moments["exp_avg"] = moments["exp_avg"][:1]
     torch.save(state, checkpoint)
