@@ -3,7 +3,6 @@ uninterrupted run's result; refusals (unfinished run without --resume, other set
 checkpoint) are one line. Real CLI subprocesses on a tiny protocol (128 training stimuli, 8 hidden)."""
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
@@ -11,7 +10,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -37,13 +35,6 @@ training.save_checkpoint = save_and_die
 from brainsim.cli.main import main
 sys.exit(main(sys.argv[3:]))
 """
-
-
-def assert_refused(result, *fragments: str) -> None:
-    """One error line (exit 2, no traceback), besides brainsim.outdir's note when it takes over the
-    lock file that the killed process left."""
-    kept = [line for line in result.stderr.splitlines() if not line.startswith("taking over the lock ")]
-    assert_one_line_error(SimpleNamespace(returncode=result.returncode, stderr="\n".join(kept)), *fragments)
 
 
 def _env(tmp_path) -> dict:
@@ -99,7 +90,7 @@ def test_kill_9_after_the_first_checkpoint_then_resume_equals_the_uninterrupted_
     assert (out / CHECKPOINT).is_file() and not (out / "summary.json").exists()
 
     again = run_cli(*TINY, "--out", out)
-    assert_refused(again, "interrupted run", "--resume", str(out))
+    assert_one_line_error(again, "interrupted run", "--resume", str(out))
     resumed = run_cli(*TINY, "--out", out, "--resume")
     assert resumed.returncode == 0, resumed
     assert "delays ipd: resuming condition delays at epoch " in resumed.stderr, resumed
@@ -133,21 +124,15 @@ def test_refusals_are_one_line(run_cli, tmp_path, uninterrupted):
     out = tmp_path / "run"
     _die_after(tmp_path, "delays", 1, out)
     checkpoint = out / CHECKPOINT
-    assert_refused(run_cli(*TINY, "--out", out), "interrupted run", "pass --resume", "--force", checkpoint.name)
-    assert_one_line_error(run_cli(*TINY, "--out", out, "--resume", "--epochs", "9"), "other settings",
-                          "epochs 9 (checkpoint: 8)", str(checkpoint))
+    assert_one_line_error(run_cli(*TINY, "--out", out), "interrupted run", "pass --resume", "--force", checkpoint.name)
     without = [a for a in TINY if a != "--deterministic"]
-    assert_one_line_error(run_cli(*without, "--out", out, "--resume"), "deterministic False (checkpoint: True)")
+    assert_one_line_error(run_cli(*without, "--out", out, "--resume", "--epochs", "9"), "other settings",
+                          "epochs 9 (checkpoint: 8), deterministic False (checkpoint: True)", str(checkpoint))
     intact = checkpoint.read_bytes()
-    # loadable, but its contents damaged: non-finite weights, an optimizer state of another shape
+    # loadable, but an optimizer state of another shape (more damage: the fuzz test below)
     import torch
 
     state = torch.load(checkpoint, weights_only=True)
-    name = next(iter(state["model"]))
-    state["model"][name] = torch.full_like(state["model"][name], float("nan"))
-    torch.save(state, checkpoint)
-    assert_one_line_error(run_cli(*TINY, "--out", out, "--resume"), str(checkpoint), "non-finite")
-    state = torch.load(io.BytesIO(intact), weights_only=True)
     moments = state["optimizer"]["state"][0]
     moments["exp_avg"] = moments["exp_avg"][:1]
     torch.save(state, checkpoint)
