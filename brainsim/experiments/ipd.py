@@ -68,6 +68,8 @@ class IPDProtocol:
     lr: float = param(0.01, "Adam learning rate", gt=0)
     lr_schedule: str = param("constant", "learning-rate schedule: constant or cosine (to 5 % of lr)",
                              choices=LR_SCHEDULES)
+    plain_ears: bool = param(False, "train and test on plain ears (no fibre phase delays: learnable delays, if any, "
+                             "must do all the work)")
     seed: int = param(0, "random seed (stimuli, batch order, initial weights)", ge=0)
     preset: str = param("seed", "the preset this protocol starts from (PRESETS)", cli="")
 
@@ -75,6 +77,10 @@ class IPDProtocol:
         check_fields(self)
         if self.batch_size > self.n_train:
             raise UserError(f"batch size {self.batch_size} is larger than the training set ({self.n_train})")
+
+    def stimulus(self, base: IPDStimulusParams = TUTORIAL) -> IPDStimulusParams:
+        """The stimulus this protocol trains on: ``base``, without fibre phase delays for plain ears."""
+        return replace(base, phase_delays=False) if self.plain_ears else base
 
     def net_config(self, stimulus: IPDStimulusParams = TUTORIAL, classes: IPDClasses = DEFAULT_CLASSES) -> NetConfig:
         """The network to build for ``stimulus`` and ``classes``."""
@@ -162,6 +168,11 @@ PRESETS: dict[str, IPDProtocol] = {
                         epochs=40, batch_size=128, n_train=8192, n_test=8192, fresh_data=True, lr=0.005,
                         lr_schedule="cosine"),
 }
+# Learnable input-to-hidden delays (issue 16; docs/ipd_training.md, "Learned delays"): the best
+# recipe with DCLS-style delays of up to 20 ms, on the tutorial's input and on plain ears.
+PRESETS["delays"] = replace(PRESETS["best"], net=replace(PRESETS["best"].net, n_hidden=64, learn_delays=True),
+                            preset="delays")
+PRESETS["delays-plain"] = replace(PRESETS["delays"], plain_ears=True, preset="delays-plain")
 
 
 @dataclass(frozen=True)
@@ -169,7 +180,8 @@ class ProtocolChoice:
     """Which protocol ``ipd train`` (and the ``ipd`` sweep) trains: a preset, both layers' time
     constant at once if ``tau_ms`` is given; any protocol field given by name overrides further."""
 
-    preset: str = param("seed", "seed (the tutorial's protocol exactly) or best (the documented 90 % recipe)",
+    preset: str = param("seed", "seed (the tutorial's protocol exactly), best (the documented 90 % recipe), delays "
+                        "(best with learnable delays) or delays-plain (the same on plain ears)",
                         choices=tuple(PRESETS))
     tau_ms: float | None = param(None, "membrane time constant of both layers (none: the preset's; "
                                  "tau_hidden_ms / tau_out_ms win)", unit="ms", gt=0)
@@ -366,7 +378,7 @@ def _same_plain(a, b) -> bool:
 def train_ipd(protocol: IPDProtocol, out_dir=None, *, execution: IPDExecution = IPDExecution(),
               progress: bool = True, command: str | None = None, stimulus: IPDStimulusParams = TUTORIAL,
               label: str = "train", resume: bool = False, allow: Overwrite = Overwrite()) -> TrainingResult:
-    """Train one network on ``stimulus``. ``progress``: a bar over the batches on a terminal, one line
+    """Train one network on ``stimulus`` (without its fibre phase delays if ``protocol.plain_ears``). ``progress``: a bar over the batches on a terminal, one line
     per epoch otherwise. ``train_seconds`` is the wall time of the training loop.
 
     With ``out_dir``: write the model directory there, with a checkpoint after every epoch. The
@@ -393,6 +405,7 @@ def _train_ipd(protocol: IPDProtocol, out_dir: Path | None, execution: IPDExecut
     from ..snn.training import predict, train_epochs
 
     device, backend, threads = execution.device, execution.backend, execution.threads
+    stimulus = protocol.stimulus(stimulus)
     if device == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda: no CUDA device is available here")
     _set_threads(threads)
