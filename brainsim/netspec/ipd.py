@@ -38,6 +38,7 @@ MODELS = ("snn", "membrane")
 READOUTS = ("oc", "max", "fr", "pop")
 SPIKING_READOUTS = ("fr", "pop")          # readouts whose output layer spikes
 LEAKY_READOUTS = ("oc", "max")
+DELAY_INITS = ("ear", "synapse")
 MIN_TAU_MS = 0.1                          # time constants are clamped here: alpha stays well defined
 
 READOUT_DEFINITIONS = {"oc": "argmax_c mean_t v_t,c", "max": "argmax_c max_t v_t,c",
@@ -98,6 +99,9 @@ class NetConfig:
     learn_delays: bool = param(False, "learnable per-synapse input-to-hidden delays (DCLS-style Gaussian taps whose "
                                "width shrinks to 0 during training; integer steps once trained)")
     max_delay_ms: float = param(20.0, "learnable delays: the largest delay", unit="ms", gt=0)
+    delay_init: str = param("ear", "learnable delays: initial delays, ear (each hidden neuron draws one delay per ear, "
+                            "uniform in 0..max, its synapses start within half a step of it: a random Jeffress "
+                            "array) or synapse (every synapse uniform in 0..max)", choices=DELAY_INITS)
     delay_sigma_ms: float = param(5.0, "learnable delays, training only: initial width of the Gaussian taps (it "
                                   "shrinks to 0.25 dt by 80 % of the epochs; the rest train with integer delays)",
                                   unit="ms", gt=0)

@@ -50,6 +50,18 @@ def _init_tau(mean_ms: float, n: int, hetero: bool, rng: np.random.Generator) ->
     return torch.as_tensor(np.maximum(samples, MIN_TAU_MS), dtype=torch.float32)
 
 
+def _init_delays(config: NetConfig, generator: torch.Generator) -> torch.Tensor:
+    """Initial delays in steps (n_inputs, n_hidden), see ``NetConfig.delay_init``; inputs are ear 0's
+    first half, then ear 1's (the stimulus's fibre layout)."""
+    shape, top = (config.n_inputs, config.n_hidden), float(config.max_delay_steps)
+    if config.delay_init == "synapse":
+        return torch.rand(shape, generator=generator) * top
+    per_ear = torch.rand((2, config.n_hidden), generator=generator) * top
+    ear = (torch.arange(config.n_inputs) >= config.n_inputs // 2).long()
+    jitter = torch.rand(shape, generator=generator) - 0.5
+    return (per_ear[ear] + jitter).clamp(0.0, top)
+
+
 class TimeConstants(nn.Module):
     """Per-neuron membrane time constants (ms), fixed (a buffer) or learnable (a parameter)."""
 
@@ -89,8 +101,7 @@ class IPDNet(nn.Module):
         if config.learn_delays:
             # delays in steps = delay_raw * delay_lr_scale: one Adam learning rate moves weights by lr
             # and delays by lr * delay_lr_scale steps; initial delays uniform over 0 .. max_delay
-            delay_gen = torch.Generator().manual_seed(int(seed) + 1)
-            initial = torch.rand((config.n_inputs, config.n_hidden), generator=delay_gen) * config.max_delay_steps
+            initial = _init_delays(config, torch.Generator().manual_seed(int(seed) + 1))
             self.delay_raw = nn.Parameter(initial / config.delay_lr_scale)
             # width (steps) of the Gaussian taps, set per epoch by begin_epoch; 0: integer delays
             self.register_buffer("delay_sigma", torch.tensor(config.delay_sigma_ms / config.dt_ms))
