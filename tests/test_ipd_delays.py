@@ -118,6 +118,35 @@ def test_tiny_delay_model_learns_plain_ears_and_reloads(run_cli, tmp_path):
     ev = run_cli("ipd", "evaluate", "--model", out, "--seed", "2", "--n-test", "512", "--json")
     assert ev.returncode == 0, ev
     assert ev.json()["accuracy"] == pytest.approx(summary["test_accuracy"])
+    an = run_cli("ipd", "analyse", "--model", out, "--n-test", "256", "--out", tmp_path / "figs")
+    assert an.returncode == 0, an
+    assert (tmp_path / "figs" / "learned_delays.png").stat().st_size > 0 and "r = " in an.stdout
+
+
+def test_delay_map_reads_a_hand_wired_jeffress_array():
+    """Hand-wired delays: neuron j gets ear 1 - ear 0 delay difference D_j and fires when the ears
+    coincide (weights too weak for one ear alone to reach threshold); delay_map must find best ITD = D_j
+    (correlation near 1) on plain ears."""
+    from brainsim.experiments.ipd import delay_map
+    from brainsim.netspec.ipd import IPDNetworkSpec
+    from brainsim.snn.training import predict
+    from brainsim.stimuli.ipd import PLAIN_EARS, random_stimuli
+
+    n_hidden, n_in = 9, PLAIN_EARS.n_fibres
+    net = NetConfig(n_hidden=n_hidden, tau_hidden_ms=1.0, learn_delays=True, max_delay_ms=20.0)
+    diffs = np.linspace(-10, 10, n_hidden)             # ms, inside the ITD range of +-12.5 ms
+    delays = np.zeros((n_in, n_hidden), dtype=np.int32)
+    delays[:100] = np.round(10 - diffs / 2).astype(np.int32)   # ear 0
+    delays[100:] = np.round(10 + diffs / 2).astype(np.int32)   # ear 1
+    spec = IPDNetworkSpec(net=net, W1=np.full((n_in, n_hidden), 0.006, np.float32),
+                          W2=np.zeros((n_hidden, 12), np.float32), tau_hidden_ms=np.ones(n_hidden, np.float32),
+                          tau_out_ms=np.ones(12, np.float32), stimulus=PLAIN_EARS, delay_steps=delays)
+    stim = random_stimuli(PLAIN_EARS, 3000, np.random.default_rng(0))
+    hidden = predict(IPDNet.from_spec(spec), stim.spikes, keep_traces=True)["hidden_spikes"]
+    result = delay_map(spec, hidden, stim.ipd)
+    assert len(result["neurons"]) >= 7 and result["correlation"] > 0.9, result
+    assert np.allclose(result["delay_difference_ms"], np.round(10 + diffs / 2)[result["neurons"]]
+                       - np.round(10 - diffs / 2)[result["neurons"]])
 
 
 def test_damaged_delays_are_one_line_errors(run_cli, tmp_path):

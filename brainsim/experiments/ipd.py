@@ -553,7 +553,49 @@ def analyse_model(model_dir, out_dir=None, params: IPDEvaluation = IPDEvaluation
         figures["weights"] = plots.weight_matrices(spec.W1, spec.W2, out_dir / "weights.png")
         figures["weights_sorted"] = plots.weights_sorted(spec.W1, spec.W2, out_dir / "weights_sorted.png")
         figures["w1_ear_profiles"] = plots.w1_ear_profiles(spec.W1, loaded.stimulus, out_dir / "w1_ear_profiles.png")
-    else:
+    delay_result = {}
+    if spec.delay_steps is not None:
+        dmap = delay_map(spec, out["hidden_spikes"], test.ipd)
+        figures["learned_delays"] = plots.learned_delays(spec.delay_steps * spec.net.dt_ms, loaded.stimulus.fibre_ear,
+                                                         dmap, out_dir / "learned_delays.png")
+        delay_result = {"jeffress_correlation": dmap["correlation"], "tuned_neurons": len(dmap["best_itd_ms"])}
+    if not spec.has_hidden:
         figures["weights"] = plots.single_weight_matrix(spec.W2, out_dir / "weights.png")
     return {"figures": {k: str(v) for k, v in figures.items()}, "accuracy": metrics["accuracy"],
-            "mae_deg": metrics["mae_deg"], "out_dir": str(out_dir)}
+            "mae_deg": metrics["mae_deg"], "out_dir": str(out_dir), **delay_result}
+
+
+def delay_map(spec, hidden_spikes: np.ndarray, ipd_rad: np.ndarray, n_bins: int = 12) -> dict:
+    """The Jeffress reading of a network with learned delays. Per hidden neuron and ear, the
+    effective delay (ms) is the mean over its excitatory synapses (weighted by W1 > 0) of the learned
+    delay minus the fibre's phase lead (phase delay / 2 pi f). The Jeffress model predicts that the
+    neuron fires most for the ITD (ear 1 leading; ITD = IPD / 2 pi f) equal to its ear 1 - ear 0
+    effective delay difference. The best ITD is the centre of the IPD bin (``n_bins`` over the
+    stimuli's range) with the highest mean spike count; silent neurons, and neurons whose rate
+    varies by less than 10 % over the bins, are left out. Returns lists ``delay_difference_ms``,
+    ``best_itd_ms``, ``neurons`` and their Pearson ``correlation`` (nan with fewer than 3)."""
+    stim = spec.stimulus
+    period_ms = 1e3 / stim.freq_hz
+    lead_ms = stim.fibre_phase_delays / (2 * np.pi) * period_ms
+    effective = spec.delay_steps * spec.net.dt_ms - lead_ms[:, None]          # (n_inputs, n_hidden)
+    weight = np.clip(spec.W1, 0.0, None)
+    ear = stim.fibre_ear
+    means = []
+    for e in (0, 1):
+        w = weight[ear == e]
+        means.append((w * effective[ear == e]).sum(axis=0) / np.maximum(w.sum(axis=0), 1e-12))
+    difference = means[1] - means[0]
+    counts = hidden_spikes.sum(axis=1)                                      # (samples, n_hidden)
+    edges = np.linspace(ipd_rad.min(), ipd_rad.max() + 1e-9, n_bins + 1)
+    which = np.clip(np.digitize(ipd_rad, edges) - 1, 0, n_bins - 1)
+    tuning = np.stack([counts[which == b].mean(axis=0) if np.any(which == b) else np.zeros(counts.shape[1])
+                       for b in range(n_bins)])                              # (bins, n_hidden)
+    centres_ms = 0.5 * (edges[1:] + edges[:-1]) / (2 * np.pi) * period_ms
+    peak, low = tuning.max(axis=0), tuning.min(axis=0)
+    tuned = np.flatnonzero((peak > 0) & (peak - low > 0.1 * peak) & (weight.sum(axis=0) > 0))
+    best = centres_ms[tuning.argmax(axis=0)][tuned]
+    diff = difference[tuned]
+    enough = len(tuned) >= 3 and diff.std() > 0 and best.std() > 0
+    corr = float(np.corrcoef(diff, best)[0, 1]) if enough else float("nan")
+    return {"delay_difference_ms": diff.tolist(), "best_itd_ms": best.tolist(), "neurons": tuned.tolist(),
+            "correlation": corr}
