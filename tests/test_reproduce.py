@@ -167,3 +167,15 @@ def test_delays_ipd_deterministic_does_not_depend_on_the_thread_count(run_cli):
 def test_delays_deterministic_is_refused_for_brian2_runs(run_cli):
     assert_one_line_error(run_cli("delays", "--method", "lagging", "--deterministic"), "--deterministic", "torch")
     assert_one_line_error(run_cli("delays", "--task", "impulse", "--deterministic"), "--deterministic")
+
+
+@pytest.mark.slow
+def test_shipped_delay_model_is_reproduced_by_its_manifest_command(tmp_path):
+    """models/ipd_delays (learned delays, issue 16; ~8 min of CPU): as the seed model, weights and
+    integer delays included."""
+    model = ROOT / "models" / "ipd_delays"
+    if not (model / "manifest.json").is_file():
+        pytest.skip("models/ipd_delays is not shipped in this checkout")
+    row = reproduce_model(model, tmp_path)
+    assert row["passed"], {k: row.get(k) for k in ("requirement", "identical_weights", "max_abs_weight_diff",
+                                                  "original_test_accuracy", "reproduced_test_accuracy", "error")}

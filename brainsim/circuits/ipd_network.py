@@ -224,6 +224,22 @@ def _table(values: np.ndarray, name: str):
     return b2.TimedArray(np.ascontiguousarray(values, dtype=float), dt=1 * b2.second, name=name)
 
 
+DELAY_TABLE = "delay_steps_table"
+
+
+def _delay_namespace(spec: IPDNetworkSpec) -> dict:
+    """The table of the learned input-to-hidden delays (steps) for the input synapses' namespace."""
+    return {} if spec.delay_steps is None else {DELAY_TABLE: _table(spec.delay_steps, DELAY_TABLE)}
+
+
+def _set_input_delays(syn, spec: IPDNetworkSpec) -> None:
+    """Learned delays as Brian2 synaptic delays: ``delay_steps`` x the network's dt (exact multiples of
+    dt, so a spike of step t arrives at step t + d, as torch's I_j(t) = sum_i W1_ij x_i(t - d_ij))."""
+    if spec.delay_steps is None:
+        return
+    syn.delay = (f"{DELAY_TABLE}((i % {spec.n_inputs}) * second, j % {spec.n_hidden}) * {spec.net.dt_ms!r} * ms")
+
+
 def _connect_per_sample(syn, n_pre: int, n_post: int, condition: str = "") -> None:
     """Connect feature f of sample s (index s*n_pre + f) to every neuron of sample s."""
     cond = f" if {condition}" if condition else ""
@@ -266,9 +282,10 @@ def build_cuba(spec: IPDNetworkSpec, indices, times_ms, n_samples: int, n_steps:
         hidden.run_regularly(CUBA_LIF_UPDATE, when="after_synapses", name="hidden_update")
         W1_table = _table(spec.W1, "W1_table")
         in_syn = b2.Synapses(fibres, hidden, "w : 1 (constant)", on_pre=CUBA_ON_PRE, dt=dt,
-                             namespace={"W1_table": W1_table}, name="input_synapses")
+                             namespace={"W1_table": W1_table, **_delay_namespace(spec)}, name="input_synapses")
         _connect_per_sample(in_syn, spec.n_inputs, spec.n_hidden)
         in_syn.w = f"W1_table((i % {spec.n_inputs}) * second, j % {spec.n_hidden})"
+        _set_input_delays(in_syn, spec)
         W2_table = _table(spec.W2, "W2_table")
         out_syn = b2.Synapses(hidden, output, "w : 1 (constant)", on_pre=CUBA_ON_PRE, dt=dt,
                               namespace={"W2_table": W2_table}, name="output_synapses")
@@ -289,8 +306,10 @@ def build_cuba(spec: IPDNetworkSpec, indices, times_ms, n_samples: int, n_steps:
 
 
 def _coba_synapses(pre, post, dg_e, dg_i, n_pre: int, n_post: int, name: str, dt, spiking_target: bool,
-                   ns: dict, second_spike: bool = False, delay_ms: float = 0.0) -> list:
-    """Excitatory and inhibitory synapses of one projection (only the pairs with an increment)."""
+                   ns: dict, second_spike: bool = False, delay_ms: float = 0.0,
+                   delays: IPDNetworkSpec | None = None) -> list:
+    """Excitatory and inhibitory synapses of one projection (only the pairs with an increment);
+    ``delays``: the spec whose learned input-to-hidden delays the synapses get (else ``delay_ms``)."""
     import brian2 as b2
 
     objects = []
@@ -299,10 +318,13 @@ def _coba_synapses(pre, post, dg_e, dg_i, n_pre: int, n_post: int, name: str, dt
             continue
         table = _table(dg, f"{name}_{kind}_table")
         syn = b2.Synapses(pre, post, "w : 1 (constant)", on_pre=coba_on_pre(kind, spiking_target, second_spike),
-                          delay=delay_ms * b2.ms, dt=dt, namespace={table.name: table, **ns}, name=f"{name}_{kind}")
+                          delay=None if delays is not None else delay_ms * b2.ms, dt=dt,
+                          namespace={table.name: table, **ns, **(_delay_namespace(delays) if delays is not None else {})}, name=f"{name}_{kind}")
         lookup = f"{table.name}((i % {n_pre}) * second, j % {n_post})"
         _connect_per_sample(syn, n_pre, n_post, condition=f"{lookup} > 0")
         syn.w = lookup
+        if delays is not None:
+            _set_input_delays(syn, delays)
         objects.append(syn)
     return objects
 
@@ -353,7 +375,8 @@ def build_coba(spec: IPDNetworkSpec, indices, times_ms, n_samples: int, n_steps:
         hidden = _coba_group(spec.n_hidden, spec.tau_hidden_ms, n_samples, True, params, ns, "hidden", dt)
         objects.append(hidden)
         objects += _coba_synapses(fibres, hidden, *params.conductance(spec.W1, U, params.v_th_mv),
-                                  spec.n_inputs, spec.n_hidden, "input", dt, True, ns)
+                                  spec.n_inputs, spec.n_hidden, "input", dt, True, ns,
+                                  delays=spec if spec.delay_steps is not None else None)
         w2 = spec.W2.astype(float) * (1.0 if params.second_spike else 2.0)
         dg_out = params.conductance(w2, out_unit, out_reference)
         objects += _coba_synapses(hidden, output, *dg_out, spec.n_hidden, spec.n_out, "output", dt, spiking, ns)

@@ -189,4 +189,7 @@ def run_analyse(args) -> int:
     print(f"test accuracy {100 * result['accuracy']:.1f} %, error {result['mae_deg']:.2f} deg; figures in {result['out_dir']}:")
     for name, path in result["figures"].items():
         print(f"  {name:<16} {path}")
+    if "jeffress_correlation" in result:
+        print(f"learned delays: best ITD vs ear 1 - ear 0 delay difference over {result['tuned_neurons']} tuned "
+              f"hidden neurons: r = {result['jeffress_correlation']:.2f} (Jeffress prediction: r = 1)")
     return 0

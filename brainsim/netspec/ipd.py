@@ -38,6 +38,7 @@ MODELS = ("snn", "membrane")
 READOUTS = ("oc", "max", "fr", "pop")
 SPIKING_READOUTS = ("fr", "pop")          # readouts whose output layer spikes
 LEAKY_READOUTS = ("oc", "max")
+DELAY_INITS = ("ear", "synapse")
 MIN_TAU_MS = 0.1                          # time constants are clamped here: alpha stays well defined
 
 READOUT_DEFINITIONS = {"oc": "argmax_c mean_t v_t,c", "max": "argmax_c max_t v_t,c",
@@ -95,6 +96,17 @@ class NetConfig:
                              "layer's tau)")
     learn_tau: bool = param(False, "learn the time constants")
     positive_weights: bool = param(False, "only positive weights")
+    learn_delays: bool = param(False, "learnable per-synapse input-to-hidden delays (DCLS-style Gaussian taps whose "
+                               "width shrinks to 0 during training; integer steps once trained)")
+    max_delay_ms: float = param(20.0, "learnable delays: the largest delay", unit="ms", gt=0)
+    delay_init: str = param("ear", "learnable delays: initial delays, ear (each hidden neuron draws one delay per ear, "
+                            "uniform in 0..max, its synapses start within half a step of it: a random Jeffress "
+                            "array) or synapse (every synapse uniform in 0..max)", choices=DELAY_INITS)
+    delay_sigma_ms: float = param(5.0, "learnable delays, training only: initial width of the Gaussian taps (it "
+                                  "shrinks to 0.25 dt by 80 % of the epochs; the rest train with integer delays)",
+                                  unit="ms", gt=0)
+    delay_lr_scale: float = param(20.0, "learnable delays, training only: delay steps moved per unit of Adam step "
+                                  "(the delays' learning rate relative to the weights')", gt=0)
     threshold: float = param(1.0, "firing threshold", gt=0, cli="", sweep=False)
     surrogate_slope: float = param(5.0, "training only: slope of the sigmoid surrogate gradient", gt=0, cli="",
                                    sweep=False)
@@ -109,6 +121,13 @@ class NetConfig:
         check_fields(self)
         if self.model == "membrane" and self.readout not in LEAKY_READOUTS:
             raise UserError("the membrane-only model has no spiking outputs: use readout oc or max")
+        if self.learn_delays and self.model != "snn":
+            raise UserError("learnable delays sit on the input-to-hidden synapses: they need model snn")
+
+    @property
+    def max_delay_steps(self) -> int:
+        """The largest learnable delay in time steps (delays are whole steps once trained)."""
+        return int(round(self.max_delay_ms / self.dt_ms))
 
     @property
     def has_hidden(self) -> bool:
@@ -139,6 +158,26 @@ def _float32_vector(value, name: str, source: str) -> np.ndarray:
     return arr
 
 
+def _delay_steps(value, net: NetConfig, source: str) -> np.ndarray | None:
+    """The checked integer delays (int32) of a network with learnable delays; None without them."""
+    if not net.learn_delays:
+        if value is not None:
+            raise UserError(f"{source}: delay_steps given, but the network has no learnable delays (learn_delays false)")
+        return None
+    if value is None:
+        raise UserError(f"{source}: a network with learnable delays needs delay_steps")
+    arr = np.asarray(value)
+    shape = (net.n_inputs, net.n_hidden)
+    if arr.shape != shape:
+        raise UserError(f"{source}: shape mismatch: delay_steps has shape {arr.shape}, the network needs {shape}")
+    if arr.dtype.kind not in "iu":
+        raise UserError(f"{source}: delay_steps must be whole time steps (integers), got dtype {arr.dtype}")
+    if arr.size and (arr.min() < 0 or arr.max() > net.max_delay_steps):
+        raise UserError(f"{source}: delay_steps must lie in 0 .. {net.max_delay_steps} (max_delay_ms "
+                        f"{net.max_delay_ms:g} at dt {net.dt_ms:g} ms), got {arr.min()} .. {arr.max()}")
+    return arr.astype(np.int32)
+
+
 @dataclass(frozen=True, eq=False)
 class IPDNetworkSpec:
     """A trained IPD network as numpy arrays (float32; weights input-major, current = x @ W).
@@ -148,7 +187,10 @@ class IPDNetworkSpec:
     n_inputs, n_out); ``tau_out_ms`` (n_out,). ``alpha_hidden`` / ``alpha_out``: the decay factors
     as the torch model used them (None: computed by :func:`decay_factor` from the time constants).
     ``stimulus`` and ``classes``: the task it was trained on. ``source``: where it came from (used
-    in error messages). Invalid or inconsistent arrays raise :class:`UserError`.
+    in error messages). ``delay_steps`` (n_inputs, n_hidden), networks with learnable delays only
+    (``net.learn_delays``): the input-to-hidden delays in whole time steps, 0 .. ``net.max_delay_steps``
+    (the current of hidden neuron j is ``I_j(t) = sum_i W1_ij x_i(t - delay_steps_ij)``). Invalid or
+    inconsistent arrays raise :class:`UserError`.
     """
 
     net: NetConfig
@@ -161,6 +203,7 @@ class IPDNetworkSpec:
     stimulus: IPDStimulusParams = TUTORIAL
     classes: IPDClasses = DEFAULT_CLASSES
     source: str = ""
+    delay_steps: np.ndarray | None = None
 
     def __post_init__(self):
         src, net = self.source or "network", self.net
@@ -203,6 +246,7 @@ class IPDNetworkSpec:
             if alpha.shape != tau.shape or not np.allclose(alpha, computed, rtol=1e-6, atol=0.0):
                 raise UserError(f"{src}: {alpha_name} does not match exp(-dt/{tau_name}) (dt {net.dt_ms:g} ms)")
             set_(alpha_name, alpha)
+        set_("delay_steps", _delay_steps(self.delay_steps, net, src))
         if net.dt_ms != self.stimulus.dt_ms:
             raise UserError(f"{src}: the network's time step ({net.dt_ms:g} ms) is not its stimulus's "
                             f"({self.stimulus.dt_ms:g} ms)")
@@ -234,6 +278,8 @@ class IPDNetworkSpec:
         out = {"W2": self.W2, "tau_out_ms": self.tau_out_ms, "alpha_out": self.alpha_out}
         if self.has_hidden:
             out.update(W1=self.W1, tau_hidden_ms=self.tau_hidden_ms, alpha_hidden=self.alpha_hidden)
+        if self.delay_steps is not None:
+            out["delay_steps"] = self.delay_steps
         return out
 
     def with_decay_factors(self, alpha_hidden: np.ndarray | None, alpha_out: np.ndarray) -> IPDNetworkSpec:

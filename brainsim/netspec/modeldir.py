@@ -13,7 +13,9 @@ Layout (format :data:`FORMAT`, version :data:`FORMAT_VERSION`)::
                              factors exactly as torch used them (written by brainsim since the
                              network spec; absent in older directories, whose decay factors are then
                              computed from the time constants by
-                             :func:`brainsim.netspec.ipd.decay_factor`)
+                             :func:`brainsim.netspec.ipd.decay_factor`); delay_steps (n_inputs,
+                             n_hidden) int32, only for networks with learnable delays
+                             (net.learn_delays): the input-to-hidden delays in time steps
     DIR/training_curve.csv   epoch, loss, train_batch_accuracy, lr, seconds
 
 The manifest is written last, so a directory with a manifest is complete. Readers of version 1
@@ -136,7 +138,8 @@ def spec_from_manifest(manifest: dict, arrays: dict[str, np.ndarray], source: st
     return IPDNetworkSpec(net=net, W1=get("W1", hidden), W2=get("W2"), tau_hidden_ms=get("tau_hidden_ms", hidden),
                           tau_out_ms=get("tau_out_ms"),
                           alpha_hidden=get("alpha_hidden", False) if hidden else None,
-                          alpha_out=get("alpha_out", False), stimulus=stimulus, classes=classes, source=source)
+                          alpha_out=get("alpha_out", False), stimulus=stimulus, classes=classes, source=source,
+                          delay_steps=get("delay_steps", net.learn_delays) if net.learn_delays else None)
 
 
 _MODEL_FILES = {MANIFEST: "the manifest", "training_curve.csv": "the training curve"}

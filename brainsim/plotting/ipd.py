@@ -212,3 +212,33 @@ def output_traces_figure(output, ipd_true_rad, predicted, config, classes, n_sam
 
 def output_traces(output, ipd_true_rad, predicted, config, classes, path, n_samples: int = 4) -> Path:
     return _save(output_traces_figure(output, ipd_true_rad, predicted, config, classes, n_samples), path)
+
+
+def learned_delays_figure(delay_ms, fibre_ear, delay_map: dict):
+    """Learned input-to-hidden delays: their distribution per ear (all synapses, and the
+    excitatory-weighted mean per hidden neuron), and each hidden neuron's best ITD against its
+    ear 1 - ear 0 effective delay difference (the Jeffress prediction: equal, the identity line)."""
+    fig, (ax_hist, ax_map) = plt.subplots(1, 2, figsize=(11, 4.2))
+    top = float(delay_ms.max()) if delay_ms.size else 1.0
+    bins = np.arange(-0.5, top + 1.5, 1.0)
+    for ear in (0, 1):
+        ax_hist.hist(delay_ms[fibre_ear == ear].ravel(), bins=bins, alpha=0.55, label=f"ear {ear}, all synapses")
+    ax_hist.set_xlabel("learned delay (ms)")
+    ax_hist.set_ylabel("synapses")
+    ax_hist.set_title(f"Learned delays of {delay_ms.size} synapses")
+    ax_hist.legend(fontsize=8)
+    diff, best = np.asarray(delay_map["delay_difference_ms"]), np.asarray(delay_map["best_itd_ms"])
+    ax_map.scatter(diff, best, s=14, label="hidden neurons")
+    lim = max(1.0, float(np.nanmax(np.abs(np.concatenate([diff, best])))) if diff.size else 1.0)
+    ax_map.plot([-lim, lim], [-lim, lim], color="0.5", lw=0.8, ls="--", label="Jeffress: best ITD = delay difference")
+    ax_map.set_xlabel("effective delay, ear 1 - ear 0 (ms)")
+    ax_map.set_ylabel("best ITD (ms)")
+    r = delay_map["correlation"]
+    ax_map.set_title(f"Jeffress prediction, n = {len(diff)} tuned neurons, r = {r:.2f}" if r == r
+                     else f"Jeffress prediction, n = {len(diff)} tuned neurons")
+    ax_map.legend(fontsize=8)
+    return fig
+
+
+def learned_delays(delay_ms, fibre_ear, delay_map: dict, path) -> Path:
+    return _save(learned_delays_figure(delay_ms, fibre_ear, delay_map), path)

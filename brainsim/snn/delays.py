@@ -218,3 +218,33 @@ class DelayedIPDNet(_ipd_net_class()):
     def project(self) -> None:
         super().project()
         self.delay_raw.clamp_(0.0, self.delay_params.max_delay / self.delay_scale)
+
+
+# -- DCLS-style learnable delays of the IPD network (issue 16) -------------------------------------
+# Every synapse's delay d (steps, real) spreads its weight over the taps k = 0 .. max_delay as a
+# Gaussian of width sigma centred on d, normalised to sum 1 (Hammouamri, Khalfaoui-Hassani &
+# Masquelier 2023, "Learning delays in spiking neural networks using dilated convolutions with
+# learnable spacings"). A wide Gaussian lets the loss see far-away delays; sigma shrinks during
+# training, and at sigma = 0 the kernel is the one-hot tap round(d): an integer delay, exactly what
+# a Brian2 synapse with delay round(d) * dt computes.
+
+def gaussian_delay_kernel(weight: torch.Tensor, delays: torch.Tensor, sigma: float, max_delay: int) -> torch.Tensor:
+    """(n_out, n_in, max_delay + 1) kernel; tap k multiplies x(t - k). ``weight``, ``delays``: (n_in,
+    n_out), delays in steps (clamped to [0, max_delay]). ``sigma`` > 0: Gaussian taps, differentiable
+    in the delays; ``sigma`` = 0: the single tap round(d) (no gradient to the delays)."""
+    d = delays.clamp(0.0, float(max_delay)).unsqueeze(-1)               # (n_in, n_out, 1)
+    taps = torch.arange(max_delay + 1, device=weight.device, dtype=weight.dtype)
+    if sigma > 0:
+        profile = torch.exp(-0.5 * ((taps - d) / sigma) ** 2)
+        profile = profile / profile.sum(dim=-1, keepdim=True)
+    else:
+        profile = (taps == torch.round(d.detach())).to(weight.dtype)
+    return (weight.unsqueeze(-1) * profile).permute(1, 0, 2)
+
+
+def delayed_current(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """I_j(t) = sum_{i,k} kernel[j, i, k] x_i(t - k) for t = 0 .. T-1 (x (batch, T, n_in), zero before
+    t = 0), one causal convolution. Returns (batch, T, n_out)."""
+    max_delay = kernel.shape[-1] - 1
+    padded = torch.nn.functional.pad(x.transpose(1, 2), (max_delay, 0))
+    return torch.nn.functional.conv1d(padded, kernel.flip(-1)).transpose(1, 2)

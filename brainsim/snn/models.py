@@ -30,6 +30,9 @@ from .core import LeakyParams, LIFParams, leaky_layer, leaky_layer_mean, lif_lay
 
 __all__ = ["IPDNet", "NetConfig", "TimeConstants"]
 
+DELAY_SOFT_FRACTION = 0.8   # learnable delays: epochs with Gaussian taps; then integer delays
+DELAY_SIGMA_FINAL = 0.25    # steps: the taps' width at the last Gaussian epoch (~one-hot already)
+
 
 def _init_weight(n_in: int, n_out: int, positive: bool, generator: torch.Generator) -> nn.Parameter:
     bound = 1.0 / math.sqrt(n_in)
@@ -45,6 +48,18 @@ def _init_tau(mean_ms: float, n: int, hetero: bool, rng: np.random.Generator) ->
     shape = 3.0  # gamma(k=3, scale=mean/k): mean tau_ms, coefficient of variation 1/sqrt(3)
     samples = rng.gamma(shape, mean_ms / shape, size=n)
     return torch.as_tensor(np.maximum(samples, MIN_TAU_MS), dtype=torch.float32)
+
+
+def _init_delays(config: NetConfig, generator: torch.Generator) -> torch.Tensor:
+    """Initial delays in steps (n_inputs, n_hidden), see ``NetConfig.delay_init``; inputs are ear 0's
+    first half, then ear 1's (the stimulus's fibre layout)."""
+    shape, top = (config.n_inputs, config.n_hidden), float(config.max_delay_steps)
+    if config.delay_init == "synapse":
+        return torch.rand(shape, generator=generator) * top
+    per_ear = torch.rand((2, config.n_hidden), generator=generator) * top
+    ear = (torch.arange(config.n_inputs) >= config.n_inputs // 2).long()
+    jitter = torch.rand(shape, generator=generator) - 0.5
+    return (per_ear[ear] + jitter).clamp(0.0, top)
 
 
 class TimeConstants(nn.Module):
@@ -83,8 +98,51 @@ class IPDNet(nn.Module):
             self.W2 = _init_weight(config.n_hidden, config.n_out, config.positive_weights, gen)
             self.tau_hidden = TimeConstants(_init_tau(config.tau_hidden_ms, config.n_hidden, config.tau_hetero, tau_rng),
                                             config.learn_tau)
+        if config.learn_delays:
+            # delays in steps = delay_raw * delay_lr_scale: one Adam learning rate moves weights by lr
+            # and delays by lr * delay_lr_scale steps; initial delays uniform over 0 .. max_delay
+            initial = _init_delays(config, torch.Generator().manual_seed(int(seed) + 1))
+            self.delay_raw = nn.Parameter(initial / config.delay_lr_scale)
+            # width (steps) of the Gaussian taps, set per epoch by begin_epoch; 0: integer delays
+            self.register_buffer("delay_sigma", torch.tensor(config.delay_sigma_ms / config.dt_ms))
         self.tau_out = TimeConstants(_init_tau(config.tau_out_ms, config.n_out, config.tau_hetero, tau_rng),
                                      config.learn_tau)
+
+    # -- learnable delays (DCLS-style; brainsim.snn.delays.gaussian_delay_kernel) -----------------------
+    @property
+    def delays(self) -> torch.Tensor:
+        """Input-to-hidden delays in time steps (real while training), (n_inputs, n_hidden)."""
+        return (self.delay_raw * self.config.delay_lr_scale).clamp(0.0, float(self.config.max_delay_steps))
+
+    def delay_steps(self) -> np.ndarray:
+        """The delays as whole time steps (int32), as the forward pass uses them at width 0."""
+        return torch.round(self.delays.detach()).to(torch.int32).cpu().numpy().copy()
+
+    def begin_epoch(self, epoch: int, epochs: int) -> None:
+        """Set what depends on the training epoch (called by the trainer before each epoch): the
+        width of the delay taps shrinks geometrically from ``delay_sigma_ms`` to
+        :data:`DELAY_SIGMA_FINAL` steps over the first :data:`DELAY_SOFT_FRACTION` of the epochs; the
+        remaining epochs train the weights with the integer delays the saved network has.
+        ``epoch == epochs``: the trained network (integer delays)."""
+        if not self.config.learn_delays:
+            return
+        soft = max(1, int(math.ceil(DELAY_SOFT_FRACTION * epochs)))
+        start = self.config.delay_sigma_ms / self.config.dt_ms
+        final = min(DELAY_SIGMA_FINAL, start)
+        if epoch >= soft:
+            sigma = 0.0
+        else:
+            sigma = start * (final / start) ** (epoch / max(soft - 1, 1))
+        self.delay_sigma.fill_(sigma)
+
+    def input_current(self, x: torch.Tensor) -> torch.Tensor:
+        """Current into the hidden layer (batch, T, n_hidden): ``x @ W1``, through the delays if any."""
+        if not self.config.learn_delays:
+            return x @ self.W1
+        from .delays import delayed_current, gaussian_delay_kernel  # delays.py subclasses IPDNet: import here
+
+        kernel = gaussian_delay_kernel(self.W1, self.delays, float(self.delay_sigma), self.config.max_delay_steps)
+        return delayed_current(x, kernel)
 
     # -- the hidden layer, reusable with an externally computed input current ----------------------
     def hidden_params(self) -> LIFParams:
@@ -113,7 +171,7 @@ class IPDNet(nn.Module):
         output record may be skipped when the readout does not need it."""
         if self.config.model == "membrane":
             return self._output(x @ self.W2, traces)
-        hidden = self.hidden_from_current(x @ self.W1)
+        hidden = self.hidden_from_current(self.input_current(x))
         out = self._output(hidden @ self.W2, traces)
         out["hidden_spikes"] = hidden
         return out
@@ -145,7 +203,8 @@ class IPDNet(nn.Module):
         return IPDNetworkSpec(net=self.config, W1=copy(self.W1) if hidden else None, W2=copy(self.W2),
                               tau_hidden_ms=copy(self.tau_hidden.tau_ms) if hidden else None,
                               tau_out_ms=copy(self.tau_out.tau_ms), alpha_hidden=alpha_hidden, alpha_out=alpha_out,
-                              stimulus=stimulus, classes=classes, source=source)
+                              stimulus=stimulus, classes=classes, source=source,
+                              delay_steps=self.delay_steps() if self.config.learn_delays else None)
 
     @classmethod
     @torch.no_grad()
@@ -158,4 +217,7 @@ class IPDNet(nn.Module):
         if spec.has_hidden:
             model.W1.copy_(torch.from_numpy(spec.W1))
             model.tau_hidden.tau_ms.copy_(torch.from_numpy(spec.tau_hidden_ms))
+        if spec.delay_steps is not None:
+            model.delay_raw.copy_(torch.from_numpy(spec.delay_steps.astype(np.float32)) / spec.net.delay_lr_scale)
+            model.delay_sigma.fill_(0.0)
         return model

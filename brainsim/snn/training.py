@@ -70,6 +70,7 @@ def train_epochs(model: IPDNet, epoch_data: Callable[[int], tuple[np.ndarray, np
         lr = optim.lr_at(epoch)
         for group in optimizer.param_groups:
             group["lr"] = lr
+        model.begin_epoch(epoch, optim.epochs)
         spikes, labels = epoch_data(epoch)
         losses, correct, seen = [], 0, 0
         model.train()
@@ -92,6 +93,7 @@ def train_epochs(model: IPDNet, epoch_data: Callable[[int], tuple[np.ndarray, np
                         "seconds": time.perf_counter() - t0})
         if on_epoch_end is not None:
             on_epoch_end(epoch, history, optimizer)
+    model.begin_epoch(optim.epochs, optim.epochs)   # the trained state (integer delays) whatever was resumed
     return history
 
 
