@@ -82,6 +82,9 @@ adapting : 1 (shared)
 """
 #: Each line's mismatch m_e = <L>_e - D_e (see the module docstring), read at the detector's spike.
 MISMATCH = "(delay_{e} - delay_min) * (x{e}_{K1} - x{e}_{K}) / (x{e}_{K} + x_floor)"
+#: Weight of a line's mismatch: its kernel's variance relative to that of the base delay, to the
+#: power -``variance_weighting`` (1: a short, narrow line and a long, broad one pull equally hard).
+MISMATCH_WEIGHT = "(base_delay / delay_{e}) ** (2 * variance_weighting)"
 THRESHOLD = "v > theta_0 + theta"
 RESET = """
 v = 0
@@ -101,7 +104,7 @@ def detector_model(stages: int) -> str:
 
 
 def reset_code(stages: int) -> str:
-    m = [MISMATCH.format(e=e, K=stages, K1=stages + 1) for e in (0, 1)]
+    m = [f"{MISMATCH_WEIGHT.format(e=e)} * {MISMATCH.format(e=e, K=stages, K1=stages + 1)}" for e in (0, 1)]
     return RESET.format(m0=m[0], m1=m[1])
 
 
@@ -119,6 +122,8 @@ class LearningJeffressParams:
                       choices=INITS)
     eta: float = param(0.01, "learning rate: step of the delay difference per detector spike, as a fraction of "
                        "the lines' mismatch", ge=0)
+    variance_weighting: float = param(1.0, "weight each line's mismatch by (base delay / its delay)^(2 x this): "
+                                      "1 cancels the pull of long lines' broad kernels towards Delta = 0", ge=0)
     tau_m_ms: float = param(2.0, "detector membrane time constant", unit="ms", gt=0)
     threshold: float = param(1.3, "resting threshold theta_0 on a_0 + a_1 (1 + 1: both ears at peak rate)", gt=0)
     refractory_ms: float = param(2.0, "detector refractory period", unit="ms", ge=0)
@@ -223,6 +228,7 @@ def build_learning_jeffress(params: LearningJeffressParams, stim: IPDStimulusPar
         "x_floor": params.x_floor,
         "period": period_ms * b2.ms,
         "w_inh": params.w_inh,
+        "variance_weighting": params.variance_weighting,
     }
     detectors = b2.NeuronGroup(n_trials * n_det, detector_model(K), threshold=THRESHOLD, reset=reset_code(K),
                                refractory=params.refractory_ms * b2.ms, method="euler", dt=dt,
