@@ -256,7 +256,10 @@ def build_learning_jeffress(params: LearningJeffressParams, stim: IPDStimulusPar
     if inhibition and params.w_inh > 0:
         inhib = b2.Synapses(detectors, detectors, on_pre=ON_INHIBITION, dt=dt, namespace=namespace,
                             name="lateral_inhibition")
-        inhib.connect(condition=f"i != j and i // {n_det} == j // {n_det}")
+        pre, post = np.meshgrid(np.arange(n_det), np.arange(n_det), indexing="ij")
+        others = pre != post
+        offset = (np.arange(n_trials) * n_det)[:, None]
+        inhib.connect(i=(offset + pre[others][None]).ravel(), j=(offset + post[others][None]).ravel())
         objects.append(inhib)
     spikes = b2.SpikeMonitor(detectors, name="detector_spikes")
     objects.append(spikes)
