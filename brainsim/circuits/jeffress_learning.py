@@ -120,7 +120,7 @@ class LearningJeffressParams:
                                    unit="ms", gt=0)
     init: str = param("random", "initial delay differences: random (uniform over the period) or equal (all 0)",
                       choices=INITS)
-    eta: float = param(0.01, "learning rate: step of the delay difference per detector spike, as a fraction of "
+    eta: float = param(0.5, "learning rate: step of the delay difference per detector spike, as a fraction of "
                        "the lines' mismatch", ge=0)
     variance_weighting: float = param(1.0, "weight each line's mismatch by (base delay / its delay)^(2 x this): "
                                       "1 cancels the pull of long lines' broad kernels towards Delta = 0", ge=0)
