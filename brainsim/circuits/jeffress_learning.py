@@ -112,7 +112,7 @@ def reset_code(stages: int) -> str:
 class LearningJeffressParams:
     """The self-wiring Jeffress circuit and its rule. Raises UserError on invalid values."""
 
-    n_detectors: int = param(36, "coincidence detectors", ge=2, cli="--detectors")
+    n_detectors: int = param(36, "coincidence detectors", ge=1, cli="--detectors")
     fibres_per_line: int = param(30, "fibres of its ear that drive each delay line (a random sample per "
                                  "detector: independent noise breaks the symmetry of equal delays)", ge=1)
     stages: int = param(12, "stages K of each lagging-variable delay line", ge=2, cli=("--stages", "-K"))
