@@ -31,7 +31,7 @@ spikes in the line's kernel the sample::
 is how much later than D_e the line's input arrived, on average (weighted by the kernel), before
 this spike. The rule moves the delay difference by the difference of the two lines' mismatches::
 
-    Delta += eta * (m_1 - m_0)
+    Delta += eta(t) * (m_1 - m_0),   eta(t) = eta_end + (eta - eta_end) exp(-t / tau_anneal)
 
 Why it converges. Ear 1 leads by the ITD ``tau = IPD / (2 pi f)``. Write p_e for the time of ear
 e's envelope peak and t* for the spike. The kernel-weighted mean arrival of ear e lies between
@@ -89,7 +89,7 @@ THRESHOLD = "v > theta_0 + theta"
 RESET = """
 v = 0
 theta += adapting * theta_plus
-delta += learning * eta * ({m1} - {m0})
+delta += learning * (eta_end + (eta - eta_end) * exp(-t / tau_anneal)) * ({m1} - {m0})
 """
 #: The tone is periodic: a delay difference of P/2 + x is one of -P/2 + x.
 WRAP_DELTA = "delta = delta - period * floor((delta + period / 2) / period)"
@@ -131,6 +131,9 @@ class LearningJeffressParams:
     tau_theta_ms: float = param(5000.0, "adaptive threshold: decay time constant", unit="ms", gt=0)
     w_inh: float = param(1.0, "lateral inhibition: drop of v of every other detector per spike (0: no "
                          "competition by inhibition)", ge=0)
+    eta_end: float = param(0.1, "learning rate that eta anneals to", ge=0)
+    tau_anneal_ms: float = param(100000.0, "annealing time constant of the learning rate (training time)",
+                                 unit="ms", gt=0)
     x_floor: float = param(0.5, "added to the on-time tap when reading a line's mismatch (weights off samples "
                            "of a silent line)", gt=0, cli="", sweep=False)
     dt_ms: float = param(0.1, "simulation time step", unit="ms", gt=0)
@@ -228,6 +231,8 @@ def build_learning_jeffress(params: LearningJeffressParams, stim: IPDStimulusPar
         "x_floor": params.x_floor,
         "period": period_ms * b2.ms,
         "w_inh": params.w_inh,
+        "eta_end": params.eta_end,
+        "tau_anneal": params.tau_anneal_ms * b2.ms,
         "variance_weighting": params.variance_weighting,
     }
     detectors = b2.NeuronGroup(n_trials * n_det, detector_model(K), threshold=THRESHOLD, reset=reset_code(K),
