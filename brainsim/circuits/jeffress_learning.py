@@ -127,8 +127,8 @@ class LearningJeffressParams:
     tau_m_ms: float = param(2.0, "detector membrane time constant", unit="ms", gt=0)
     threshold: float = param(1.3, "resting threshold theta_0 on a_0 + a_1 (1 + 1: both ears at peak rate)", gt=0)
     refractory_ms: float = param(2.0, "detector refractory period", unit="ms", ge=0)
-    theta_plus: float = param(0.02, "adaptive threshold: increase per spike (0: no homeostasis)", ge=0)
-    tau_theta_ms: float = param(5000.0, "adaptive threshold: decay time constant", unit="ms", gt=0)
+    theta_plus: float = param(0.05, "adaptive threshold: increase per spike (0: no homeostasis)", ge=0)
+    tau_theta_ms: float = param(20000.0, "adaptive threshold: decay time constant", unit="ms", gt=0)
     w_inh: float = param(1.0, "lateral inhibition: drop of v of every other detector per spike (0: no "
                          "competition by inhibition)", ge=0)
     eta_end: float = param(0.1, "learning rate that eta anneals to", ge=0)

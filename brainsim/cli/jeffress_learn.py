@@ -14,7 +14,7 @@ frozen, its tuning curves measured, and 200 test tones decoded by the population
 
 EPILOG = """\
 examples:
-  brainsim jeffress-learn                                  (1500 tones, cpp_standalone)
+  brainsim jeffress-learn                                  (1000 tones, cpp_standalone)
   brainsim jeffress-learn --init equal --seed 2 --plot learn.png --save learn.json
   brainsim jeffress-learn --w-inh 0 --theta-plus 0         (ablation: no competition)
   brainsim jeffress-learn --presentations 50 --detectors 8 --test 20 --device runtime --json

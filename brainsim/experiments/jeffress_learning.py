@@ -36,7 +36,7 @@ COVERAGE_RANGE_DEG = (-90.0, 90.0)
 class TrainingParams:
     """The training stream. Raises UserError on invalid values."""
 
-    n_presentations: int = param(1500, "tones presented during training (one run)", ge=1, cli="--presentations")
+    n_presentations: int = param(1000, "tones presented during training (one run)", ge=1, cli="--presentations")
     gap_ms: float = param(50.0, "silence after each tone (the lines empty)", unit="ms", ge=0)
     train_range_deg: float = param(180.0, "training IPDs are uniform in +-this (180: the whole period, as the "
                                    "hand-wired array tiles it)", unit="deg", gt=0, le=180)
