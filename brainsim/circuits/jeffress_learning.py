@@ -77,6 +77,7 @@ a_0 = x0_{K} / (tau_0 * fibres_norm) : 1
 a_1 = x1_{K} / (tau_1 * fibres_norm) : 1
 dv/dt = (a_0 + a_1 - v) / tau_m : 1 (unless refractory)
 dtheta/dt = -theta / tau_theta : 1
+dothers/dt = -others / tau_gate : 1
 learning : 1 (shared)
 adapting : 1 (shared)
 """
@@ -89,12 +90,12 @@ THRESHOLD = "v > theta_0 + theta"
 RESET = """
 v = 0
 theta += adapting * theta_plus
-delta += learning * (eta_end + (eta - eta_end) * exp(-t / tau_anneal)) * ({m1} - {m0})
+delta += learning * (1 - winner_only * int(others > 0.5)) * (eta_end + (eta - eta_end) * exp(-t / tau_anneal)) * ({m1} - {m0})
 """
 #: The tone is periodic: a delay difference of P/2 + x is one of -P/2 + x.
 WRAP_DELTA = "delta = delta - period * floor((delta + period / 2) / period)"
 ON_EAR_SPIKE = "x{e}_1_post += 1"
-ON_INHIBITION = "v_post -= w_inh"
+ON_INHIBITION = "v_post -= w_inh\nothers_post += 1"
 
 
 def detector_model(stages: int) -> str:
@@ -129,6 +130,11 @@ class LearningJeffressParams:
     refractory_ms: float = param(2.0, "detector refractory period", unit="ms", ge=0)
     theta_plus: float = param(0.05, "adaptive threshold: increase per spike (0: no homeostasis)", ge=0)
     tau_theta_ms: float = param(20000.0, "adaptive threshold: decay time constant", unit="ms", gt=0)
+    winner_only: bool = param(True, "only a detector that no other detector preceded by less than about "
+                              "gate_ms learns from its spike (a spike in the same step counts: duplicates "
+                              "that fire together do not learn)")
+    gate_ms: float = param(5.0, "winner_only: time constant of the trace of other detectors' spikes", unit="ms",
+                           gt=0)
     w_inh: float = param(1.0, "lateral inhibition: drop of v of every other detector per spike (0: no "
                          "competition by inhibition)", ge=0)
     eta_end: float = param(0.1, "learning rate that eta anneals to", ge=0)
@@ -231,6 +237,8 @@ def build_learning_jeffress(params: LearningJeffressParams, stim: IPDStimulusPar
         "x_floor": params.x_floor,
         "period": period_ms * b2.ms,
         "w_inh": params.w_inh,
+        "winner_only": 1.0 if params.winner_only else 0.0,
+        "tau_gate": params.gate_ms * b2.ms,
         "eta_end": params.eta_end,
         "tau_anneal": params.tau_anneal_ms * b2.ms,
         "variance_weighting": params.variance_weighting,
