@@ -73,7 +73,8 @@ def test_cli_tiny_run_json_and_files(run_cli, tmp_path):
     png, js = tmp_path / "learn.png", tmp_path / "learn.json"
     result = run_cli("jeffress-learn", "--presentations", "2", "--detectors", "4", "--fibres", "20",
                      "--fibres-per-line", "10", "--test", "6", "--tuning-points", "8", "--tuning-repeats", "1",
-                     "--dt-ms", "0.2", "--stages", "6", "--device", "runtime", "--json", "--plot", png,
+                     "--dt-ms", "0.2", "--stages", "6", "--duration", "50", "--gap-ms", "10", "--device", "runtime",
+                     "--json", "--plot", png,
                      "--save", js)
     assert result.returncode == 0, result
     data = result.json()
