@@ -29,16 +29,23 @@ spikes in the line's kernel the sample::
     m_e = (D_e - D_min) * (x_e(K+1) - x_eK) / (x_eK + x_floor)        = <L>_e - D_e
 
 is how much later than D_e the line's input arrived, on average (weighted by the kernel), before
-this spike. The rule moves the delay difference by the difference of the two lines' mismatches::
+this spike. The rule moves the delay difference by the difference of the two lines' mismatches,
+each weighted by ``(B / D_e)^2`` (see below), unless another detector spiked within about gate_ms
+(``winner_only``; a spike in the same time step counts, so duplicates that fire together do not
+learn)::
 
-    Delta += eta(t) * (m_1 - m_0),   eta(t) = eta_end + (eta - eta_end) exp(-t / tau_anneal)
+    Delta += g * eta(t) * ((B / D_1)^2 m_1 - (B / D_0)^2 m_0)
+    eta(t) = eta_end + (eta - eta_end) exp(-t / tau_anneal),   g = 0 if others > 0.5 else 1
 
 Why it converges. Ear 1 leads by the ITD ``tau = IPD / (2 pi f)``. Write p_e for the time of ear
 e's envelope peak and t* for the spike. The kernel-weighted mean arrival of ear e lies between
 ``t* - D_e`` and the envelope peak: ``<L>_e = D_e + alpha (t* - p_e - D_e)`` with ``0 < alpha < 1``
 (the product of kernel and envelope). Then ``m_1 - m_0 = alpha ((p_0 - p_1) - (D_1 - D_0)) =
 alpha (tau - Delta)``: the spike time cancels and ``Delta`` relaxes towards the ITD of the stimuli
-the detector fires for, from either side (a stochastic mean, step ``eta alpha``). Alone every
+the detector fires for, from either side (a stochastic mean, step ``eta alpha``). alpha grows
+with the kernel's variance K tau_e^2, so unweighted a long, broad line pulls harder than a short one
+and, spikes coming on the rising edge (t* before the aligned peak), every Delta is pulled towards
+0; for kernels narrower than the envelope alpha_e ~ D_e^2, which the weights (B / D_e)^2 cancel. Alone every
 detector would drift to the mean ITD of all stimuli; competition makes it vector quantisation:
 lateral inhibition lets the best-matched detector of a tone fire (and learn) first, and the
 adaptive threshold raises the threshold of detectors that fire a lot, so every detector wins a
