@@ -41,7 +41,6 @@ def test_rule_moves_a_delay_difference_to_the_itd_of_its_tones(start_ms):
     assert abs(delta[0] - itd_ms) < 0.25 * abs(start_ms - itd_ms), (delta, itd_ms)
 
 
-@pytest.mark.slow   # two small runs of 14 tones: about 35 s on 2 cores
 def test_competition_spreads_best_ipds_and_its_ablation_does_not():
     """Two detectors start equal and hear tones at -40 and +40 deg in turn: with lateral inhibition and
     the adaptive threshold each takes one side; without them both settle between the two."""
