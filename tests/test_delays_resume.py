@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -36,13 +35,6 @@ training.save_checkpoint = save_and_die
 from brainsim.cli.main import main
 sys.exit(main(sys.argv[3:]))
 """
-
-
-def assert_refused(result, *fragments: str) -> None:
-    """One error line (exit 2, no traceback), besides brainsim.outdir's note when it takes over the
-    lock file that the killed process left."""
-    kept = [line for line in result.stderr.splitlines() if not line.startswith("taking over the lock ")]
-    assert_one_line_error(SimpleNamespace(returncode=result.returncode, stderr="\n".join(kept)), *fragments)
 
 
 def _env(tmp_path) -> dict:
@@ -98,7 +90,7 @@ def test_kill_9_after_the_first_checkpoint_then_resume_equals_the_uninterrupted_
     assert (out / CHECKPOINT).is_file() and not (out / "summary.json").exists()
 
     again = run_cli(*TINY, "--out", out)
-    assert_refused(again, "interrupted run", "--resume", str(out))
+    assert_one_line_error(again, "interrupted run", "--resume", str(out))
     resumed = run_cli(*TINY, "--out", out, "--resume")
     assert resumed.returncode == 0, resumed
     assert "delays ipd: resuming condition delays at epoch " in resumed.stderr, resumed
@@ -132,12 +124,19 @@ def test_refusals_are_one_line(run_cli, tmp_path, uninterrupted):
     out = tmp_path / "run"
     _die_after(tmp_path, "delays", 1, out)
     checkpoint = out / CHECKPOINT
-    assert_refused(run_cli(*TINY, "--out", out), "interrupted run", "pass --resume", "--force", checkpoint.name)
-    assert_one_line_error(run_cli(*TINY, "--out", out, "--resume", "--epochs", "9"), "other settings",
-                          "epochs 9 (checkpoint: 8)", str(checkpoint))
+    assert_one_line_error(run_cli(*TINY, "--out", out), "interrupted run", "pass --resume", "--force", checkpoint.name)
     without = [a for a in TINY if a != "--deterministic"]
-    assert_one_line_error(run_cli(*without, "--out", out, "--resume"), "deterministic False (checkpoint: True)")
+    assert_one_line_error(run_cli(*without, "--out", out, "--resume", "--epochs", "9"), "other settings",
+                          "epochs 9 (checkpoint: 8), deterministic False (checkpoint: True)", str(checkpoint))
     intact = checkpoint.read_bytes()
+    # loadable, but an optimizer state of another shape (more damage: the fuzz test below)
+    import torch
+
+    state = torch.load(checkpoint, weights_only=True)
+    moments = state["optimizer"]["state"][0]
+    moments["exp_avg"] = moments["exp_avg"][:1]
+    torch.save(state, checkpoint)
+    assert_one_line_error(run_cli(*TINY, "--out", out, "--resume"), str(checkpoint), "optimizer state does not fit")
     checkpoint.write_bytes(intact[: len(intact) // 2])
     assert_one_line_error(run_cli(*TINY, "--out", out, "--resume"), "cannot read checkpoint", str(checkpoint))
     assert not (out / "summary.json").exists() and checkpoint.stat().st_size == len(intact) // 2
@@ -170,3 +169,90 @@ def test_a_finished_run_is_replaced_only_with_force(run_cli, tmp_path, uninterru
     # the new run has no delays condition: the earlier run's delays are gone with its summary
     assert sorted(p.name for p in out.iterdir()) == ["summary.json"]
     assert list(json.loads((out / "summary.json").read_text())["results"]) == ["plain"]
+
+
+# -- damaged checkpoints, fuzzed (hypothesis; as tests/test_fuzz_readers.py does for ipd train's) -------
+FUZZ_SEED = 3
+
+
+def _fuzz_params():
+    from brainsim.experiments.delays import IPDDelayParams
+
+    return IPDDelayParams(epochs=2, hidden=8, n_train=128, n_test=64, conditions="delays,plain")
+
+
+@pytest.fixture(scope="module")
+def delay_checkpoints(tmp_path_factory):
+    """The bytes of the first checkpoint of each condition of a real tiny run (in process): mid-way
+    through ``delays``, and in ``plain`` with the finished ``delays`` result and learned delays."""
+    import brainsim.snn.training as training
+    from brainsim.experiments.delays import run_ipd_delays
+
+    kept, save = {}, training.save_checkpoint
+
+    def keep(path, *args, **kwargs):
+        save(path, *args, **kwargs)
+        kept.setdefault(kwargs["condition"], Path(path).read_bytes())
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(training, "save_checkpoint", keep)
+        run_ipd_delays(FUZZ_SEED, _fuzz_params(), out_dir=tmp_path_factory.mktemp("delay_checkpoints"))
+    assert sorted(kept) == ["delays", "plain"]
+    return kept
+
+
+def _check_delay_checkpoint(tmp_path: Path, blob: bytes) -> None:
+    """Resuming from ``blob`` is one UserError line, or everything a resumed run takes from it works."""
+    import torch
+    from test_fuzz_readers import outcome
+
+    from brainsim.errors import UserError
+    from brainsim.experiments import delays as ex
+
+    path = tmp_path / CHECKPOINT
+    path.write_bytes(blob)
+    params = _fuzz_params()
+    protocol = ex._ipd_protocol(FUZZ_SEED, params)
+    state = outcome(lambda: ex._ipd_checkpoint_state(path, ex._ipd_settings(FUZZ_SEED, params), params, protocol,
+                                                     resume=True, force=False))
+    if isinstance(state, UserError):
+        assert str(path) in str(state)
+        return
+    model, _ = ex._ipd_network(state["condition"], protocol, params, FUZZ_SEED)
+    if isinstance(outcome(lambda: ex._resume_network(model, state, path)), UserError):
+        return
+    optimizer = torch.optim.Adam(model.parameters())
+    optimizer.load_state_dict(state["optimizer"])
+    sum(p.sum() for p in model.parameters()).backward()
+    optimizer.step()
+    for entry in state["results"].values():   # what the CLI prints of a finished condition
+        f"{100 * entry['test_accuracy']:.1f} {entry['test_mae_deg']:.1f} {entry['train_seconds']:.0f}"
+    if state["delays_ms"] is not None:
+        np.asarray(state["delays_ms"].numpy(), dtype=float)
+
+
+def _fuzz_delay_checkpoints(tmp_path, checkpoints, examples) -> None:
+    from hypothesis import given
+    from hypothesis import strategies as st
+    from test_fuzz_readers import damaged_ipd_checkpoint
+
+    @examples
+    @given(data=st.data())
+    def check(data):
+        blob = checkpoints[data.draw(st.sampled_from(sorted(checkpoints)))]
+        _check_delay_checkpoint(tmp_path, data.draw(damaged_ipd_checkpoint(blob)))
+
+    check()
+
+
+def test_a_damaged_checkpoint_is_one_line_or_resumes(tmp_path, delay_checkpoints):
+    from test_fuzz_readers import FAST
+
+    _fuzz_delay_checkpoints(tmp_path, delay_checkpoints, FAST)
+
+
+@pytest.mark.slow
+def test_a_damaged_checkpoint_is_one_line_or_resumes_long(tmp_path, delay_checkpoints):
+    from test_fuzz_readers import SLOW
+
+    _fuzz_delay_checkpoints(tmp_path, delay_checkpoints, SLOW)

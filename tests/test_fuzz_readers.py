@@ -292,7 +292,7 @@ def _check_input(tmp_path: Path, blob: bytes) -> None:
     path.write_bytes(blob)
     result = outcome(lambda: load_input(path))
     if not isinstance(result, UserError):
-        assert result.ndim == 3 and result.dtype == np.uint8 and set(np.unique(result)) <= {0, 1}
+        assert result.ndim >= 3 and result.dtype == np.uint8 and set(np.unique(result)) <= {0, 1}
 
 
 @FAST
@@ -440,6 +440,25 @@ def test_mnist_checkpoint_reader(tmp_path, mnist_checkpoints, data):
 @given(data=st.data())
 def test_mnist_checkpoint_reader_long(tmp_path, mnist_checkpoints, data):
     _check_mnist_checkpoint(tmp_path, *data.draw(damaged_mnist_checkpoint(mnist_checkpoints)))
+
+
+def test_a_test_checkpoint_resumes_only_a_run_over_the_same_samples(tmp_path, mnist_checkpoints):
+    """Its predictions are per sample: resuming it with another --n-test is refused (it used to index
+    past their end); a train checkpoint may be continued to more samples."""
+    from brainsim.circuits.diehl_cook import DiehlCookParams
+    from brainsim.experiments.mnist import _check_compatible, _load_checkpoint
+
+    params = DiehlCookParams(n_neurons=10, dt_ms=1.0)
+    for stage in ("train", "test"):
+        (tmp_path / f"{stage}.npz").write_bytes(mnist_checkpoints[stage])
+    test_meta, _ = _load_checkpoint(tmp_path / "test.npz")
+    _check_compatible("test", test_meta, params, 2)
+    with pytest.raises(UserError, match="over 2 samples, this run asks for 3"):
+        _check_compatible("test", test_meta, params, 3)
+    with pytest.raises(UserError, match="of the test stage"):
+        _check_compatible("observe", test_meta, params, 2)
+    train_meta, _ = _load_checkpoint(tmp_path / "train.npz")
+    _check_compatible("train", train_meta, params, 5)
 
 
 # -- checkpoints: ipd train (.pt) -------------------------------------------------------------------------

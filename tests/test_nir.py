@@ -15,7 +15,7 @@ from brainsim.bridge.nir_brian2 import simulate_nir
 from brainsim.bridge.nir_import import plan_graph
 from brainsim.devices import BrianSession, DeviceConfig
 from brainsim.errors import UserError
-from conftest import assert_one_line_error
+from conftest import ROOT, assert_one_line_error
 
 nir = pytest.importorskip("nir")
 
@@ -193,6 +193,24 @@ def test_graph_without_side_file_is_not_a_model(tmp_path):
         load_network(graph_path)
 
 
+@pytest.mark.parametrize("model", sorted(p.name for p in (ROOT / "models").iterdir() if (p / "manifest.json").is_file()))
+def test_every_shipped_model_exports_and_reads_back(tmp_path, model):
+    """`nir-run --export-from` covers every shipped model: its NIR graph and side file give the same
+    network back (weights, decay factors, configuration)."""
+    from brainsim.bridge.nir_export import export_nir
+    from brainsim.bridge.sources import load_network
+
+    spec = load_network(ROOT / "models" / model)
+    graph_path, _ = export_nir(spec, tmp_path / f"{model}.nir")
+    back = load_network(graph_path)
+    for name in ("W1", "W2", "alpha_hidden", "alpha_out"):
+        if getattr(spec, name) is None:
+            assert getattr(back, name) is None
+        else:
+            np.testing.assert_array_equal(getattr(back, name), getattr(spec, name))
+    assert back.net == spec.net and back.stimulus == spec.stimulus and back.classes == spec.classes
+
+
 # --- snnTorch ----------------------------------------------------------------------------------------
 
 def test_snntorch_export_runs_identically(tmp_path, run_cli):
@@ -292,9 +310,9 @@ def test_snntorch_recurrent_export_runs_identically(layer):
     np.testing.assert_array_equal(y, expected)
 
 
-def test_snntorch_convolutional_export_runs_identically(tmp_path, run_cli):
+def test_snntorch_convolutional_export_runs_identically(tmp_path):
     """Conv2d -> Leaky -> AvgPool2d -> Conv2d (stride 2) -> Leaky -> Flatten -> Linear -> Leaky on event-camera
-    sized inputs (2 x 34 x 34), exported by snnTorch, run by `brainsim nir-run --reset subtract`."""
+    sized inputs (2 x 34 x 34), exported by snnTorch, run with reset by subtraction."""
     torch = pytest.importorskip("torch")
     snn = pytest.importorskip("snntorch")
     from snntorch.export_nir import export_to_nir
@@ -325,14 +343,16 @@ def test_snntorch_convolutional_export_runs_identically(tmp_path, run_cli):
     x = (torch.rand(30, 2, 2, side, side) < 0.3).float()
     nir.write(str(tmp_path / "conv.nir"), export_to_nir(net, x[0, :1], ignore_dims=[0]))
     expected = _snntorch_run(net, x)
-    np.save(tmp_path / "x.npy", x.numpy().astype(np.uint8))
-    result = run_cli("nir-run", tmp_path / "conv.nir", "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy",
-                     "--reset", "subtract", "--record", "lif1")
-    assert result.returncode == 0, result
-    y = np.load(tmp_path / "y.npy")
-    assert y.shape == expected.shape and expected.sum() > 20
-    np.testing.assert_array_equal(y, expected)
-    assert np.load(tmp_path / "y.records.npz")["lif1:spikes"].shape == (30, 2, 4, side, side)
+    from brainsim.bridge.nir_brian2 import parse_record, simulate_nir_recording
+    from brainsim.bridge.nir_import import NIRImportOptions, read_graph
+
+    plan = plan_graph(read_graph(tmp_path / "conv.nir"), NIRImportOptions(reset="subtract"))
+    assert plan.input_shape == (2, side, side)
+    with BrianSession(DeviceConfig("runtime", target="numpy")) as session:
+        sim = simulate_nir_recording(plan, x.numpy().astype(np.uint8), 1e-4, session, (parse_record("lif1", plan),))
+    assert sim.outputs.shape == expected.shape and expected.sum() > 20
+    np.testing.assert_array_equal(sim.outputs, expected)
+    assert sim.records["lif1:spikes"].shape == (30, 2, 4, side, side)
 
 
 # --- CLI errors --------------------------------------------------------------------------------------
@@ -392,20 +412,42 @@ def test_nir_run_errors(tmp_path, run_cli, case, fragment):
 
 @pytest.mark.slow
 def test_nir_run_cpp_standalone_equals_runtime(tmp_path, run_cli):
-    """The same graph compiled with cpp_standalone gives the runtime device's output bin for bin."""
+    """A graph with a delay, convolutions, pooling and a recurrent layer, compiled with cpp_standalone,
+    gives the runtime device's output and recorded spikes bin for bin, and the numpy reference's."""
+    from test_nir_graphs import DT, Reference, conv_net
+
     rng = np.random.default_rng(7)
-    dt = 1e-3
-    layers = [(rng.normal(0.3, 0.8, (9, 7)), rng.normal(0, 0.05, 9), "LIF", params("LIF", 9, rng, dt)),
-              (rng.normal(0.3, 0.8, (5, 9)), np.zeros(5), "CubaLIF", params("CubaLIF", 5, rng, dt))]
-    nir.write(str(tmp_path / "g.nir"), chain_graph(layers, 7))
-    x = (rng.random((50, 4, 7)) < 0.4).astype(np.uint8)
+    graph = conv_net(rng, side=8)
+    graph.nodes["delay"] = nir.Delay(delay=rng.integers(0, 3, (2, 8, 8)) * DT)   # 0-2 steps per pixel
+    graph.nodes["w_rec"] = nir.Linear(weight=rng.normal(0, 0.5, (5, 5)))
+    graph.edges = [e for e in graph.edges if e != ("in", "conv1")]
+    graph.edges += [("in", "delay"), ("delay", "conv1"), ("lif3", "w_rec"), ("w_rec", "lif3")]
+    # a graded LI layer feeding a Threshold (summed variables in the generated code)
+    graph.nodes["li"] = nir.LI(tau=np.full(4, 4 * DT), r=np.full(4, 8.0), v_leak=np.zeros(4))
+    graph.nodes["to_li"] = nir.Linear(weight=rng.normal(0.5, 0.5, (4, 5)))
+    graph.nodes["from_li"] = nir.Linear(weight=rng.normal(0.5, 0.5, (2, 4)))
+    graph.nodes["th"] = nir.Threshold(threshold=np.full(2, 0.3))
+    graph.nodes["out2"] = nir.Output(output_type={"output": np.array([2])})
+    graph.edges += [("lif3", "to_li"), ("to_li", "li"), ("li", "from_li"), ("from_li", "th"), ("th", "out2")]
+    nir.write(str(tmp_path / "g.nir"), graph)
+    x = (rng.random((30, 3, 2, 8, 8)) < 0.4).astype(np.uint8)
     np.save(tmp_path / "x.npy", x)
-    outputs = {}
+    outputs, records = {}, {}
     for device in ("runtime", "cpp_standalone"):
         out = tmp_path / f"y_{device}.npy"
         result = run_cli("nir-run", tmp_path / "g.nir", "--input", tmp_path / "x.npy", "--output", out,
-                         "--dt", dt, "--device", device)
+                         "--dt", DT, "--device", device, "--record", "lif2", timeout=900)
         assert result.returncode == 0, result
         outputs[device] = np.load(out)
+        records[device] = np.load(tmp_path / f"y_{device}.records.npz")["lif2:spikes"]
     np.testing.assert_array_equal(outputs["cpp_standalone"], outputs["runtime"])
-    np.testing.assert_array_equal(outputs["runtime"], reference(layers, x, dt))
+    np.testing.assert_array_equal(records["cpp_standalone"], records["runtime"])
+    ref = Reference(nir.read(str(tmp_path / "g.nir"), type_check=False), 3)
+    expected = {"out": [], "out2": []}
+    for t in range(x.shape[0]):
+        ref.step(x[t].astype(float))
+        for name in expected:
+            expected[name].append(ref.now[name])
+    expected = np.concatenate([np.stack(expected["out"]), np.stack(expected["out2"])], axis=2)
+    assert expected[..., :5].sum() > 10 and expected[..., 5:].sum() > 5
+    np.testing.assert_array_equal(outputs["runtime"], expected)

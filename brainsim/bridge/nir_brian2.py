@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import UserError
-from .nir_import import GraphPlan, NIRImportOptions, Population
+from .nir_import import READOUT, GraphPlan, NIRImportOptions, Population
 
 if TYPE_CHECKING:  # annotations only
     import brian2
@@ -59,26 +59,32 @@ SYNAPTIC_STEP = "I_s = I_s + k_syn*(w_in*(I + bias) - I_s)"
 RECORDABLE = ("spikes", "v", "I_s")
 
 
-def update_code(kind: str, options: NIRImportOptions) -> str:
-    """One step of a population of ``kind`` (the equations of :mod:`brainsim.bridge.nir_import`)."""
+def update_code(kind: str, options: NIRImportOptions, n_graded: int = 0) -> str:
+    """One step of a population of ``kind`` (the equations of :mod:`brainsim.bridge.nir_import`);
+    ``n_graded``: its graded inputs ``I_g0, I_g1, ...`` (summed variables), added to ``I``."""
     if kind == "Threshold":
-        return "z = int(I + bias > v_threshold)\nI = 0\n"
-    lines = []
-    spiking = kind in ("LIF", "IF", "CubaLIF")
-    cuba = kind in ("CubaLIF", "CubaLI")
-    if cuba and options.cuba_current == "same":
-        lines.append(SYNAPTIC_STEP)
-    if spiking and options.reset == "zero":
-        lines.append(RESET_TO_VALUE)
-    lines.append(LEAKY_STEP[kind])
-    if spiking and options.reset == "subtract":
-        lines.append(SUBTRACT_THRESHOLD)
-    if cuba and options.cuba_current == "previous":
-        lines.append(SYNAPTIC_STEP)
-    if spiking:
-        lines.append(FIRE)
-    lines.append("I = 0")
-    return "\n".join(lines) + "\n"
+        code = "z = int(I + bias > v_threshold)\nI = 0\n"
+    elif kind == READOUT:
+        code = "v = I + bias\nI = 0\n"
+    else:
+        lines = []
+        spiking = kind in ("LIF", "IF", "CubaLIF")
+        cuba = kind in ("CubaLIF", "CubaLI")
+        if cuba and options.cuba_current == "same":
+            lines.append(SYNAPTIC_STEP)
+        if spiking and options.reset == "zero":
+            lines.append(RESET_TO_VALUE)
+        lines.append(LEAKY_STEP[kind])
+        if spiking and options.reset == "subtract":
+            lines.append(SUBTRACT_THRESHOLD)
+        if cuba and options.cuba_current == "previous":
+            lines.append(SYNAPTIC_STEP)
+        if spiking:
+            lines.append(FIRE)
+        lines.append("I = 0")
+        code = "\n".join(lines) + "\n"
+    graded = "".join(f" + I_g{k}" for k in range(n_graded))
+    return code.replace("I + bias", f"I{graded} + bias")
 
 
 @dataclass(frozen=True)
@@ -145,8 +151,6 @@ def flat_inputs(plan: GraphPlan, inputs: np.ndarray) -> np.ndarray:
     """``inputs`` (time, batch, *input_shape) as (time, batch, features); UserError on a shape mismatch."""
     inputs = np.asarray(inputs)
     if inputs.ndim < 3 or tuple(inputs.shape[2:]) != tuple(plan.input_shape):
-        if inputs.ndim == 3 and inputs.shape[2] == plan.n_inputs:  # already flat
-            return inputs
         raise UserError(f"shape mismatch: the input has shape {inputs.shape}, the graph's Input node takes "
                         f"(time, batch, {', '.join(map(str, plan.input_shape))})")
     return inputs.reshape(inputs.shape[0], inputs.shape[1], plan.n_inputs)
@@ -171,14 +175,19 @@ def build_nir_network(plan: GraphPlan, inputs: np.ndarray, dt_s: float,
                                               step[order] * dt, dt=dt, name="nir_input")
     objects.append(groups[inp.name])
     bias = {name: plan.biases.get(name, np.zeros(pop.size)) for name, pop in plan.populations.items()}
+    graded_in = {name: [n for n, proj in enumerate(plan.projections) if proj.target == name and proj.graded]
+                 for name in plan.populations}
     for pop in plan.ordered():
         if pop.kind == "Input":
             continue
         spiking = pop.spiking
-        group = b2.NeuronGroup(batch * pop.size, NEURON_EQUATIONS, threshold="z > 0.5" if spiking else None,
+        n_graded = len(graded_in[pop.name])
+        equations = NEURON_EQUATIONS + "".join(f"I_g{k} : 1  # graded input {k} (W v of a graded source)\n"
+                                               for k in range(n_graded))
+        group = b2.NeuronGroup(batch * pop.size, equations, threshold="z > 0.5" if spiking else None,
                                reset="" if spiking else None, dt=dt, name=f"nir_{len(groups)}_{pop.kind.lower()}")
         _set_params(group, pop, batch, dt_s, bias[pop.name], options)
-        group.run_regularly(update_code(pop.kind, options), when="synapses", order=3 * pop.depth + 1,
+        group.run_regularly(update_code(pop.kind, options, n_graded), when="synapses", order=3 * pop.depth + 1,
                             name=f"{group.name}_update")
         if spiking:
             group.thresholder["spike"].when = "synapses"
@@ -193,16 +202,25 @@ def build_nir_network(plan: GraphPlan, inputs: np.ndarray, dt_s: float,
         if w.size == 0:
             continue
         offsets = np.arange(batch, dtype=np.int64)
-        syn = b2.Synapses(groups[src.name], groups[dst.name], "w : 1 (constant)", on_pre="I_post += w", dt=dt,
-                          name=f"nir_syn{n_proj}")
+        if proj.graded:   # W v of the source, summed into a variable of its own every step
+            target_var = f"I_g{graded_in[dst.name].index(n_proj)}"
+            syn = b2.Synapses(groups[src.name], groups[dst.name],
+                              f"w : 1 (constant)\n{target_var}_post = w * v_pre : 1 (summed)", dt=dt,
+                              name=f"nir_syn{n_proj}")
+        else:
+            syn = b2.Synapses(groups[src.name], groups[dst.name], "w : 1 (constant)", on_pre="I_post += w", dt=dt,
+                              name=f"nir_syn{n_proj}")
         syn.connect(i=(pre[None, :] + offsets[:, None] * src.size).ravel(),
                     j=(post[None, :] + offsets[:, None] * dst.size).ravel())
         syn.w = np.tile(w, batch)
         if proj.delay_s is not None:
-            steps = np.rint(np.asarray(proj.delay_s) / dt_s)
-            syn.delay = np.tile(steps[pre], batch) * dt
-        syn.pre.when = "synapses"
-        syn.pre.order = 3 * dst.depth
+            syn.delay = float(np.rint(proj.delay_s / dt_s)) * dt
+        if proj.graded:
+            for updater in syn.summed_updaters.values():
+                updater.when, updater.order = "synapses", 3 * dst.depth
+        else:
+            syn.pre.when = "synapses"
+            syn.pre.order = 3 * dst.depth
         objects.append(syn)
     monitors = {}
     specs = [RecordSpec(name, "spikes" if plan.populations[name].spiking else "v") for name in plan.outputs]
@@ -254,17 +272,19 @@ class NIRSimulation:
     records: dict[str, np.ndarray]
 
 
-def simulate_nir(plan: GraphPlan, inputs: np.ndarray, dt_s: float, session: BrianSession,
-                 records: tuple[RecordSpec, ...] = (), with_records: bool = False):
-    """Build and run inside an active :class:`~brainsim.devices.BrianSession`. Returns the outputs
-    (None if it only built), or with ``with_records`` a :class:`NIRSimulation`."""
+def simulate_nir(plan: GraphPlan, inputs: np.ndarray, dt_s: float, session: BrianSession) -> np.ndarray | None:
+    """Build and run inside an active :class:`~brainsim.devices.BrianSession`; the outputs
+    (:func:`read_outputs`), None if the device only built the project."""
+    return simulate_nir_recording(plan, inputs, dt_s, session).outputs
+
+
+def simulate_nir_recording(plan: GraphPlan, inputs: np.ndarray, dt_s: float, session: BrianSession,
+                           records: tuple[RecordSpec, ...] = ()) -> NIRSimulation:
+    """:func:`simulate_nir` that also monitors ``records`` (:func:`parse_record`)."""
     import brian2 as b2
 
     net = build_nir_network(plan, inputs, dt_s, records)
-    ran = session.run(net.network, net.n_steps * dt_s * b2.second)
-    if not with_records:
-        return read_outputs(net, plan, dt_s) if ran else None
-    if not ran:
+    if not session.run(net.network, net.n_steps * dt_s * b2.second):
         return NIRSimulation(None, {})
     return NIRSimulation(read_outputs(net, plan, dt_s),
                          {spec.key: read_record(net, plan, spec, dt_s) for spec in records})

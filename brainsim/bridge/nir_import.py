@@ -3,13 +3,14 @@
 A graph is reduced to a *plan*: populations (the Input, and every neuron node) and projections
 between them. Nested NIRGraph nodes are flattened first (node ``inner`` of subgraph ``sub``
 becomes ``sub.inner``; the subgraph's Input and Output nodes become pass-throughs, so an edge
-into ``sub`` feeds what its Input feeds). A projection is a path ``source [-> Delay] -> linear
-nodes ... -> target``: the linear nodes (Affine, Linear, Scale, Flatten, Conv1d, Conv2d,
-SumPool2d, AvgPool2d; :mod:`brainsim.bridge.nir_maps`) composed into one sparse weight matrix and a
-bias; a direct edge is the identity. Outputs are the populations feeding an Output node.
-Tensors are flattened in C order; a population keeps the shape of its input (``(C, H, W)``
-after a convolution) so that later nodes see it; neuron parameters with one value apply to the
-whole tensor.
+into ``sub`` feeds what its Input feeds). A projection is a path ``source -> linear nodes and Delay
+nodes ... -> target`` with one delay: the linear nodes (Affine, Linear, Scale, Flatten, Conv1d, Conv2d,
+SumPool2d, AvgPool2d; :mod:`brainsim.bridge.nir_maps`) composed into one sparse weight matrix; a
+direct edge is the identity. The bias of each linear node, carried through the linear nodes after
+it, is a constant input of the populations it reaches (counted once, however many paths pass
+through the node). Outputs are the populations feeding an Output node. Tensors are flattened in C
+order; a population keeps the shape of its input (``(C, H, W)`` after a convolution) so that later
+nodes see it; neuron parameters broadcast to it (numpy rules).
 
 Discrete time (forward Euler, one time bin of the input per step of length dt; see docs/nir.md for
 each node's NIR equation and this discretisation): all nodes are updated in topological order
@@ -30,17 +31,23 @@ Per step, with ``z`` the previous step's spike and ``I`` this step's summed inpu
                  this step (cuba_current "same") or of the previous step ("previous")
     CubaLI       the same with the LI update                      (graded output: v)
     Threshold    z <- I > threshold
-    Delay        per-feature delay (s), rounded to whole steps (directly after a spiking population)
+    Delay        per-feature delay (s), rounded to whole steps, anywhere on a path from a spiking population
+                 (features delayed by different amounts become separate projections)
 
+    Output       the spikes (or v) of the population feeding it; fed through linear nodes, a graded
+                 readout v = this step's I (the linear map of this step's spikes, + bias)
+
+A graded population (LI, CubaLI, I) feeds the nodes after it its ``v`` (the value after this
+step's update; through a recurrent edge, the previous step's), which adds ``W v`` to their input.
 Where NIR 1.0 leaves a choice open, :class:`NIRImportOptions` says which (documented defaults).
-Graded populations (LI, CubaLI, I) can only feed an Output node; anything else that is not NIR
-1.0 is refused with a one-line :class:`UserError` naming it.
+Anything that is not NIR 1.0 is refused with a one-line :class:`UserError` naming it.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -50,12 +57,16 @@ from ..netspec.modeldir import dataclass_from
 from ..params import check_fields, param
 from ..stimuli.ipd import IPDClasses, IPDStimulusParams
 
+if TYPE_CHECKING:  # annotations only
+    import scipy.sparse
+
 SPIKING_KINDS = ("Input", "LIF", "IF", "CubaLIF", "Threshold")
 GRADED_KINDS = ("LI", "CubaLI", "I")
 NEURON_KINDS = ("LIF", "IF", "CubaLIF", "Threshold", "LI", "CubaLI", "I")
 LINEAR_KINDS = ("Affine", "Linear", "Scale", "Flatten", "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d")
 SUPPORTED = ("Input", "Output", "NIRGraph", "Delay") + NEURON_KINDS + LINEAR_KINDS
 PASS = "Pass"          # kind of a flattened subgraph's Input / Output: the identity
+READOUT = "Readout"    # population made for an Output fed through linear nodes: v = this step's I
 SIDE_SUFFIX = ".brainsim.json"
 SUPPORTED_MAJOR_VERSION = 1
 
@@ -114,9 +125,10 @@ class Population:
 class Projection:
     source: str
     target: str
-    weight: "scipy.sparse.csr_matrix"   # noqa: F821  (target size, source size)
-    delay_s: np.ndarray | None = None    # (source size,) or None
-    recurrent: bool = False              # closes a cycle: delivers the previous step's spikes
+    weight: scipy.sparse.csr_matrix      # (target size, source size)
+    delay_s: float | None = None         # the delay of every synapse (s), or None
+    recurrent: bool = False              # closes a cycle: delivers the previous step's spikes (or v)
+    graded: bool = False                 # the source is graded (LI, CubaLI, I, readout): carries W v
 
     def dense_weight(self) -> np.ndarray:
         return self.weight.toarray()
@@ -127,7 +139,7 @@ class GraphPlan:
     populations: dict[str, Population]
     projections: list[Projection]
     input: str
-    outputs: list[str]                 # populations recorded, in Output-node order
+    outputs: list[str]                 # populations recorded, in the order of their Output nodes
     metadata: dict
     options: NIRImportOptions = NIRImportOptions(reset="zero")
     biases: dict[str, np.ndarray] = field(default_factory=dict)   # population -> constant input (biases)
@@ -356,7 +368,9 @@ def plan_graph(graph, options: NIRImportOptions = NIRImportOptions()) -> GraphPl
                   if kind_of(node) in NEURON_KINDS}
     populations: dict[str, Population] = {inputs[0]: Population(inputs[0], "Input", input_shape)}
     projections: list[Projection] = []
-    outputs: list[str] = []
+    output_of: dict[str, str] = {}       # Output node -> the population it records
+    in_degree = {name: sum(dst == name for _, dst in edges) for name in nodes}
+    summing_outputs = {name for name, node in nodes.items() if kind_of(node) == "Output" and in_degree[name] > 1}
     node_maps: dict[str, tuple] = {}     # linear node -> (M, b, in_shape, out_shape), from its first visit
 
     def node_map(name: str, kind: str, shape: tuple):
@@ -369,35 +383,49 @@ def plan_graph(graph, options: NIRImportOptions = NIRImportOptions()) -> GraphPl
                             f"{tuple(shape)}")
         return m, b, out_shape
 
-    def reach_population(source: str, name: str, weight, delay, shape, pending: list) -> None:
+    def reach_population(source: str | None, name: str, paths, shape, pending: list) -> None:
         kind = kind_of(nodes[name])
         n = int(np.prod(shape))
         if kind == "Input":
             raise UserError(f"NIR edge into the Input node {name!r}")
-        if source is not None and not populations[source].spiking:
-            raise UserError(f"NIR node {source!r} ({populations[source].kind}) has a graded output; it can only "
-                            "feed an Output node")
+        if source is not None and any(delay > 0 for delay in paths) and not populations[source].spiking:
+            raise UserError(f"Delay after the graded node {source!r} ({populations[source].kind}) is not supported")
         if name not in populations:
-            populations[name] = Population(name, kind, tuple(shape),
-                                           _neuron_params(name, kind, raw_params[name], tuple(shape)))
-            pending.append(name)
+            if kind == "Output":
+                populations[name] = Population(name, READOUT, tuple(shape))
+                output_of[name] = name
+            else:
+                populations[name] = Population(name, kind, tuple(shape),
+                                               _neuron_params(name, kind, raw_params[name], tuple(shape)))
+                pending.append(name)
         elif populations[name].size != n:
             raise UserError(f"shape mismatch: {n} features reach node {name!r} ({kind}) of size "
                             f"{populations[name].size}")
-        if source is None:       # a bias walk: weight is the constant vector
-            biases[name] = biases.get(name, np.zeros(n)) + weight
+        if source is None:       # a bias walk: paths is the constant vector
+            biases[name] = biases.get(name, np.zeros(n)) + paths
             return
-        if weight is None:
-            weight = sp.identity(n, format="csr")
-        projections.append(Projection(source, name, sp.csr_matrix(weight), delay))
+        for delay, weight in sorted(paths.items()):
+            weight = sp.identity(n, format="csr") if weight is None else sp.csr_matrix(weight)
+            projections.append(Projection(source, name, weight, delay if delay > 0 else None,
+                                          graded=not populations[source].spiking))
 
-    def walk(source: str | None, name: str, weight, delay, shape, seen: tuple, pending: list) -> None:
+    def add_path(paths: dict, delay: float, weight, n: int) -> None:
+        if delay in paths:   # two routes with the same delay: one matrix
+            old = paths[delay]
+            paths[delay] = (sp.identity(n, format="csr") if old is None else old) + \
+                (sp.identity(n, format="csr") if weight is None else weight)
+        else:
+            paths[delay] = weight
+
+    def walk(source: str | None, name: str, paths, shape, seen: tuple, pending: list) -> None:
         """Follow edges from a population through Delay and linear nodes to populations / Outputs.
-        ``source`` None: carry a linear node's bias (``weight``: the constant vector) to the populations."""
+        ``paths``: {delay (s): the weight matrix so far (None: the identity)}; a Delay node splits the
+        features it delays by different amounts into separate paths. ``source`` None: carry a linear
+        node's bias (``paths``: the constant vector, which a Delay leaves as it is) to the populations."""
         node = nodes[name]
         kind = kind_of(node)
         if kind in NEURON_KINDS or kind == "Input":
-            reach_population(source, name, weight, delay, shape, pending)
+            reach_population(source, name, paths, shape, pending)
             return
         if name in seen:
             raise UserError(f"the NIR graph has a cycle through {name!r} without a neuron (not supported)")
@@ -406,13 +434,16 @@ def plan_graph(graph, options: NIRImportOptions = NIRImportOptions()) -> GraphPl
             declared = _shape_of_io(node)
             if declared is not None and int(np.prod(declared)) not in (0, n):
                 raise UserError(f"shape mismatch: Output node {name!r} expects {declared}, gets {tuple(shape)}")
-            if weight is not None or delay is not None:
-                raise UserError(f"Output node {name!r} must be fed directly by a neuron node or the Input")
-            outputs.append(source)
+            direct = source is not None and list(paths.items()) == [(0.0, None)]
+            if direct and name not in summing_outputs:
+                if output_of.get(name, source) != source:
+                    raise UserError(f"Output node {name!r} is fed by several nodes through pass-throughs "
+                                    "(not supported)")
+                output_of[name] = source
+            else:   # through linear nodes or delays, a bias, or from several edges: a graded readout
+                reach_population(source, name, paths, shape, pending)
             return
         if kind == "Delay":
-            if weight is not None:
-                raise UserError(f"Delay node {name!r}: only delays directly after a spiking node are supported")
             d = np.asarray(node.delay, dtype=float)
             try:
                 d = np.broadcast_to(d.reshape(-1) if d.size > 1 else d.reshape(()), (n,)).astype(float)
@@ -420,40 +451,54 @@ def plan_graph(graph, options: NIRImportOptions = NIRImportOptions()) -> GraphPl
                 raise UserError(f"shape mismatch: Delay node {name!r} has {d.size} delays for {n} features") from None
             if np.any(d < 0):
                 raise UserError(f"Delay node {name!r} has negative delays")
-            delay = d if delay is None else delay + d
-            new_w, new_shape = weight, shape
+            if source is None:
+                new_paths = paths
+            else:
+                new_paths = {}
+                for delay, weight in paths.items():
+                    for value in np.unique(d):
+                        rows = d == value
+                        if rows.all():
+                            part = weight
+                        else:
+                            mask = sp.diags(rows.astype(float), format="csr")
+                            part = mask if weight is None else mask @ weight
+                        add_path(new_paths, delay + float(value), part, n)
+            new_shape = shape
         elif kind == PASS:
-            new_w, new_shape = weight, shape
+            new_paths, new_shape = paths, shape
         else:
             m, _, new_shape = node_map(name, kind, shape)
             if source is None:
-                new_w = weight if m is None else m @ weight
+                new_paths = paths if m is None else m @ paths
             else:
-                new_w = weight if m is None else (m if weight is None else m @ weight)
+                new_paths = {delay: weight if m is None else (m if weight is None else m @ weight)
+                             for delay, weight in paths.items()}
         if not succ[name]:
             raise UserError(f"NIR node {name!r} ({kind}) leads nowhere")
         for nxt in succ[name]:
-            walk(source, nxt, new_w, delay, new_shape, seen + (name,), pending)
+            walk(source, nxt, new_paths, new_shape, seen + (name,), pending)
 
     pending = [inputs[0]]
     while pending:
         name = pending.pop(0)
         pop = populations[name]
         for nxt in succ[name]:
-            walk(name, nxt, None, None, pop.shape, (name,), pending)
+            walk(name, nxt, {0.0: None}, pop.shape, (name,), pending)
     for name, node in nodes.items():
         if kind_of(node) in NEURON_KINDS and name not in populations:
             raise UserError(f"NIR node {name!r} ({kind_of(node)}) receives no input")
-    if not outputs:
+    if not output_of:
         raise UserError("the NIR graph has no Output node fed by a neuron or the Input")
     # each linear node's bias is a constant input, counted once however many paths run through the node
     biases: dict[str, np.ndarray] = {}
     for name, (m, b, in_shape, out_shape) in node_maps.items():
         if np.any(b != 0):
             for nxt in succ[name]:
-                walk(None, nxt, np.asarray(b, dtype=float), None, out_shape, (name,), [])
+                walk(None, nxt, np.asarray(b, dtype=float), out_shape, (name,), [])
     _mark_recurrent_and_depth(populations, projections, inputs[0])
     metadata = dict(getattr(graph, "metadata", {}) or {})
+    outputs = [output_of[name] for name in nodes if name in output_of]     # in the graph's node order
     return GraphPlan(populations, projections, inputs[0], outputs, metadata, options.resolved(metadata),
                      {name: biases.get(name, np.zeros(pop.size)) for name, pop in populations.items()})
 

@@ -111,7 +111,7 @@ def run_graph(graph_path, input_path, output_path, params: NIRRunParams = NIRRun
     written unless the simulation succeeds; bad input raises UserError."""
     from ..devices import BrianSession
     from ..io import check_writable, save_npy, save_npz
-    from .nir_brian2 import flat_inputs, parse_record, simulate_nir
+    from .nir_brian2 import flat_inputs, parse_record, simulate_nir_recording
     from .nir_import import plan_graph, read_graph
 
     graph_path, input_path, output_path = Path(graph_path), Path(input_path), Path(output_path)
@@ -127,7 +127,7 @@ def run_graph(graph_path, input_path, output_path, params: NIRRunParams = NIRRun
     device_config = params.device
     dt_s = default_dt(graph_path, graph) if params.dt_s is None else params.dt_s
     with BrianSession(device_config, label="nir-run", progress=progress) as session:
-        sim = simulate_nir(plan, x, dt_s, session, records=specs, with_records=True)
+        sim = simulate_nir_recording(plan, x, dt_s, session, specs)
         project = session.project_dir
     kinds = tuple(p.kind for p in plan.ordered())
     common = dict(graph=graph_path, kinds=kinds, n_steps=int(x.shape[0]), batch=int(x.shape[1]), dt_s=dt_s,

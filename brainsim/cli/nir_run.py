@@ -13,8 +13,9 @@ EPILOG = """examples:
 
 Input: a .npy array of 0/1 values, shape (time, batch, *input_shape), e.g. (T, B, 2, 34, 34) for an
 event camera. Output: the spikes of the graph's Output node (uint8, 0/1), shape (time, batch,
-*node shape); for a graded source (LI, CubaLI, I) the membrane value v after each step (float);
-several Output nodes are concatenated, flattened. --record NODE[:VARIABLE] (repeatable; nested
+*node shape); for a graded source (LI, CubaLI, I) the membrane value v after each step (float),
+for an Output fed through linear nodes that step's W z + b; several Output nodes are concatenated,
+flattened. --record NODE[:VARIABLE] (repeatable; nested
 graphs' nodes as SUBGRAPH.NODE) writes that node's spikes (default for spiking nodes) or v / I_s
 (the value at the end of each step; v of LIF/IF before the reset of the next step) to
 OUTPUT.records.npz, one array (time, batch, *node shape) per entry.
@@ -34,7 +35,7 @@ Where NIR 1.0 leaves a choice open (defaults first; which exporters expect which
   --integrator-input dt|step   IF/I: v += dt*r*I (Euler step of NIR's ODE) or v += r*I per step
                                (Sinabs IAF, Norse IAF: graphs with r = 1 that are silent under dt).
 Supported nodes: Input, Output, Affine, Linear, Scale, Flatten, Conv1d, Conv2d, SumPool2d, AvgPool2d,
-Delay (after a spiking node), I, IF, LI, LIF, CubaLI, CubaLIF, Threshold, nested NIRGraph.
+Delay (on paths from spiking nodes), I, IF, LI, LIF, CubaLI, CubaLIF, Threshold, nested NIRGraph.
 See docs/nir.md.
 """
 

@@ -594,42 +594,30 @@ def run_ipd_delays(seed: int, params: IPDDelayParams = IPDDelayParams(), progres
 
 def _run_ipd_delays(seed: int, params: IPDDelayParams, progress: bool, out_dir: Path | None, *, resume: bool,
                     force: bool) -> IPDDelayResult:
-    from dataclasses import replace
-
     import torch
 
     from ..io import save_npy, write_json
-    from ..snn.delays import DelayedIPDNet
+    from ..progress import note
     from ..snn.metrics import classification_metrics, predicted_classes
-    from ..snn.models import IPDNet
     from ..snn.training import predict, save_checkpoint, train_epochs
-    from ..stimuli.ipd import DEFAULT_CLASSES, TUTORIAL, test_stimuli, training_stimuli
-    from .ipd import protocol_from
+    from ..stimuli.ipd import DEFAULT_CLASSES, test_stimuli, training_stimuli
 
     check_surrogate(params.surrogate)
-    protocol = protocol_from(params.preset, seed=seed, epochs=params.epochs, hidden=params.hidden,
-                             tau_hidden_ms=params.tau_hidden_ms, n_train=params.n_train, n_test=params.n_test)
-    # what a checkpoint must have been written with to be resumed (--deterministic changes the numbers)
-    settings = {"seed": seed, "params": asdict(params), "deterministic": torch.are_deterministic_algorithms_enabled()}
+    protocol = _ipd_protocol(seed, params)
     checkpoint = None if out_dir is None else Path(out_dir) / IPD_CHECKPOINT
-    state = _ipd_checkpoint_state(checkpoint, settings, protocol.epochs, resume, force)
+    settings = _ipd_settings(seed, params)
+    state = _ipd_checkpoint_state(checkpoint, settings, params, protocol, resume, force)
     results = dict(state["results"]) if state else {}
     learned = state["delays_ms"].numpy() if state and state["delays_ms"] is not None else None
-    plain = replace(TUTORIAL, phase_delays=False)
     for condition in params.condition_list:
         if condition in results:
             continue
-        stimulus = TUTORIAL if condition == "phase" else plain
-        config = protocol.net_config(stimulus)
-        max_steps = int(round(params.max_delay_ms / stimulus.dt_ms))
-        if condition == "delays":
-            model = DelayedIPDNet(config, max_steps, seed=seed, delay_scale=params.delay_scale,
-                                  surrogate=params.surrogate)
-        else:
-            model = IPDNet(config, seed=seed)
+        model, stimulus = _ipd_network(condition, protocol, params, seed)
         history, optimizer_state, seconds_before = [], None, 0.0
         if state is not None and state["condition"] == condition:
-            _load_model_state(model, state["model"], checkpoint)
+            _resume_network(model, state, checkpoint)
+            note(f"delays ipd: resuming condition {condition} at epoch {state['epoch']} of {protocol.epochs} "
+                 f"(checkpoint {checkpoint}; conditions done: {', '.join(state['results']) or 'none'})")
             history, optimizer_state, seconds_before = state["history"], state["optimizer"], state["train_seconds"]
         cache: dict = {}
 
@@ -681,15 +669,58 @@ def _run_ipd_delays(seed: int, params: IPDDelayParams, progress: bool, out_dir: 
     return IPDDelayResult(summary, learned)
 
 
+def _ipd_protocol(seed: int, params: IPDDelayParams):
+    """The training protocol of every condition: the preset's with ``params``' overrides."""
+    from .ipd import protocol_from
+
+    return protocol_from(params.preset, seed=seed, epochs=params.epochs, hidden=params.hidden,
+                         tau_hidden_ms=params.tau_hidden_ms, n_train=params.n_train, n_test=params.n_test)
+
+
+def _ipd_settings(seed: int, params: IPDDelayParams) -> dict:
+    """What a checkpoint must have been written with to be resumed (--deterministic changes the numbers)."""
+    import torch
+
+    return {"seed": seed, "params": asdict(params), "deterministic": torch.are_deterministic_algorithms_enabled()}
+
+
+def _ipd_network(condition: str, protocol, params: IPDDelayParams, seed: int):
+    """The untrained network of ``condition`` and the stimulus it learns from."""
+    from dataclasses import replace
+
+    from ..snn.delays import DelayedIPDNet
+    from ..snn.models import IPDNet
+    from ..stimuli.ipd import TUTORIAL
+
+    stimulus = TUTORIAL if condition == "phase" else replace(TUTORIAL, phase_delays=False)
+    config = protocol.net_config(stimulus)
+    if condition == "delays":
+        max_steps = int(round(params.max_delay_ms / stimulus.dt_ms))
+        return DelayedIPDNet(config, max_steps, seed=seed, delay_scale=params.delay_scale,
+                             surrogate=params.surrogate), stimulus
+    return IPDNet(config, seed=seed), stimulus
+
+
+def _resume_network(model, state: dict, checkpoint: Path) -> None:
+    """Load the checkpoint's network state into ``model``, once its model and optimizer state are seen
+    to fit it (UserError naming the checkpoint otherwise)."""
+    from ..snn.training import state_misfit
+
+    problem = state_misfit(state, model)
+    if problem:
+        raise UserError(f"{checkpoint} cannot be resumed: {problem}; give --force to start over")
+    model.load_state_dict(state["model"])
+
+
 _IPD_CHECKPOINT_KEYS = ("seed", "params", "condition", "epoch", "train_seconds", "results", "delays_ms")
 
 
-def _ipd_checkpoint_state(path: Path | None, settings: dict, epochs: int, resume: bool, force: bool) -> dict | None:
+def _ipd_checkpoint_state(path: Path | None, settings: dict, params: IPDDelayParams, protocol, resume: bool,
+                          force: bool) -> dict | None:
     """The checkpoint a run of ``settings`` continues from (None: start afresh; see
-    :func:`brainsim.snn.training.checkpoint_to_resume`). With ``resume``, one line on stderr says where
-    the run continues (or that there is no checkpoint)."""
-    from ..progress import note
-    from ..snn.training import checkpoint_to_resume
+    :func:`brainsim.snn.training.checkpoint_to_resume`), its contents checked; the caller checks that
+    its model and optimizer state fit the network, then says where the run continues."""
+    from ..snn.training import checkpoint_to_resume, training_state_problem
 
     if path is None:
         return None
@@ -699,22 +730,64 @@ def _ipd_checkpoint_state(path: Path | None, settings: dict, epochs: int, resume
         return None
     if not all(key in state for key in _IPD_CHECKPOINT_KEYS):
         raise UserError(f"{path} is not a checkpoint of brainsim delays --task ipd")
-    if {k: state.get(k) for k in settings} != settings:
+    if not _same_plain_value({k: state.get(k) for k in settings}, settings):
         theirs = {**(state["params"] if isinstance(state["params"], dict) else {}), "seed": state["seed"],
                   "deterministic": state.get("deterministic")}
         ours = {**settings["params"], "seed": settings["seed"], "deterministic": settings["deterministic"]}
-        differ = [f"{k} {ours[k]} (checkpoint: {theirs.get(k)})" for k in ours if theirs.get(k) != ours[k]]
+        differ = [f"{k} {ours[k]} (checkpoint: {_short(theirs.get(k))})" for k in ours
+                  if not _same_plain_value(theirs.get(k), ours[k])]
         raise UserError(f"{path} is a checkpoint of other settings ({', '.join(differ) or 'params'}): resume "
                         "with the options it was started with, or use another --out")
-    done = ", ".join(state["results"]) or "none"
-    note(f"delays ipd: resuming condition {state['condition']} at epoch {state['epoch']} of {epochs} "
-         f"(checkpoint {path}; conditions done: {done})")
+    problem = training_state_problem(state) or _ipd_state_problem(state, params.condition_list, protocol.epochs,
+                                                                  (protocol.net_config().n_inputs, protocol.net.n_hidden))
+    if problem:
+        raise UserError(f"{path} cannot be resumed: {problem}; give --force to start over")
     return state
 
 
-def _load_model_state(model, model_state: dict, path: Path) -> None:
-    """Load a checkpoint's model state; one that does not fit the model is a UserError naming the file."""
-    try:
-        model.load_state_dict(model_state)
-    except (RuntimeError, KeyError, TypeError) as exc:
-        raise UserError(f"{path}: its model state does not fit this network ({' '.join(str(exc).split())})") from None
+def _same_plain_value(theirs, ours) -> bool:
+    """``theirs`` (read from a checkpoint: anything) is plain data (dicts, lists, numbers, strings, None)
+    equal to ``ours``."""
+    def plain(x) -> bool:
+        if isinstance(x, dict):
+            return all(isinstance(k, str) and plain(v) for k, v in x.items())
+        if isinstance(x, (list, tuple)):
+            return all(map(plain, x))
+        return x is None or isinstance(x, (bool, int, float, str))
+
+    return plain(theirs) and theirs == ours
+
+
+def _short(value) -> str:
+    """A checkpoint's value on one short line."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _ipd_state_problem(state: dict, conditions: tuple[str, ...], epochs: int,
+                       delays_shape: tuple[int, int]) -> str | None:
+    """What is wrong with the delay run's own fields of a checkpoint of these settings (None: nothing)."""
+    import torch
+
+    def number(x) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+    condition, results, delays = state["condition"], state["results"], state["delays_ms"]
+    if not (isinstance(condition, str) and condition in conditions):
+        return f"its condition {_short(condition)} is not one of {', '.join(conditions)}"
+    if not (isinstance(state["epoch"], int) and state["epoch"] == len(state["history"]) and 1 <= state["epoch"] <= epochs):
+        return f"its epoch {_short(state['epoch'])} is not that of its history"
+    if not number(state["train_seconds"]):
+        return "'train_seconds' is not a number"
+    finished = conditions[:conditions.index(condition)]
+    if not isinstance(results, dict) or tuple(results) != finished:
+        return f"its finished conditions are not {', '.join(finished) or 'none'}"
+    for name, entry in results.items():
+        if not (isinstance(entry, dict)
+                and all(number(entry.get(k)) for k in ("test_accuracy", "test_mae_deg", "final_loss", "train_seconds"))):
+            return f"the result of {name} is damaged"
+    if ("delays" in results) != (delays is not None) or delays is not None and not (
+            isinstance(delays, torch.Tensor) and tuple(delays.shape) == delays_shape and delays.is_floating_point()
+            and bool(torch.isfinite(delays).all())):
+        return "its learned delays are damaged"
+    return None

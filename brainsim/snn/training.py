@@ -124,6 +124,76 @@ def load_checkpoint(path) -> dict:
     return state
 
 
+def training_state_problem(state: dict) -> str | None:
+    """What is wrong with the model, optimizer and history of a loaded checkpoint (None: nothing;
+    :func:`state_misfit` then says whether they fit the network to train)."""
+    def number(x) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+    model, optimizer, history = (state[k] for k in TRAINING_STATE)
+    if not isinstance(model, dict) or not model or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in model.items()):
+        return "'model' is not a dict of tensors"
+    if not all(v.is_floating_point() and bool(torch.isfinite(v).all()) for v in model.values()):
+        return "'model' holds non-float or non-finite values"
+    if not (isinstance(optimizer, dict) and isinstance(optimizer.get("state"), dict)
+            and isinstance(optimizer.get("param_groups"), list)
+            and all(isinstance(g, dict) and isinstance(g.get("params"), list)
+                    and all(isinstance(i, int) for i in g["params"]) for g in optimizer["param_groups"])
+            and all(isinstance(i, int) and isinstance(s, dict) for i, s in optimizer["state"].items())):
+        return "'optimizer' is not a torch optimizer state"
+    if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
+        return "'history' is not a list of epoch records"
+    for epoch, record in enumerate(history, start=1):
+        if (record.keys() != history[0].keys() or not all(map(number, record.values()))   # numbers before ==
+                or record.get("epoch") != epoch or not {"loss", "train_batch_accuracy"} <= record.keys()):
+            return f"'history' record {epoch} is damaged"
+    return None
+
+
+def state_misfit(state: dict, model: torch.nn.Module) -> str | None:
+    """Why a checkpoint's model and optimizer state cannot continue training ``model`` (None: they can):
+    every tensor must have the shape and dtype of a fresh state's, every optimizer setting its value."""
+    expected = {k: (tuple(v.shape), v.dtype) for k, v in model.state_dict().items()}
+    if {k: (tuple(v.shape), v.dtype) for k, v in state["model"].items()} != expected:
+        return "its tensors do not fit this network"
+    fresh, saved = _fresh_optimizer_state(model), state["optimizer"]
+    groups = saved["param_groups"]
+    if len(groups) != len(fresh["param_groups"]) or not all(
+            group.keys() == like.keys() and isinstance(group["lr"], float) and np.isfinite(group["lr"])
+            and all(_same_plain(group[k], like[k]) for k in like if k != "lr")   # lr: set every epoch
+            for group, like in zip(groups, fresh["param_groups"])):
+        return "its optimizer settings are not those of this training"
+    for index, per_param in saved["state"].items():
+        like = fresh["state"].get(index)
+        if like is None or per_param.keys() != like.keys() or not all(
+                isinstance(v, torch.Tensor) and v.shape == like[k].shape and v.dtype == like[k].dtype
+                and bool(torch.isfinite(v).all()) and (k != "step" or bool((v >= 0).all()))
+                for k, v in per_param.items()):
+            return "its optimizer state does not fit this network"
+    return None
+
+
+def _fresh_optimizer_state(model) -> dict:
+    """The state dict of the optimizer that :func:`train_epochs` builds (Adam),
+    after one step that changes nothing (zero gradients, on a copy of ``model``)."""
+    import copy
+
+    clone = copy.deepcopy(model)
+    optimizer = torch.optim.Adam(clone.parameters())
+    for p in clone.parameters():
+        p.grad = torch.zeros_like(p)
+    optimizer.step()
+    return optimizer.state_dict()
+
+
+def _same_plain(a, b) -> bool:
+    """Equal plain values (numbers, bools, None, str, tuples and lists of them) of the same types."""
+    if isinstance(b, (tuple, list)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_same_plain, a, b))
+    return type(a) is type(b) and a == b
+
+
 def checkpoint_to_resume(path, *, resume: bool, force: bool, label: str, what: str, fresh: str,
                          read: Callable[[Path], dict] | None = None) -> dict | None:
     """The state of the checkpoint at ``path`` to continue from, or None to start afresh. A checkpoint

@@ -186,18 +186,19 @@ def _run_sweep(spec: SweepSpec, out_dir, options: SweepOptions, progress: bool) 
                     lost.append((run, exc))
                 else:
                     record(run, row)
-            culprits = executor.replace_broken_pool() if executor.broken else None
+            culprits = executor.replace_broken_pool() if executor.broken else set()
             for run, exc in lost:
-                if culprits is not None and run.run_id not in culprits:  # queued, or in a process stopped by the pool
+                # a local pool names the runs in the processes that died; the others were only queued or
+                # stopped with the pool. Dask (or a death no run is known for): every lost run counts.
+                if culprits and run.run_id not in culprits:
                     pending[executor.submit(run.task())] = run
                     continue
                 deaths[run.run_id] = deaths.get(run.run_id, 0) + 1
-                if executor.retried_by_scheduler(exc) or deaths[run.run_id] > MAX_WORKER_RETRIES:
-                    times = "" if executor.retried_by_scheduler(exc) else f" {deaths[run.run_id]} times"
+                if deaths[run.run_id] > MAX_WORKER_RETRIES:
                     record(run, {**run.task()["params"], "run_id": run.run_id, "experiment": run.experiment,
                                  "seed": run.seed, STATUS: "failed", "wall_s": None,
-                                 "error": f"worker process died{times} running it (killed or out of memory?): "
-                                          f"{one_line(exc)}"})
+                                 "error": f"worker process died {deaths[run.run_id]} times running it (killed or "
+                                          f"out of memory?): {one_line(exc)}"})
                 else:
                     bar.log(f"{run.setting} seed {run.seed}: its worker process died; run again "
                             f"(retry {deaths[run.run_id]} of {MAX_WORKER_RETRIES})")

@@ -199,6 +199,10 @@ class Executor:
     future raises ``KilledWorker``). A local pool is broken by the death of one process: every run
     queued on it fails with ``BrokenProcessPool``; :meth:`replace_broken_pool` starts a fresh pool and
     says which runs were running in the process that died.
+
+    Runs go to Dask as plain ``client.submit`` tasks, each settling a concurrent.futures Future when
+    its result is fetched or fails: distributed's own ``ClientExecutor`` leaves a future pending
+    forever when fetching the result raises (a ``KilledWorker`` after the worker holding it died).
     """
 
     def __init__(self, workers: int, scheduler: str | None, n_tasks: int):
@@ -213,7 +217,8 @@ class Executor:
                 print(f"note: the scheduler at {scheduler} has no workers yet; runs wait for them",
                       file=sys.stderr)
             self.client.register_plugin(_import_brian2_plugin(), name="brainsim-import-brian2")
-            self.pool = self.client.get_executor(pure=False)
+            self._on_cluster: set = set()   # the Dask futures of runs not settled yet (kept: a dropped one is cancelled)
+            self._on_cluster_lock = threading.Lock()   # settled in the client's threads
         else:
             self.n_local = max(1, min(workers, n_tasks))
             self.description = f"{self.n_local} local worker process{'es' if self.n_local > 1 else ''}"
@@ -227,6 +232,8 @@ class Executor:
                                    initializer=_init_local_worker)
 
     def submit(self, task: dict):
+        if self.client is not None:
+            return self._submit_to_cluster(task)
         future = self.pool.submit(execute_run, task)
         if self.client is None:  # the pool starts its processes on demand
             self._processes.update(getattr(self.pool, "_processes", None) or {})
@@ -237,10 +244,25 @@ class Executor:
         """A local pool that a dead worker process made unusable."""
         return self.client is None and bool(getattr(self.pool, "_broken", False))
 
-    @staticmethod
-    def retried_by_scheduler(exc: BaseException) -> bool:
-        """The error of a Dask future whose run the scheduler already resubmitted after each worker death."""
-        return type(exc).__name__ == "KilledWorker"
+    def _submit_to_cluster(self, task: dict):
+        from concurrent.futures import Future
+
+        outcome = Future()
+        on_cluster = self.client.submit(execute_run, task, pure=False)
+        with self._on_cluster_lock:
+            self._on_cluster.add(on_cluster)
+
+        def settle(finished):   # called in a thread of the client once the task is finished, erred or cancelled
+            try:
+                outcome.set_result(finished.result())
+            except BaseException as exc:  # noqa: BLE001 - KilledWorker, CancelledError, a lost connection
+                outcome.set_exception(exc)
+            finally:
+                with self._on_cluster_lock:
+                    self._on_cluster.discard(finished)
+
+        on_cluster.add_done_callback(settle)
+        return outcome
 
     def replace_broken_pool(self) -> set[str]:
         """A fresh local pool in place of a broken one; returns the ids of the runs that were running in
@@ -266,7 +288,10 @@ class Executor:
         """Shut down; with ``cancel`` (interrupted sweep) drop queued runs and stop running ones now."""
         try:
             if self.client is not None:
-                self.pool.shutdown(wait=not cancel)
+                with self._on_cluster_lock:
+                    unsettled = list(self._on_cluster)
+                if cancel and unsettled:
+                    self.client.cancel(unsettled)
             else:
                 processes = list(getattr(self.pool, "_processes", {}).values()) if cancel else []
                 self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
