@@ -14,6 +14,7 @@ from .args import OneLineErrorParser
 # installed in this checkout) is skipped.
 COMMAND_MODULES = (
     "jeffress",   # Jeffress coincidence-detection circuit
+    "jeffress_learn",  # Jeffress circuit that learns its delays
     "mnist",      # Diehl & Cook STDP on MNIST
     "ipd",        # surrogate-gradient IPD training in torch
     "delays",     # delay learning (lagging variables in Brian2, differentiable delays in torch)

@@ -1,0 +1,249 @@
+"""The self-wiring Jeffress circuit: train (one Brian2 run), freeze, evaluate like ``brainsim jeffress``.
+
+One parameter surface, :class:`JeffressLearnConfig` (stimulus, circuit and rule, training, evaluation,
+device, seed), read by ``brainsim jeffress-learn``. :func:`train_and_evaluate` runs
+
+1. **training**: one run presenting ``n_presentations`` tones at random IPDs (uniform over
+   ``+-train_range_deg``; stream ``[seed, 0]``) one after the other, the rule learning the detectors'
+   delay differences (:mod:`brainsim.circuits.jeffress_learning`);
+2. **freeze**: the learned delay differences and thresholds become constants;
+3. **tuning curves**: every detector's rate over a grid of IPDs (stream ``[seed, 2]``); a detector's
+   best IPD is the circular mean of its tuning curve (the preferred angle of the population vector);
+4. **test**: 200 tones at IPDs uniform in (-90, 90) deg (the test stream ``[seed, 1]`` of
+   ``stimuli.ipd.test_stimuli``), decoded by the population-vector decoder of ``brainsim jeffress``
+   (:func:`brainsim.decoding.population_vector`) over those best IPDs.
+
+Steps 3 and 4 run all their tones side by side in one network (one copy of the frozen circuit per
+tone), as ``brainsim jeffress`` does.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..circuits.jeffress_learning import LearningJeffressParams
+from ..devices import DeviceConfig
+from ..errors import UserError
+from ..params import check_fields, param, param_group
+from ..stimuli.ipd import PLAIN_EARS, STIMULUS_NAMES, IPDStimulus, IPDStimulusParams, generate, random_ipds, test_stimuli, wrap_angle
+
+COVERAGE_RANGE_DEG = (-90.0, 90.0)
+
+
+@dataclass(frozen=True)
+class TrainingParams:
+    """The training stream. Raises UserError on invalid values."""
+
+    n_presentations: int = param(1000, "tones presented during training (one run)", ge=1, cli="--presentations")
+    gap_ms: float = param(50.0, "silence after each tone (the lines empty)", unit="ms", ge=0)
+    train_range_deg: float = param(180.0, "training IPDs are uniform in +-this (180: the whole period, as the "
+                                   "hand-wired array tiles it)", unit="deg", gt=0, le=180)
+    record_every: int = param(10, "record the delay differences every this many presentations", ge=1)
+
+    def __post_init__(self):
+        check_fields(self)
+
+
+@dataclass(frozen=True)
+class EvaluationParams:
+    """Evaluation of the frozen circuit. Raises UserError on invalid values."""
+
+    n_test: int = param(200, "test tones, IPDs uniform in (-90, 90) deg", ge=1, cli="--test")
+    tuning_points: int = param(72, "IPDs of the tuning-curve grid over [-180, 180)", ge=4)
+    tuning_repeats: int = param(3, "tones per grid IPD", ge=1)
+    inhibition: bool = param(False, "keep the lateral inhibition when evaluating (false: graded tuning "
+                             "curves, as the hand-wired array has)")
+
+    def __post_init__(self):
+        check_fields(self)
+
+
+@dataclass(frozen=True)
+class JeffressLearnConfig:
+    """Train, freeze and evaluate the self-wiring Jeffress circuit."""
+
+    stimulus: IPDStimulusParams = param_group(IPDStimulusParams, "stimulus", default=PLAIN_EARS,
+                                              rename=STIMULUS_NAMES)
+    circuit: LearningJeffressParams = param_group(LearningJeffressParams, "circuit and learning rule")
+    training: TrainingParams = param_group(TrainingParams, "training")
+    evaluation: EvaluationParams = param_group(EvaluationParams, "evaluation")
+    device: DeviceConfig = param_group(DeviceConfig, "simulation device", default=DeviceConfig(name="cpp_standalone"))
+
+    def __post_init__(self):
+        check_fields(self)
+        self.circuit.check_stimulus(self.stimulus)
+        if self.device.build_only:
+            raise UserError("--build-only does not apply: jeffress-learn needs the trained delays to go on")
+
+    @property
+    def seed(self) -> int:
+        return self.circuit.seed
+
+
+@dataclass(eq=False)
+class JeffressLearnResult:
+    """Everything a training and evaluation produced. Angles in radians, times in ms."""
+
+    config: JeffressLearnConfig
+    initial_delta_ms: np.ndarray      # (detectors,)
+    delta_ms: np.ndarray              # (detectors,) learned, frozen
+    theta: np.ndarray                 # (detectors,) adaptive thresholds at the end of training
+    delta_history_ms: np.ndarray      # (records, detectors)
+    history_presentation: np.ndarray  # (records,) presentations done at each record
+    train_spike_counts: np.ndarray    # (detectors,) spikes during training
+    tuning_ipd: np.ndarray            # (points,) grid
+    tuning_rates_hz: np.ndarray       # (points, detectors) mean rate per grid IPD
+    best_ipd: np.ndarray              # (detectors,) circular mean of the tuning curves
+    test_ipd: np.ndarray              # (n_test,)
+    test_rates_hz: np.ndarray         # (n_test, detectors)
+    estimate: np.ndarray              # (n_test,) population vector (NaN: silent)
+    wall_s: dict
+    cpu_s: dict
+
+    @property
+    def error(self) -> np.ndarray:
+        return wrap_angle(self.estimate - self.test_ipd)
+
+
+def delta_to_ipd(delta_ms, freq_hz: float) -> np.ndarray:
+    """IPD (radians, wrapped) whose ITD is the delay difference ``delta_ms``."""
+    return wrap_angle(2 * np.pi * freq_hz * np.asarray(delta_ms, dtype=float) * 1e-3)
+
+
+def coverage(best_ipd_rad, low_deg: float = COVERAGE_RANGE_DEG[0], high_deg: float = COVERAGE_RANGE_DEG[1]) -> dict:
+    """How best IPDs cover [low, high] deg: the widest gap between neighbours, counting the range's ends."""
+    best = np.sort(np.degrees(np.asarray(best_ipd_rad, dtype=float)))
+    inside = best[(best >= low_deg) & (best <= high_deg)]
+    points = np.concatenate([[low_deg], inside, [high_deg]])
+    return {"range_deg": [low_deg, high_deg], "detectors_inside": int(inside.size),
+            "max_gap_deg": float(np.max(np.diff(points)))}
+
+
+def _cpu() -> float:
+    import os
+
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def _run_frozen(config: JeffressLearnConfig, stimulus, delta_ms, theta, label: str, progress: bool, seed_key):
+    """Rates (trials, detectors) of the frozen circuit for a batch of tones, one copy per tone."""
+    import brian2 as b2
+
+    from ..circuits.jeffress_learning import batch_spikes, build_learning_jeffress, count_window_ms
+    from ..devices import BrianSession
+
+    circuit_params = config.circuit
+    idx, t = batch_spikes(stimulus, circuit_params.dt_ms, np.random.default_rng(seed_key))
+    n = stimulus.spikes.shape[0]
+    window = count_window_ms(circuit_params, config.stimulus, delta_ms)
+    with BrianSession(config.device, label=label, progress=progress) as session:
+        net = build_learning_jeffress(circuit_params, config.stimulus, idx, t, n_trials=n, delta_ms=delta_ms,
+                                      theta=theta, learning=False, inhibition=config.evaluation.inhibition)
+        session.run(net.network, (window[:, 1].max() + 5 * circuit_params.tau_m_ms) * b2.ms)
+        spike_i = np.asarray(net.detector_spikes.i[:])
+        spike_t = np.asarray(net.detector_spikes.t[:] / b2.ms)
+    det = spike_i % circuit_params.n_detectors
+    inside = (spike_t >= window[det, 0]) & (spike_t < window[det, 1])
+    counts = np.bincount(spike_i[inside], minlength=n * circuit_params.n_detectors)
+    counts = counts.reshape(n, circuit_params.n_detectors)
+    return counts / ((window[:, 1] - window[:, 0])[None, :] * 1e-3)
+
+
+def train(config: JeffressLearnConfig, progress: bool = False) -> dict:
+    """One training run: {'initial_delta_ms', 'delta_ms', 'theta', 'history_ms', 'history_presentation',
+    'spike_counts', 'wall_s'}."""
+    import brian2 as b2
+
+    from ..circuits.jeffress_learning import build_learning_jeffress, stream_spikes
+    from ..devices import BrianSession
+
+    tr, stim, cp = config.training, config.stimulus, config.circuit
+    rng = np.random.default_rng([config.seed, 0])
+    span = np.deg2rad(tr.train_range_deg)
+    tones = generate(stim, random_ipds(tr.n_presentations, rng, -span, span), rng)
+    idx, t, slot_ms = stream_spikes(tones, tr.gap_ms, cp.dt_ms, rng)
+    initial = cp.initial_delta_ms(stim.freq_hz)
+    t0 = time.perf_counter()
+    with BrianSession(config.device, label="jeffress-learn training", progress=progress) as session:
+        net = build_learning_jeffress(cp, stim, idx, t, delta_ms=initial, learning=True,
+                                      record_delta_every_ms=slot_ms * tr.record_every)
+        session.run(net.network, tr.n_presentations * slot_ms * b2.ms)
+        history = np.asarray(net.delta_monitor.delta[:] / b2.ms).T      # (records, detectors)
+        delta = np.asarray(net.detectors.delta[:] / b2.ms)
+        theta = np.asarray(net.detectors.theta[:])
+        counts = np.bincount(np.asarray(net.detector_spikes.i[:]), minlength=cp.n_detectors)
+        timings = dict(session.timings)
+    done = (np.arange(history.shape[0]) + 1) * tr.record_every
+    return {"initial_delta_ms": initial, "delta_ms": delta, "theta": theta,
+            "history_ms": np.vstack([initial[None], history]), "history_presentation": np.concatenate([[0], done]),
+            "spike_counts": counts, "wall_s": time.perf_counter() - t0, "timings": timings}
+
+
+def train_and_evaluate(config: JeffressLearnConfig = JeffressLearnConfig(), progress: bool = False) -> JeffressLearnResult:
+    """Train, freeze, measure tuning curves, test (see the module docstring)."""
+    from ..decoding import population_vector
+
+    wall, cpu = {}, {}
+    c0, t0 = _cpu(), time.perf_counter()
+    trained = train(config, progress)
+    wall["training"], cpu["training"] = time.perf_counter() - t0, _cpu() - c0
+    wall["training_simulation"] = trained["timings"].get("run", float("nan"))
+
+    ev, stim, seed = config.evaluation, config.stimulus, config.seed
+    delta, theta = trained["delta_ms"], trained["theta"]
+    c0, t0 = _cpu(), time.perf_counter()
+    grid = -np.pi + 2 * np.pi * np.arange(ev.tuning_points) / ev.tuning_points
+    tuning_tones = generate(stim, np.repeat(grid, ev.tuning_repeats), np.random.default_rng([seed, 2]))
+    test = test_stimuli(stim, seed, ev.n_test)
+    # one batch (one compilation): the tuning grid, then the test tones
+    both = IPDStimulus(ipd=np.concatenate([tuning_tones.ipd, test.ipd]),
+                       start_phase=np.concatenate([tuning_tones.start_phase, test.start_phase]),
+                       spikes=np.concatenate([tuning_tones.spikes, test.spikes]), params=stim)
+    rates = _run_frozen(config, both, delta, theta, "jeffress-learn evaluation", progress, [seed, 3])
+    n_tuning = tuning_tones.ipd.size
+    tuning = rates[:n_tuning].reshape(ev.tuning_points, ev.tuning_repeats, -1).mean(axis=1)
+    best = population_vector(tuning.T, grid).angle
+    best = np.where(np.isnan(best), delta_to_ipd(delta, stim.freq_hz), best)   # a silent detector: its delay
+    test_rates = rates[n_tuning:]
+    estimate = population_vector(test_rates, best).angle
+    wall["evaluation"], cpu["evaluation"] = time.perf_counter() - t0, _cpu() - c0
+    return JeffressLearnResult(
+        config=config, initial_delta_ms=trained["initial_delta_ms"], delta_ms=delta, theta=theta,
+        delta_history_ms=trained["history_ms"], history_presentation=trained["history_presentation"],
+        train_spike_counts=trained["spike_counts"], tuning_ipd=grid, tuning_rates_hz=tuning, best_ipd=best,
+        test_ipd=test.ipd, test_rates_hz=test_rates, estimate=estimate, wall_s=wall, cpu_s=cpu)
+
+
+def summary(result: JeffressLearnResult) -> dict:
+    """Plain, JSON-ready figures: MAE, coverage, best IPDs, delays, times."""
+    err = np.abs(np.degrees(result.error))
+    decoded = ~np.isnan(err)
+    freq = result.config.stimulus.freq_hz
+    cov = coverage(result.best_ipd)
+    return {
+        "mae_deg": float(np.nanmean(err)) if decoded.any() else None,
+        "median_abs_error_deg": float(np.nanmedian(err)) if decoded.any() else None,
+        "fraction_within_7.5_deg": float(np.mean(np.where(decoded, err, np.inf) <= 7.5)),
+        "fraction_silent": float(np.mean(~decoded)),
+        "n_test": int(err.size),
+        "coverage": cov,
+        "targets": {"max_gap_le_20_deg": cov["max_gap_deg"] <= 20.0,
+                    "mae_le_5_deg": bool(decoded.any() and np.nanmean(err) <= 5.0),
+                    "training_cpu_le_600_s": result.cpu_s["training"] <= 600.0},
+        "best_ipd_deg": np.round(np.degrees(result.best_ipd), 3).tolist(),
+        "delay_ipd_deg": np.round(np.degrees(delta_to_ipd(result.delta_ms, freq)), 3).tolist(),
+        "initial_delta_ms": np.round(result.initial_delta_ms, 4).tolist(),
+        "learned_delta_ms": np.round(result.delta_ms, 4).tolist(),
+        "train_spikes_per_detector": result.train_spike_counts.astype(int).tolist(),
+        "seed": result.config.seed,
+        "init": result.config.circuit.init,
+        "config": {"circuit": asdict(result.config.circuit), "training": asdict(result.config.training),
+                   "evaluation": asdict(result.config.evaluation), "device": result.config.device.name,
+                   "stimulus": {k: (float(v) if isinstance(v, (float, np.floating)) else v)
+                                for k, v in asdict(result.config.stimulus).items()}},
+        "wall_s": {k: round(float(v), 3) for k, v in result.wall_s.items()},
+        "cpu_s": {k: round(float(v), 3) for k, v in result.cpu_s.items()},
+    }
