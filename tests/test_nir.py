@@ -200,7 +200,14 @@ def test_every_shipped_model_exports_and_reads_back(tmp_path, model):
     from brainsim.bridge.nir_export import export_nir
     from brainsim.bridge.sources import load_network
 
+    from brainsim.errors import UserError
+
     spec = load_network(ROOT / "models" / model)
+    if spec.delay_steps is not None:   # learned delays: no NIR encoding yet (issue 16), refused in one line
+        with pytest.raises(UserError, match="learned delays is not supported yet"):
+            export_nir(spec, tmp_path / f"{model}.nir")
+        assert not list(tmp_path.iterdir())
+        return
     graph_path, _ = export_nir(spec, tmp_path / f"{model}.nir")
     back = load_network(graph_path)
     for name in ("W1", "W2", "alpha_hidden", "alpha_out"):
