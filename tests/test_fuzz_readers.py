@@ -42,6 +42,18 @@ def outcome(call):
 
 
 # -- how inputs are damaged -----------------------------------------------------------------------------
+def _random_container(draw, root, max_depth: int):
+    """A dict or list reached from ``root`` by up to ``max_depth`` random steps into non-empty containers."""
+    node = root
+    for _ in range(draw(st.integers(0, max_depth))):
+        children = [k for k, v in (node.items() if isinstance(node, dict) else enumerate(node))
+                    if isinstance(v, (dict, list)) and v]
+        if not children:
+            break
+        node = node[draw(st.sampled_from(children))]
+    return node
+
+
 @st.composite
 def damaged(draw, blob: bytes):
     """``blob`` truncated, bit-flipped, overwritten with integers of the wrong size, or grown."""
@@ -126,13 +138,7 @@ def damaged_manifest(draw, manifest: dict):
     if kind == "text":
         return draw(damaged(json.dumps(data).encode()))
     # walk down to a random container
-    node = data
-    for _ in range(draw(st.integers(0, 3))):
-        children = [k for k, v in (node.items() if isinstance(node, dict) else enumerate(node))
-                    if isinstance(v, (dict, list)) and v]
-        if not children:
-            break
-        node = node[draw(st.sampled_from(children))]
+    node = _random_container(draw, data, 3)
     keys = list(node.keys()) if isinstance(node, dict) else list(range(len(node)))
     if not keys:
         return json.dumps(data).encode()
@@ -504,13 +510,7 @@ def damaged_ipd_checkpoint(draw, blob: bytes):
     if draw(st.booleans()):
         return draw(damaged(blob))
     state = torch.load(io.BytesIO(blob), weights_only=True)
-    node = state
-    for _ in range(draw(st.integers(0, 4))):
-        children = [k for k, v in (node.items() if isinstance(node, dict) else enumerate(node))
-                    if isinstance(v, (dict, list)) and v]
-        if not children:
-            break
-        node = node[draw(st.sampled_from(children))]
+    node = _random_container(draw, state, 4)
     keys = list(node.keys()) if isinstance(node, dict) else list(range(len(node)))
     if keys:
         key = draw(st.sampled_from(keys))
