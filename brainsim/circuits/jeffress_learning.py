@@ -37,6 +37,8 @@ learn)::
     Delta += g * eta(t) * ((B / D_1)^2 m_1 - (B / D_0)^2 m_0)
     eta(t) = eta_end + (eta - eta_end) exp(-t / tau_anneal),   g = 0 if others > 0.5 else 1
 
+(t is the training time: a run continued in chunks passes the time done before as ``time_offset``.)
+
 Why it converges. Ear 1 leads by the ITD ``tau = IPD / (2 pi f)``. Write p_e for the time of ear
 e's envelope peak and t* for the spike. The kernel-weighted mean arrival of ear e lies between
 ``t* - D_e`` and the envelope peak: ``<L>_e = D_e + alpha (t* - p_e - D_e)`` with ``0 < alpha < 1``
@@ -87,6 +89,7 @@ dtheta/dt = -theta / tau_theta : 1
 dothers/dt = -others / tau_gate : 1
 learning : 1 (shared)
 adapting : 1 (shared)
+time_offset : second (shared)
 """
 #: Each line's mismatch m_e = <L>_e - D_e (see the module docstring), read at the detector's spike.
 MISMATCH = "(delay_{e} - delay_min) * (x{e}_{K1} - x{e}_{K}) / (x{e}_{K} + x_floor)"
@@ -97,7 +100,7 @@ THRESHOLD = "v > theta_0 + theta"
 RESET = """
 v = 0
 theta += adapting * theta_plus
-delta += learning * (1 - winner_only * int(others > 0.5)) * (eta_end + (eta - eta_end) * exp(-t / tau_anneal)) * ({m1} - {m0})
+delta += learning * (1 - winner_only * int(others > 0.5)) * (eta_end + (eta - eta_end) * exp(-(t + time_offset) / tau_anneal)) * ({m1} - {m0})
 """
 #: The tone is periodic: a delay difference of P/2 + x is one of -P/2 + x.
 WRAP_DELTA = "delta = delta - period * floor((delta + period / 2) / period)"
@@ -215,14 +218,17 @@ def spread_in_bins(indices, times_ms, bin_ms: float, dt_ms: float, rng) -> tuple
 def build_learning_jeffress(params: LearningJeffressParams, stim: IPDStimulusParams, spike_indices, spike_times_ms,
                             n_trials: int = 1, delta_ms=None, theta=None, learning: bool = True,
                             inhibition: bool = True, record_delta_every_ms: float | None = None,
-                            ) -> LearningJeffressCircuit:
+                            state: dict | None = None, time_offset_ms: float = 0.0) -> LearningJeffressCircuit:
     """Build ``n_trials`` independent copies of the circuit on time step ``params.dt_ms``.
 
     ``spike_indices`` / ``spike_times_ms``: the input, index ``trial * n_fibres + fibre`` (a stimulus
     stream for training, a batch for testing). ``delta_ms``: delay differences to start from (none:
     ``params.init``); ``theta``: adaptive thresholds to start from (none: 0). ``learning=False``
     freezes the circuit (no delay changes, no threshold adaptation); ``inhibition=False`` leaves the
-    lateral inhibition out. Call inside a :class:`brainsim.devices.BrianSession`.
+    lateral inhibition out. ``state``: every detector variable to start from, as
+    :func:`detector_state` read it at the end of a previous chunk of the same stream (it overrides
+    ``delta_ms`` and ``theta``), and ``time_offset_ms`` the training time that chunk ended at: a
+    training continued chunk by chunk equals one run. Call inside a :class:`brainsim.devices.BrianSession`.
     """
     import brian2 as b2
 
@@ -258,6 +264,13 @@ def build_learning_jeffress(params: LearningJeffressParams, stim: IPDStimulusPar
     detectors.theta = 0.0 if theta is None else np.tile(np.asarray(theta, dtype=float), n_trials)
     detectors.learning = 1.0 if learning else 0.0
     detectors.adapting = 1.0 if learning else 0.0
+    detectors.time_offset = time_offset_ms * b2.ms
+    if state is not None:
+        for name in carried_variables(detectors):
+            values = np.tile(np.asarray(state[name], dtype=float), n_trials)
+            if name == "not_refractory":
+                values = values > 0.5
+            setattr(detectors, name + "_", values)   # SI values, as detector_state reads them
     objects = [fibres, detectors]
     if learning:
         detectors.run_regularly(WRAP_DELTA, dt=dt, when="after_resets", name="wrap_delta")
@@ -292,6 +305,23 @@ def build_learning_jeffress(params: LearningJeffressParams, stim: IPDStimulusPar
     return LearningJeffressCircuit(network=network, fibres=fibres, detectors=detectors, ears=tuple(ears),
                                    inhibition=inhib, detector_spikes=spikes, delta_monitor=delta_monitor,
                                    n_trials=n_trials, n_detectors=n_det)
+
+
+def carried_variables(detectors) -> list[str]:
+    """The detector variables a continued run needs: the chains, v, theta, the gate trace, the delay
+    difference and the refractory state."""
+    return sorted(detectors.equations.diff_eq_names) + ["delta", "lastspike", "not_refractory"]
+
+
+def detector_state(circuit: LearningJeffressCircuit, elapsed_ms: float) -> dict:
+    """Every carried detector variable of trial 0 at the end of a run of ``elapsed_ms`` (SI values,
+    ``lastspike`` relative to the end), for :func:`build_learning_jeffress` ``state=``."""
+    group = circuit.detectors
+    out = {}
+    for name in carried_variables(group):
+        values = np.asarray(getattr(group, name + "_")[:circuit.n_detectors], dtype=float)
+        out[name] = values - elapsed_ms * 1e-3 if name == "lastspike" else values
+    return out
 
 
 def stream_spikes(stimulus: IPDStimulus, gap_ms: float, dt_ms: float, rng) -> tuple[np.ndarray, np.ndarray, float]:

@@ -15,11 +15,22 @@ device, seed), read by ``brainsim jeffress-learn``. :func:`train_and_evaluate` r
 
 Steps 3 and 4 run all their tones side by side in one network (one copy of the frozen circuit per
 tone), as ``brainsim jeffress`` does.
+
+Training runs in chunks of ``checkpoint_every`` presentations. Each chunk continues from every
+detector variable of the one before (chains, v, thresholds, gate trace, delays, refractory state) and
+the training clock, so the chunks add up to one run; on a standalone device each chunk is a build in
+the same project folder (make recompiles only what changed). After each chunk
+``<data_dir>/training_checkpoint.npz`` is written atomically; ``resume`` continues from it, and a
+killed run loses at most one chunk. An unfinished checkpoint is never overwritten by a fresh run.
 """
 from __future__ import annotations
 
+import gc
+import json
+import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -30,6 +41,10 @@ from ..params import check_fields, param, param_group
 from ..stimuli.ipd import PLAIN_EARS, STIMULUS_NAMES, IPDStimulus, IPDStimulusParams, generate, random_ipds, test_stimuli, wrap_angle
 
 COVERAGE_RANGE_DEG = (-90.0, 90.0)
+CHECKPOINT = "training_checkpoint.npz"
+CHECKPOINT_KIND = "brainsim jeffress-learn training"
+#: Training fields that say how the run goes, not what it computes (a resume may change them).
+RUN_FIELDS = ("checkpoint_every", "data_dir", "resume")
 
 
 @dataclass(frozen=True)
@@ -41,6 +56,11 @@ class TrainingParams:
     train_range_deg: float = param(180.0, "training IPDs are uniform in +-this (180: the whole period, as the "
                                    "hand-wired array tiles it)", unit="deg", gt=0, le=180)
     record_every: int = param(10, "record the delay differences every this many presentations", ge=1)
+    checkpoint_every: int = param(250, "presentations per chunk of the training run; a checkpoint follows each "
+                                  "chunk (the next chunk continues from every detector variable: the result "
+                                  "does not depend on it)", ge=1, cli="--chunk", sweep=False)
+    data_dir: str = param("runs/jeffress-learn", "folder of the training checkpoint", metavar="DIR", sweep=False)
+    resume: bool = param(False, "continue an interrupted training from its checkpoint in --data-dir", sweep=False)
 
     def __post_init__(self):
         check_fields(self)
@@ -101,6 +121,7 @@ class JeffressLearnResult:
     estimate: np.ndarray              # (n_test,) population vector (NaN: silent)
     wall_s: dict
     cpu_s: dict
+    resumed_from: int = 0             # presentations a checkpoint had done before this run
 
     @property
     def error(self) -> np.ndarray:
@@ -152,34 +173,137 @@ def _run_frozen(config: JeffressLearnConfig, stimulus, delta_ms, theta, label: s
     return counts / ((window[:, 1] - window[:, 0])[None, :] * 1e-3)
 
 
+def _plain(obj):
+    """JSON-ready copy of a dataclass dict (numpy scalars as Python numbers)."""
+    return json.loads(json.dumps(obj, default=float))
+
+
+def training_fingerprint(config: JeffressLearnConfig) -> dict:
+    """What a training computes: a checkpoint resumes only a run with the same fingerprint."""
+    training = {k: v for k, v in asdict(config.training).items() if k not in RUN_FIELDS}
+    return _plain({"circuit": asdict(config.circuit), "stimulus": asdict(config.stimulus), "training": training})
+
+
+def _load_checkpoint(path: Path, config: JeffressLearnConfig) -> tuple[dict, dict]:
+    from ..io import load_npz
+
+    arrays = load_npz(path)
+    try:
+        meta = json.loads(str(arrays.pop("meta")))
+        ok = meta.get("kind") == CHECKPOINT_KIND
+    except (KeyError, ValueError, RecursionError, AttributeError):
+        ok = False
+    if not ok:
+        raise UserError(f"{path} is not a brainsim jeffress-learn checkpoint (no readable meta data)")
+    missing = [k for k in ("delta_history_ms", "history_presentation", "spike_counts", "initial_delta_ms")
+               if k not in arrays]
+    if missing or not isinstance(meta.get("done"), int) or not isinstance(meta.get("n"), int):
+        raise UserError(f"{path} is not a usable jeffress-learn checkpoint: missing {', '.join(missing) or 'counts'}")
+    return meta, arrays
+
+
+def _start_or_resume(config: JeffressLearnConfig) -> tuple[Path, dict | None, dict | None]:
+    """(checkpoint path, meta and arrays of the run to continue, or None twice for a fresh start)."""
+    from ..progress import note
+
+    tr = config.training
+    path = Path(tr.data_dir) / CHECKPOINT
+    for stale in path.parent.glob(f".{path.stem}.*"):   # what a kill during a checkpoint's write left
+        stale.unlink(missing_ok=True)
+    if not path.exists():
+        if tr.resume:
+            note(f"jeffress-learn: --resume: no checkpoint {path}, starting from presentation 0")
+        return path, None, None
+    meta, arrays = _load_checkpoint(path, config)
+    if not tr.resume:
+        if meta["done"] < meta["n"]:
+            raise UserError(f"{tr.data_dir} holds an unfinished jeffress-learn training ({meta['done']}/{meta['n']} "
+                            "presentations): pass --resume to continue it, or use another --data-dir")
+        return path, None, None
+    mine = training_fingerprint(config)
+    for group in ("circuit", "stimulus", "training"):
+        theirs = meta["fingerprint"].get(group, {})
+        for key in sorted(set(mine[group]) | set(theirs)):
+            if mine[group].get(key) != theirs.get(key):
+                raise UserError(f"cannot resume: the checkpoint {path} has {group} {key}={theirs.get(key)!r}, "
+                                f"this run {mine[group].get(key)!r}")
+    note(f"jeffress-learn: resuming from presentation {meta['done']} of {meta['n']} (checkpoint {path})")
+    return path, meta, arrays
+
+
 def train(config: JeffressLearnConfig, progress: bool = False) -> dict:
-    """One training run: {'initial_delta_ms', 'delta_ms', 'theta', 'history_ms', 'history_presentation',
-    'spike_counts', 'wall_s'}."""
+    """One training stream, run chunk by chunk with a checkpoint after each (see the module docstring):
+    {'initial_delta_ms', 'delta_ms', 'theta', 'history_ms', 'history_presentation', 'spike_counts',
+    'wall_s', 'timings', 'resumed_from'}."""
     import brian2 as b2
 
-    from ..circuits.jeffress_learning import build_learning_jeffress, stream_spikes
+    from ..circuits.jeffress_learning import build_learning_jeffress, detector_state, stream_spikes
     from ..devices import BrianSession
+    from ..io import ensure_output_dir, save_npz
 
     tr, stim, cp = config.training, config.stimulus, config.circuit
     rng = np.random.default_rng([config.seed, 0])
     span = np.deg2rad(tr.train_range_deg)
     tones = generate(stim, random_ipds(tr.n_presentations, rng, -span, span), rng)
     idx, t, slot_ms = stream_spikes(tones, tr.gap_ms, cp.dt_ms, rng)
-    initial = cp.initial_delta_ms(stim.freq_hz)
+    n = tr.n_presentations
+    path, meta, arrays = _start_or_resume(config)
+    if meta is None:
+        initial = cp.initial_delta_ms(stim.freq_hz)
+        state, done = None, 0
+        history, labels = [], []
+        counts = np.zeros(cp.n_detectors, dtype=np.int64)
+    else:
+        initial, done = arrays["initial_delta_ms"], meta["done"]
+        state = {k[len("state_"):]: v for k, v in arrays.items() if k.startswith("state_")}
+        history, labels = list(arrays["delta_history_ms"]), list(arrays["history_presentation"])
+        counts = arrays["spike_counts"].astype(np.int64)
+    resumed_from = done
+    ensure_output_dir(tr.data_dir, "--data-dir")
+    timings = {"build": 0.0, "run": 0.0}
     t0 = time.perf_counter()
-    with BrianSession(config.device, label="jeffress-learn training", progress=progress) as session:
-        net = build_learning_jeffress(cp, stim, idx, t, delta_ms=initial, learning=True,
-                                      record_delta_every_ms=slot_ms * tr.record_every)
-        session.run(net.network, tr.n_presentations * slot_ms * b2.ms)
-        history = np.asarray(net.delta_monitor.delta[:] / b2.ms).T      # (records, detectors)
-        delta = np.asarray(net.detectors.delta[:] / b2.ms)
-        theta = np.asarray(net.detectors.theta[:])
-        counts = np.bincount(np.asarray(net.detector_spikes.i[:]), minlength=cp.n_detectors)
-        timings = dict(session.timings)
-    done = (np.arange(history.shape[0]) + 1) * tr.record_every
-    return {"initial_delta_ms": initial, "delta_ms": delta, "theta": theta,
-            "history_ms": np.vstack([initial[None], history]), "history_presentation": np.concatenate([[0], done]),
-            "spike_counts": counts, "wall_s": time.perf_counter() - t0, "timings": timings}
+    device = config.device
+    build_root = None
+    if device.standalone and device.build_dir is None:
+        # one project folder for all chunks: make recompiles only the sources that changed
+        build_root = tempfile.TemporaryDirectory(prefix="brainsim-jeffress-learn-")
+        device = replace(device, build_dir=build_root.name)
+    record_ms = slot_ms * tr.record_every
+    try:
+        while done < n:
+            m = min(tr.checkpoint_every, n - done)
+            lo_ms, hi_ms = done * slot_ms, (done + m) * slot_ms
+            a, b = np.searchsorted(t, [lo_ms, hi_ms])
+            label = f"jeffress-learn training {done}-{done + m} of {n}" if m < n else "jeffress-learn training"
+            with BrianSession(device, label=label, progress=progress) as session:
+                net = build_learning_jeffress(cp, stim, idx[a:b], t[a:b] - lo_ms, delta_ms=initial, learning=True,
+                                              record_delta_every_ms=record_ms, state=state, time_offset_ms=lo_ms)
+                session.run(net.network, m * slot_ms * b2.ms)
+                records = np.asarray(net.delta_monitor.delta[:] / b2.ms).T      # (records, detectors)
+                at = np.rint(np.asarray(net.delta_monitor.t[:] / b2.ms) / record_ms).astype(int) * tr.record_every
+                state = detector_state(net, m * slot_ms)
+                counts += np.bincount(np.asarray(net.detector_spikes.i[:]), minlength=cp.n_detectors)
+                for key in timings:
+                    timings[key] += session.timings.get(key, 0.0)
+                del net
+            gc.collect()   # free the chunk's names: the next chunk's code objects get the same ones (make skips them)
+            history += list(records)
+            labels += list(done + at)
+            done += m
+            chunk_meta = {"kind": CHECKPOINT_KIND, "done": done, "n": n, "fingerprint": training_fingerprint(config)}
+            save_npz(path, meta=np.array(json.dumps(chunk_meta)), initial_delta_ms=initial,
+                     delta_history_ms=np.asarray(history), history_presentation=np.asarray(labels),
+                     spike_counts=counts, **{f"state_{k}": v for k, v in state.items()})
+    finally:
+        if build_root is not None:
+            build_root.cleanup()
+    delta = np.asarray(state["delta"]) * 1e3
+    history_ms, labels = np.asarray(history, dtype=float), np.asarray(labels, dtype=int)
+    if labels.size == 0 or labels[-1] != n:
+        history_ms, labels = np.vstack([history_ms.reshape(-1, cp.n_detectors), delta[None]]), np.append(labels, n)
+    return {"initial_delta_ms": np.asarray(initial, dtype=float), "delta_ms": delta, "theta": np.asarray(state["theta"]),
+            "history_ms": history_ms, "history_presentation": labels, "spike_counts": counts,
+            "wall_s": time.perf_counter() - t0, "timings": timings, "resumed_from": resumed_from}
 
 
 def train_and_evaluate(config: JeffressLearnConfig = JeffressLearnConfig(), progress: bool = False) -> JeffressLearnResult:
@@ -190,7 +314,7 @@ def train_and_evaluate(config: JeffressLearnConfig = JeffressLearnConfig(), prog
     c0, t0 = _cpu(), time.perf_counter()
     trained = train(config, progress)
     wall["training"], cpu["training"] = time.perf_counter() - t0, _cpu() - c0
-    wall["training_simulation"] = trained["timings"].get("run", float("nan"))
+    wall["training_simulation"] = trained["timings"]["run"]
 
     ev, stim, seed = config.evaluation, config.stimulus, config.seed
     delta, theta = trained["delta_ms"], trained["theta"]
@@ -214,7 +338,8 @@ def train_and_evaluate(config: JeffressLearnConfig = JeffressLearnConfig(), prog
         config=config, initial_delta_ms=trained["initial_delta_ms"], delta_ms=delta, theta=theta,
         delta_history_ms=trained["history_ms"], history_presentation=trained["history_presentation"],
         train_spike_counts=trained["spike_counts"], tuning_ipd=grid, tuning_rates_hz=tuning, best_ipd=best,
-        test_ipd=test.ipd, test_rates_hz=test_rates, estimate=estimate, wall_s=wall, cpu_s=cpu)
+        test_ipd=test.ipd, test_rates_hz=test_rates, estimate=estimate, wall_s=wall, cpu_s=cpu,
+        resumed_from=trained["resumed_from"])
 
 
 def summary(result: JeffressLearnResult) -> dict:
@@ -240,6 +365,7 @@ def summary(result: JeffressLearnResult) -> dict:
         "train_spikes_per_detector": result.train_spike_counts.astype(int).tolist(),
         "seed": result.config.seed,
         "init": result.config.circuit.init,
+        "resumed_from_presentation": result.resumed_from,
         "config": {"circuit": asdict(result.config.circuit), "training": asdict(result.config.training),
                    "evaluation": asdict(result.config.evaluation), "device": result.config.device.name,
                    "stimulus": {k: (float(v) if isinstance(v, (float, np.floating)) else v)
