@@ -346,3 +346,29 @@ def test_dask_a_run_that_kills_every_worker_it_meets_fails_in_one_line(tmp_path)
     assert failed[0]["kill_worker"] == "True"
     assert failed[0]["error"].startswith(f"worker process died {MAX_WORKER_RETRIES + 1} times running it "
                                          "(killed or out of memory?): KilledWorker")
+
+
+def test_jeffress_learn_adapter_equals_the_direct_run(tmp_path):
+    """A tiny self-wiring circuit through the sweep's worker function equals train_and_evaluate called
+    with the run's seed; its checkpoint goes to the run's own folder (removed with it)."""
+    from dataclasses import replace
+
+    from brainsim.experiments.jeffress_learning import summary, train_and_evaluate
+
+    fixed = {"n_detectors": 4, "fibres_per_ear": 20, "fibres_per_line": 10, "stages": 6, "dt_ms": 0.2,
+             "duration_ms": 50.0, "gap_ms": 10.0, "n_presentations": 3, "n_test": 6, "tuning_points": 8,
+             "tuning_repeats": 1, "device": "runtime"}
+    spec = sw.spec_from_dict({"experiment": "jeffress-learn", "seeds": [2], "grid": {"init": ["equal"]},
+                              "fixed": fixed})
+    (run,) = sw.expand(spec)
+    row = sw.execute_run(run.task())
+    assert row["status"] == "ok", row["error"]
+    from brainsim.sweeps.adapters import _jeffress_learn_objects
+
+    config = _jeffress_learn_objects(sw.get("jeffress-learn").resolve({**fixed, "init": "equal"}))
+    config = replace(config, circuit=replace(config.circuit, seed=2),
+                     training=replace(config.training, data_dir=str(tmp_path / "direct")))
+    direct = summary(train_and_evaluate(config))
+    assert row["mae_deg"] == pytest.approx(direct["mae_deg"], abs=1e-9)
+    assert row["max_gap_deg"] == pytest.approx(direct["coverage"]["max_gap_deg"], abs=1e-9)
+    assert direct["init"] == "equal" and direct["seed"] == 2

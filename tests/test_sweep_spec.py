@@ -164,3 +164,13 @@ def test_scheduler_addresses():
     for bad in ("tcp://host", "http://host:1", "tcp://:80", "tcp://host:99999"):
         with pytest.raises(UserError):
             sw.parse_scheduler_address(bad)
+
+
+def test_every_example_spec_in_the_docs_parses():
+    from conftest import ROOT
+
+    specs = sorted((ROOT / "docs" / "sweeps").glob("*.toml"))
+    assert any(p.name == "jeffress_learn.toml" for p in specs)
+    for path in specs:
+        spec = sw.load_spec(path)
+        assert sw.expand(spec), path

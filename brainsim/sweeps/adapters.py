@@ -4,6 +4,9 @@ experiment's configuration dataclasses (nothing restated; ``brainsim sweep --lis
 ``jeffress``      the Jeffress delay-line circuit (:class:`brainsim.experiments.jeffress.JeffressConfig`):
                   ``n_trials`` stimuli at ``ipd_deg`` (or at random IPDs in -90..90 deg), decoded by the
                   population vector; errors in degrees.
+``jeffress-learn`` the self-wiring Jeffress circuit
+                  (:class:`brainsim.experiments.jeffress_learning.JeffressLearnConfig`): train its
+                  lagging-variable delays, freeze, decode 200 test tones; MAE, coverage, CPU time.
 ``ipd``           surrogate-gradient training of an IPD network (:func:`brainsim.experiments.ipd.train_ipd`:
                   a preset's protocol, any of its fields overridden) followed by its evaluation on fresh
                   test stimuli; accuracies and errors.
@@ -97,6 +100,44 @@ def jeffress() -> Experiment:
                       tuple(config_params(JeffressTrials) + config_params(JeffressConfig)), JEFFRESS_METRICS,
                       _jeffress_run, check=lambda p: (_jeffress_objects(p), None)[1],
                       cost="about 1 s per run with the numpy target and the defaults")
+
+
+# --- jeffress-learn (the self-wiring circuit) --------------------------------------------------------
+
+JEFFRESS_LEARN_METRICS = ("mae_deg", "median_abs_error_deg", "max_gap_deg", "detectors_inside",
+                          "fraction_within_7.5_deg", "fraction_silent", "training_cpu_s", "training_wall_s",
+                          "evaluation_wall_s")
+
+
+def _jeffress_learn_objects(params: dict):
+    from ..experiments.jeffress_learning import JeffressLearnConfig
+
+    return config_from(JeffressLearnConfig, params)
+
+
+def _jeffress_learn_run(params: dict, seed: int, workdir: Path) -> dict:
+    from ..experiments.jeffress_learning import summary, train_and_evaluate
+
+    config = _jeffress_learn_objects(params)
+    # the run's seed; the training checkpoint in the run's own folder
+    config = replace(config, circuit=replace(config.circuit, seed=seed),
+                     training=replace(config.training, data_dir=str(workdir / "jeffress-learn"), resume=False))
+    out = summary(train_and_evaluate(config))
+    return {"mae_deg": out["mae_deg"], "median_abs_error_deg": out["median_abs_error_deg"],
+            "max_gap_deg": out["coverage"]["max_gap_deg"], "detectors_inside": out["coverage"]["detectors_inside"],
+            "fraction_within_7.5_deg": out["fraction_within_7.5_deg"], "fraction_silent": out["fraction_silent"],
+            "training_cpu_s": out["cpu_s"]["training"], "training_wall_s": out["wall_s"]["training"],
+            "evaluation_wall_s": out["wall_s"]["evaluation"]}
+
+
+def jeffress_learn() -> Experiment:
+    """The ``jeffress-learn`` sweep experiment."""
+    from ..experiments.jeffress_learning import JeffressLearnConfig
+
+    return Experiment("jeffress-learn", "self-wiring Jeffress circuit: learn the delay lines (one Brian2 run), "
+                      "freeze, decode test tones", tuple(config_params(JeffressLearnConfig)), JEFFRESS_LEARN_METRICS,
+                      _jeffress_learn_run, check=lambda p: (_jeffress_learn_objects(p), None)[1],
+                      cost="cpp_standalone, defaults: about 50-70 s of CPU per run (compilations included)")
 
 
 # --- ipd (torch training + evaluation) ---------------------------------------------------------------

@@ -167,6 +167,7 @@ def _builtin(attr: str) -> Callable[[], Experiment]:
 
 _REGISTRY: dict[str, _Lazy] = {
     "jeffress": _Lazy(_builtin("jeffress")),
+    "jeffress-learn": _Lazy(_builtin("jeffress_learn")),
     "ipd": _Lazy(_builtin("ipd")),
     "ipd-evaluate": _Lazy(_builtin("ipd_evaluate")),
     "stdp": _Lazy(_builtin("stdp")),
