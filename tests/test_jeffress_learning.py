@@ -56,6 +56,20 @@ def test_competition_spreads_best_ipds_and_its_ablation_does_not():
     assert abs(delta_alone[0] - delta_alone[1]) < 0.3 * itd_ms, delta_alone
 
 
+def test_repulsion_splits_detectors_that_hear_the_same_fibres():
+    """Two detectors with the same fibres and equal delays fire in the same steps: without repulsion
+    the rule moves them alike (their delays stay equal to the last bit), with it the first common
+    spike pushes them apart by 2 x repulsion_ms (gap 0: full strength, split by index), and they
+    stay apart."""
+    ipds = [0.0, 30.0, -30.0] * 2
+    same = LearningJeffressParams(n_detectors=2, w_inh=0.0, theta_plus=0.0, threshold=1.0, eta_end=0.5,
+                                  **{**FAST, "fibres_per_line": STIM.fibres_per_ear})
+    delta, spikes = _train(same, ipds, [0.0, 0.0])
+    assert spikes[0] == spikes[1] > 10 and delta[0] == delta[1], (delta, spikes)
+    delta_rep, _ = _train(same.with_(repulsion_ms=0.5, repulsion_width_ms=2.0), ipds, [0.0, 0.0])
+    assert delta_rep[1] - delta_rep[0] > 2 * 0.5 * 0.9, delta_rep     # detector 1 (higher index) went up
+
+
 def test_coverage_counts_the_range_ends():
     assert coverage(np.deg2rad([-80.0, -60.0, 0.0, 85.0]))["max_gap_deg"] == pytest.approx(85.0)
     assert coverage(np.deg2rad(np.arange(-175.0, 180.0, 10.0)))["max_gap_deg"] == pytest.approx(10.0)

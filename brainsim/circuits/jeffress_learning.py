@@ -54,6 +54,9 @@ adaptive threshold raises the threshold of detectors that fire a lot, so every d
 similar share of tones. Each ``Delta_k`` then converges to the mean ITD of its share, online
 k-means on the circle of ITDs, whose fixed points for uniform training IPDs tile the period evenly.
 Equal initial delays are broken by the detectors' different fibre samples (independent noise).
+Optionally (``repulsion_ms`` > 0), a spike also pushes the delay differences of detectors that fired
+within gate_ms away from its own (by repulsion_ms exp(-|gap| / repulsion_width_ms), annealed as eta),
+so duplicates that fire together split instead of sharing tones.
 The rule runs in generated code (reset statements, run_regularly): cpp_standalone runs a whole
 training stream with no Python between presentations.
 """
@@ -105,7 +108,19 @@ delta += learning * (1 - winner_only * int(others > 0.5)) * (eta_end + (eta - et
 #: The tone is periodic: a delay difference of P/2 + x is one of -P/2 + x.
 WRAP_DELTA = "delta = delta - period * floor((delta + period / 2) / period)"
 ON_EAR_SPIKE = "x{e}_1_post += 1"
-ON_INHIBITION = "v_post -= w_inh\nothers_post += 1"
+ON_INHIBITION = """
+v_post -= w_inh
+others_post += 1
+"""
+#: Repulsion of co-active detectors: a spike of detector i pushes the delay difference of every
+#: detector j that spiked less than gate_ms ago (this step included) away from its own, by at most
+#: repulsion_ms, less with distance (width repulsion_width_ms), annealed as the learning rate;
+#: exact duplicates split by index.
+ON_REPULSION = """
+gap_pre_post = (delta_post - delta_pre) - period * floor((delta_post - delta_pre + period / 2) / period)
+side = sign(gap_pre_post) + (1 - abs(sign(gap_pre_post))) * (2 * int(j > i) - 1)
+delta_post += learning * int(t - lastspike_post < tau_gate) * repulsion * (eta_end_ratio + (1 - eta_end_ratio) * exp(-(t + time_offset_post) / tau_anneal)) * side * exp(-abs(gap_pre_post) / repulsion_width)
+"""
 
 
 def detector_model(stages: int) -> str:
@@ -147,6 +162,10 @@ class LearningJeffressParams:
                            gt=0)
     w_inh: float = param(1.0, "lateral inhibition: drop of v of every other detector per spike (0: no "
                          "competition by inhibition)", ge=0)
+    repulsion_ms: float = param(0.0, "push apart the delay differences of detectors that spike within gate_ms of "
+                                "each other (at most this per spike; 0: off)", unit="ms", ge=0)
+    repulsion_width_ms: float = param(2.0, "repulsion: distance of delay differences over which it falls by 1/e",
+                                      unit="ms", gt=0)
     eta_end: float = param(0.1, "learning rate that eta anneals to", ge=0)
     tau_anneal_ms: float = param(100000.0, "annealing time constant of the learning rate (training time)",
                                  unit="ms", gt=0)
@@ -255,6 +274,10 @@ def build_learning_jeffress(params: LearningJeffressParams, stim: IPDStimulusPar
         "eta_end": params.eta_end,
         "tau_anneal": params.tau_anneal_ms * b2.ms,
         "variance_weighting": params.variance_weighting,
+        "repulsion": params.repulsion_ms * b2.ms,
+        # the repulsion anneals as eta(t) / eta (eta = 0 learns nothing: no annealing to guard)
+        "eta_end_ratio": params.eta_end / params.eta if params.eta > 0 else 1.0,
+        "repulsion_width": params.repulsion_width_ms * b2.ms,
     }
     detectors = b2.NeuronGroup(n_trials * n_det, detector_model(K), threshold=THRESHOLD, reset=reset_code(K),
                                refractory=params.refractory_ms * b2.ms, method="euler", dt=dt,
@@ -286,8 +309,9 @@ def build_learning_jeffress(params: LearningJeffressParams, stim: IPDStimulusPar
         ears.append(syn)
     objects += ears
     inhib = None
-    if inhibition and params.w_inh > 0:
-        inhib = b2.Synapses(detectors, detectors, on_pre=ON_INHIBITION, dt=dt, namespace=namespace,
+    if inhibition and (params.w_inh > 0 or (learning and params.repulsion_ms > 0)):
+        on_pre = ON_INHIBITION + (ON_REPULSION if learning and params.repulsion_ms > 0 else "")
+        inhib = b2.Synapses(detectors, detectors, on_pre=on_pre, dt=dt, namespace=namespace,
                             name="lateral_inhibition")
         pre, post = np.meshgrid(np.arange(n_det), np.arange(n_det), indexing="ij")
         others = pre != post
