@@ -10,7 +10,7 @@ from brainsim.experiments.jeffress_learning import coverage
 from brainsim.stimuli.ipd import PLAIN_EARS, generate, ipd_to_itd
 
 STIM = PLAIN_EARS.with_(fibres_per_ear=30, duration_ms=100.0)
-FAST = dict(fibres_per_line=30, dt_ms=0.2, stages=8, refractory_ms=2.0)
+FAST = dict(fibres_per_line=30, dt_ms=0.2, stages=8, refractory_ms=2.0, repulsion_ms=0.0)   # repulsion: its own test
 
 
 def _train(params, ipds_deg, delta_ms, seed=0):
@@ -62,12 +62,33 @@ def test_repulsion_splits_detectors_that_hear_the_same_fibres():
     spike pushes them apart by 2 x repulsion_ms (gap 0: full strength, split by index), and they
     stay apart."""
     ipds = [0.0, 30.0, -30.0] * 2
-    same = LearningJeffressParams(n_detectors=2, w_inh=0.0, theta_plus=0.0, threshold=1.0, eta_end=0.5,
+    same = LearningJeffressParams(n_detectors=2, w_inh=0.0, theta_plus=0.0, winner_only=False, threshold=1.0,
+                                  eta_end=0.5,
                                   **{**FAST, "fibres_per_line": STIM.fibres_per_ear})
     delta, spikes = _train(same, ipds, [0.0, 0.0])
     assert spikes[0] == spikes[1] > 10 and delta[0] == delta[1], (delta, spikes)
     delta_rep, _ = _train(same.with_(repulsion_ms=0.5, repulsion_width_ms=2.0), ipds, [0.0, 0.0])
     assert delta_rep[1] - delta_rep[0] > 2 * 0.5 * 0.9, delta_rep     # detector 1 (higher index) went up
+
+
+def test_each_coupling_turns_off_alone():
+    """w_inh = 0 drops only the inhibition (the winner-only gate stays); evaluation keeps only it."""
+    from brainsim.circuits.jeffress_learning import ON_GATE, ON_INHIBITION, coupling_code
+
+    params = LearningJeffressParams(repulsion_ms=1.0)
+    assert coupling_code(params.with_(w_inh=0.0), learning=True, inhibition=True).splitlines()[0] == ON_GATE
+    assert coupling_code(params, learning=False, inhibition=True) == ON_INHIBITION
+    assert coupling_code(params.with_(w_inh=0.0, winner_only=False, repulsion_ms=0.0), True, True) == ""
+    assert "repulsion" in coupling_code(params.with_(w_inh=0.0, winner_only=False), True, True)
+
+
+def test_tuning_rates_at_interpolates_round_the_circle():
+    from brainsim.experiments.jeffress_learning import tuning_rates_at
+
+    grid = -np.pi + 2 * np.pi * np.arange(4) / 4                    # -180, -90, 0, 90 deg
+    curves = np.array([[0.0], [10.0], [20.0], [40.0]])
+    got = tuning_rates_at(grid, curves, np.deg2rad([-135.0, 0.0, 45.0, 135.0, 180.0]))[:, 0]
+    assert got == pytest.approx([5.0, 20.0, 30.0, 20.0, 0.0])     # 135 deg: halfway from 40 to 0
 
 
 def test_coverage_counts_the_range_ends():

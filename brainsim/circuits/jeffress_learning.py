@@ -54,9 +54,10 @@ adaptive threshold raises the threshold of detectors that fire a lot, so every d
 similar share of tones. Each ``Delta_k`` then converges to the mean ITD of its share, online
 k-means on the circle of ITDs, whose fixed points for uniform training IPDs tile the period evenly.
 Equal initial delays are broken by the detectors' different fibre samples (independent noise).
-Optionally (``repulsion_ms`` > 0), a spike also pushes the delay differences of detectors that fired
-within gate_ms away from its own (by repulsion_ms exp(-|gap| / repulsion_width_ms), annealed as eta),
-so duplicates that fire together split instead of sharing tones.
+With ``repulsion_ms`` > 0 (default 2 ms; 0 turns it off), a spike also pushes the delay
+differences of detectors that fired within gate_ms away from its own (by repulsion_ms
+exp(-|gap| / repulsion_width_ms), annealed as eta), so duplicates that fire together split instead
+of sharing tones.
 The rule runs in generated code (reset statements, run_regularly): cpp_standalone runs a whole
 training stream with no Python between presentations.
 """
@@ -93,6 +94,7 @@ dothers/dt = -others / tau_gate : 1
 learning : 1 (shared)
 adapting : 1 (shared)
 time_offset : second (shared)
+anneal = exp(-(t + time_offset) / tau_anneal) : 1
 """
 #: Each line's mismatch m_e = <L>_e - D_e (see the module docstring), read at the detector's spike.
 MISMATCH = "(delay_{e} - delay_min) * (x{e}_{K1} - x{e}_{K}) / (x{e}_{K} + x_floor)"
@@ -103,15 +105,15 @@ THRESHOLD = "v > theta_0 + theta"
 RESET = """
 v = 0
 theta += adapting * theta_plus
-delta += learning * (1 - winner_only * int(others > 0.5)) * (eta_end + (eta - eta_end) * exp(-(t + time_offset) / tau_anneal)) * ({m1} - {m0})
+delta += learning * (1 - winner_only * int(others > 0.5)) * (eta_end + (eta - eta_end) * anneal) * ({m1} - {m0})
 """
 #: The tone is periodic: a delay difference of P/2 + x is one of -P/2 + x.
 WRAP_DELTA = "delta = delta - period * floor((delta + period / 2) / period)"
 ON_EAR_SPIKE = "x{e}_1_post += 1"
-ON_INHIBITION = """
-v_post -= w_inh
-others_post += 1
-"""
+#: The couplings between the detectors of a trial, one Synapses; each part is there only where it acts.
+ON_INHIBITION = "v_post -= w_inh"
+#: winner_only: the trace of other detectors' spikes that gates the rule (see RESET).
+ON_GATE = "others_post += 1"
 #: Repulsion of co-active detectors: a spike of detector i pushes the delay difference of every
 #: detector j that spiked less than gate_ms ago (this step included) away from its own, by at most
 #: repulsion_ms, less with distance (width repulsion_width_ms), annealed as the learning rate;
@@ -119,7 +121,7 @@ others_post += 1
 ON_REPULSION = """
 gap_pre_post = (delta_post - delta_pre) - period * floor((delta_post - delta_pre + period / 2) / period)
 side = sign(gap_pre_post) + (1 - abs(sign(gap_pre_post))) * (2 * int(j > i) - 1)
-delta_post += learning * int(t - lastspike_post < tau_gate) * repulsion * (eta_end_ratio + (1 - eta_end_ratio) * exp(-(t + time_offset_post) / tau_anneal)) * side * exp(-abs(gap_pre_post) / repulsion_width)
+delta_post += learning * int(t - lastspike_post < tau_gate) * repulsion * (eta_end_ratio + (1 - eta_end_ratio) * anneal_post) * side * exp(-abs(gap_pre_post) / repulsion_width)
 """
 
 
@@ -127,6 +129,19 @@ def detector_model(stages: int) -> str:
     """Equations of the detectors: two (K + 1)-stage chains (on-time tap K, late tap K + 1) + v."""
     chains = [lag_chain_equations(stages + 1, var=f"x{e}", tau=f"tau_{e}") for e in (0, 1)]
     return "\n".join(chains) + DETECTOR_EQUATIONS.format(K=stages)
+
+
+def coupling_code(params: "LearningJeffressParams", learning: bool, inhibition: bool) -> str:
+    """What a detector's spike does to the other detectors of its trial ("" for nothing): lateral
+    inhibition (w_inh > 0 and ``inhibition``), and while learning the winner_only gate and the
+    repulsion (repulsion_ms > 0). Each is independent of the others: w_inh = 0 turns off only the
+    inhibition."""
+    parts = [ON_INHIBITION] if inhibition and params.w_inh > 0 else []
+    if learning and params.winner_only:
+        parts.append(ON_GATE)
+    if learning and params.repulsion_ms > 0:
+        parts.append(ON_REPULSION)
+    return "\n".join(part.strip() for part in parts)
 
 
 def reset_code(stages: int) -> str:
@@ -139,7 +154,7 @@ class LearningJeffressParams:
     """The self-wiring Jeffress circuit and its rule. Raises UserError on invalid values."""
 
     n_detectors: int = param(36, "coincidence detectors", ge=1, cli="--detectors")
-    fibres_per_line: int = param(30, "fibres of its ear that drive each delay line (a random sample per "
+    fibres_per_line: int = param(60, "fibres of its ear that drive each delay line (a random sample per "
                                  "detector: independent noise breaks the symmetry of equal delays)", ge=1)
     stages: int = param(12, "stages K of each lagging-variable delay line", ge=2, cli=("--stages", "-K"))
     delay_margin_ms: float = param(3.0, "shortest delay: the base delay is a quarter period plus this",
@@ -161,10 +176,10 @@ class LearningJeffressParams:
     gate_ms: float = param(5.0, "winner_only: time constant of the trace of other detectors' spikes", unit="ms",
                            gt=0)
     w_inh: float = param(1.0, "lateral inhibition: drop of v of every other detector per spike (0: no "
-                         "competition by inhibition)", ge=0)
-    repulsion_ms: float = param(0.0, "push apart the delay differences of detectors that spike within gate_ms of "
+                         "inhibition; the winner-only gate and the repulsion do not depend on it)", ge=0)
+    repulsion_ms: float = param(2.0, "push apart the delay differences of detectors that spike within gate_ms of "
                                 "each other (at most this per spike; 0: off)", unit="ms", ge=0)
-    repulsion_width_ms: float = param(2.0, "repulsion: distance of delay differences over which it falls by 1/e",
+    repulsion_width_ms: float = param(4.0, "repulsion: distance of delay differences over which it falls by 1/e",
                                       unit="ms", gt=0)
     eta_end: float = param(0.1, "learning rate that eta anneals to", ge=0)
     tau_anneal_ms: float = param(100000.0, "annealing time constant of the learning rate (training time)",
@@ -218,7 +233,7 @@ class LearningJeffressCircuit:
     fibres: brian2.SpikeGeneratorGroup     # n_trials * n_fibres
     detectors: brian2.NeuronGroup          # n_trials * n_detectors: chains, v, theta, delta
     ears: tuple                            # (ear 0, ear 1) Synapses: fibres -> lines
-    inhibition: brian2.Synapses | None     # detector -> other detectors of the same trial
+    coupling: brian2.Synapses | None       # detector -> other detectors of the same trial (coupling_code)
     detector_spikes: brian2.SpikeMonitor
     delta_monitor: brian2.StateMonitor | None   # delta of trial 0's detectors over the run
     n_trials: int
@@ -243,9 +258,9 @@ def build_learning_jeffress(params: LearningJeffressParams, stim: IPDStimulusPar
     ``spike_indices`` / ``spike_times_ms``: the input, index ``trial * n_fibres + fibre`` (a stimulus
     stream for training, a batch for testing). ``delta_ms``: delay differences to start from (none:
     ``params.init``); ``theta``: adaptive thresholds to start from (none: 0). ``learning=False``
-    freezes the circuit (no delay changes, no threshold adaptation); ``inhibition=False`` leaves the
-    lateral inhibition out. ``state``: every detector variable to start from, as
-    :func:`detector_state` read it at the end of a previous chunk of the same stream (it overrides
+    freezes the circuit (no delay changes, no threshold adaptation, no gate or repulsion);
+    ``inhibition=False`` leaves the lateral inhibition out. ``state``: every detector variable to
+    start from, as :func:`detector_state` read it at the end of a previous chunk of the same stream (it overrides
     ``delta_ms`` and ``theta``), and ``time_offset_ms`` the training time that chunk ended at: a
     training continued chunk by chunk equals one run. Call inside a :class:`brainsim.devices.BrianSession`.
     """
@@ -308,16 +323,16 @@ def build_learning_jeffress(params: LearningJeffressParams, stim: IPDStimulusPar
         syn.connect(i=(trial * n_fibres + fib[None]).ravel(), j=(trial * n_det + det[None]).ravel())
         ears.append(syn)
     objects += ears
-    inhib = None
-    if inhibition and (params.w_inh > 0 or (learning and params.repulsion_ms > 0)):
-        on_pre = ON_INHIBITION + (ON_REPULSION if learning and params.repulsion_ms > 0 else "")
-        inhib = b2.Synapses(detectors, detectors, on_pre=on_pre, dt=dt, namespace=namespace,
-                            name="lateral_inhibition")
+    coupling = None
+    on_pre = coupling_code(params, learning, inhibition)
+    if on_pre and n_det > 1:
+        coupling = b2.Synapses(detectors, detectors, on_pre=on_pre, dt=dt, namespace=namespace,
+                               name="detector_coupling")
         pre, post = np.meshgrid(np.arange(n_det), np.arange(n_det), indexing="ij")
         others = pre != post
         offset = (np.arange(n_trials) * n_det)[:, None]
-        inhib.connect(i=(offset + pre[others][None]).ravel(), j=(offset + post[others][None]).ravel())
-        objects.append(inhib)
+        coupling.connect(i=(offset + pre[others][None]).ravel(), j=(offset + post[others][None]).ravel())
+        objects.append(coupling)
     spikes = b2.SpikeMonitor(detectors, name="detector_spikes")
     objects.append(spikes)
     delta_monitor = None
@@ -327,7 +342,7 @@ def build_learning_jeffress(params: LearningJeffressParams, stim: IPDStimulusPar
         objects.append(delta_monitor)
     network = b2.Network(*objects)
     return LearningJeffressCircuit(network=network, fibres=fibres, detectors=detectors, ears=tuple(ears),
-                                   inhibition=inhib, detector_spikes=spikes, delta_monitor=delta_monitor,
+                                   coupling=coupling, detector_spikes=spikes, delta_monitor=delta_monitor,
                                    n_trials=n_trials, n_detectors=n_det)
 
 

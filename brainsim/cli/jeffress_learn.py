@@ -7,16 +7,18 @@ Train a Jeffress coincidence-detector array whose delay lines wire themselves, t
 from each ear (a chain of first-order stages whose time constant is a state variable, so the delay
 can change during the run). At every detector spike a local rule moves the detector's delay
 difference by the lines' timing mismatch (how much later than its delay each line's input arrived);
-lateral inhibition and an adaptive threshold make the detectors share the tones, so their best IPDs
-spread over the period. Training is one Brian2 run (no Python between tones); the circuit is then
-frozen, its tuning curves measured, and 200 test tones decoded by the population vector.
+lateral inhibition, an adaptive threshold and a repulsion of detectors that fire together make the
+detectors share the tones, so their best IPDs spread over the period. Training is one Brian2 run
+(no Python between tones); the circuit is then frozen, its tuning curves measured, and 200 test
+tones decoded by the population vector.
 """
 
 EPILOG = """\
 examples:
   brainsim jeffress-learn                                  (1000 tones, cpp_standalone)
   brainsim jeffress-learn --init equal --seed 2 --plot learn.png --save learn.json
-  brainsim jeffress-learn --w-inh 0 --theta-plus 0         (ablation: no competition)
+  brainsim jeffress-learn --w-inh 0 --theta-plus 0 --no-winner-only   (ablation: no competition)
+  brainsim jeffress-learn --theta-plus 0                   (ablation: no homeostasis)
   brainsim jeffress-learn --presentations 50 --detectors 8 --test 20 --device runtime --json
 """
 
@@ -72,6 +74,9 @@ def run(args) -> int:
           f"{cov['max_gap_deg']:.1f} deg (target <= 20)")
     print(f"  test MAE       {mae} over {out['n_test']} tones (target <= 5; "
           f"{100 * out['fraction_within_7.5_deg']:.1f} % within 7.5 deg)")
+    if out["mae_tuning_rates_deg"] is not None:
+        print(f"  without noise  {out['mae_tuning_rates_deg']:.2f} deg decoding the tuning curves' mean rates "
+              f"at the test IPDs (test tones: {out['mean_test_rate_hz']:.1f} Hz per detector)")
     for name, path in (("figure", args.plot), ("summary", args.save)):
         if path:
             print(f"  {name:<14} {path}")

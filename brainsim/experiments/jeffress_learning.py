@@ -72,7 +72,7 @@ class EvaluationParams:
 
     n_test: int = param(200, "test tones, IPDs uniform in (-90, 90) deg", ge=1, cli="--test")
     tuning_points: int = param(72, "IPDs of the tuning-curve grid over [-180, 180)", ge=4)
-    tuning_repeats: int = param(3, "tones per grid IPD", ge=1)
+    tuning_repeats: int = param(10, "tones per grid IPD", ge=1)
     inhibition: bool = param(False, "keep the lateral inhibition when evaluating (false: graded tuning "
                              "curves, as the hand-wired array has)")
 
@@ -140,6 +140,18 @@ def coverage(best_ipd_rad, low_deg: float = COVERAGE_RANGE_DEG[0], high_deg: flo
     points = np.concatenate([[low_deg], inside, [high_deg]])
     return {"range_deg": [low_deg, high_deg], "detectors_inside": int(inside.size),
             "max_gap_deg": float(np.max(np.diff(points)))}
+
+
+def tuning_rates_at(tuning_ipd, tuning_rates_hz, ipd) -> np.ndarray:
+    """Mean rates (len(ipd), detectors) that the tuning curves (a uniform grid over the circle,
+    (points, detectors)) give at each IPD, linearly interpolated round the circle."""
+    grid = np.asarray(tuning_ipd, dtype=float)
+    curves = np.asarray(tuning_rates_hz, dtype=float)
+    step = 2 * np.pi / grid.size
+    position = ((np.asarray(ipd, dtype=float) - grid[0]) % (2 * np.pi)) / step
+    low = np.floor(position).astype(int) % grid.size
+    frac = (position - np.floor(position))[:, None]
+    return (1 - frac) * curves[low] + frac * curves[(low + 1) % grid.size]
 
 
 def _cpu() -> float:
@@ -348,11 +360,19 @@ def summary(result: JeffressLearnResult) -> dict:
     decoded = ~np.isnan(err)
     freq = result.config.stimulus.freq_hz
     cov = coverage(result.best_ipd)
+    # the same decoder on the tuning curves' mean rates at each test IPD: the error left without the
+    # test tones' spike-count noise (tiling and decoder only)
+    from ..decoding import population_vector
+
+    mean_rates = tuning_rates_at(result.tuning_ipd, result.tuning_rates_hz, result.test_ipd)
+    noise_free = np.abs(np.degrees(wrap_angle(population_vector(mean_rates, result.best_ipd).angle - result.test_ipd)))
     return {
         "mae_deg": float(np.nanmean(err)) if decoded.any() else None,
         "median_abs_error_deg": float(np.nanmedian(err)) if decoded.any() else None,
         "fraction_within_7.5_deg": float(np.mean(np.where(decoded, err, np.inf) <= 7.5)),
         "fraction_silent": float(np.mean(~decoded)),
+        "mae_tuning_rates_deg": float(np.nanmean(noise_free)) if not np.isnan(noise_free).all() else None,
+        "mean_test_rate_hz": float(np.mean(result.test_rates_hz)),
         "n_test": int(err.size),
         "coverage": cov,
         "targets": {"max_gap_le_20_deg": cov["max_gap_deg"] <= 20.0,
