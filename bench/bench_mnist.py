@@ -9,11 +9,17 @@ seed script reads exactly the digits brainsim reads):
               generated code). Reports the ratio and the peak memory (max RSS of each process tree).
 ``accuracy``  the protocol train / observe / test (default 2000 / 1000 / 1000) for both programs;
               prints the test accuracies, wall times and peak memory.
+``threads``   brainsim only: seconds per training sample at each of --sizes (default 400 and 1600
+              excitatory neurons) with each of --thread-counts (default 1 and 2 OpenMP threads), on
+              the same first --project-samples images, and the speed-up of each thread count over
+              one thread at the same size.
 
 Both print one table and write ``results.json`` in --out. Examples::
 
     python bench/bench_mnist.py speed --seed-samples 40 --project-samples 400
     python bench/bench_mnist.py accuracy --which both
+    python bench/bench_mnist.py threads --project-samples 200
+    python bench/bench_mnist.py speed --which project --neurons 6400 --project-samples 100   # the largest size
 """
 from __future__ import annotations
 
@@ -132,6 +138,35 @@ def run_speed(args, out: Path, mnist_dir: Path) -> dict:
     return res
 
 
+def run_threads(args, out: Path, mnist_dir: Path) -> dict:
+    res: dict = {"kind": "threads", "neurons": args.sizes, "samples": args.project_samples,
+                 "load_before": load_average(), "cells": []}
+    for neurons in args.sizes:
+        for threads in args.thread_counts:
+            cell_args = argparse.Namespace(**{**vars(args), "neurons": neurons, "threads": threads})
+            data_dir = out / f"threads_n{neurons}_t{threads}"
+            run = project_stage("train", cell_args, args.project_samples, data_dir, mnist_dir, out,
+                                extra=["--force"] if (data_dir / "training.json").exists() else [])
+            summary = json.loads((data_dir / "training.json").read_text())
+            res["cells"].append({"neurons": neurons, "threads": threads, "s_per_sample": summary["seconds_per_sample"],
+                                 "s_per_sample_first_chunk": summary["seconds_per_sample_first_chunk"],
+                                 "cpu_s_per_sample": summary["cpu_seconds_per_sample"],
+                                 "compile_s": summary.get("build_seconds"), "wall_s": run["wall_s"],
+                                 "peak_rss_mib": run["peak_rss_mib"]})
+            print(json.dumps(res["cells"][-1]), flush=True)
+    for cell in res["cells"]:
+        one = next(c for c in res["cells"] if c["neurons"] == cell["neurons"] and c["threads"] == args.thread_counts[0])
+        cell["speedup"] = one["s_per_sample"] / cell["s_per_sample"]
+        cell["speedup_first_chunk"] = one["s_per_sample_first_chunk"] / cell["s_per_sample_first_chunk"]
+    res["note"] = (f"{args.device}, dt {args.dt_ms} ms; s/sample = run time of the compiled program over all "
+                   "chunks / samples (compilation excluded; each chunk's start-up, building the synapses, "
+                   "included, so a short chunk of boost repeats after the first one weighs in); first chunk: "
+                   "the first chunk's run time / its samples; speed-up against "
+                   f"{args.thread_counts[0]} thread(s) at the same size")
+    res["load_after"] = load_average()
+    return res
+
+
 def run_accuracy(args, out: Path, mnist_dir: Path) -> dict:
     res: dict = {"kind": "accuracy", "neurons": args.neurons, "protocol": {
         "n_train": args.n_train, "n_observe": args.n_observe, "n_test": args.n_test,
@@ -184,6 +219,15 @@ def write_results(out: Path, res: dict) -> None:
 
 def report(res: dict) -> None:
     print(f"== bench_mnist {res['kind']} ({res['neurons']} excitatory neurons) ==")
+    if res["kind"] == "threads":
+        print("| neurons | threads | s/sample | speed-up | s/sample, first chunk | speed-up | CPU s/sample "
+              "| compile (s) | peak RSS (MiB) |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for c in res["cells"]:
+            print(f"| {c['neurons']} | {c['threads']} | {c['s_per_sample']:.4f} | {c['speedup']:.2f}x "
+                  f"| {c['s_per_sample_first_chunk']:.4f} | {c['speedup_first_chunk']:.2f}x "
+                  f"| {c['cpu_s_per_sample']:.4f} | {c['compile_s'] or 0:.1f} | {c['peak_rss_mib']:.0f} |")
+        print(res["note"])
     for who in ("seed", "project"):
         if who in res:
             entry = dict(res[who])
@@ -202,7 +246,7 @@ def report(res: dict) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("kind", choices=("speed", "accuracy"))
+    parser.add_argument("kind", choices=("speed", "accuracy", "threads"))
     parser.add_argument("--which", choices=("both", "seed", "project"), default="both")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench_mnist")
     parser.add_argument("--seed-script", type=Path, default=DEFAULT_SEED_SCRIPT)
@@ -215,9 +259,13 @@ def main(argv=None) -> int:
     parser.add_argument("--n-test", type=int, default=1000)
     parser.add_argument("--device", default="cpp_standalone")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[400, 1600], help="threads: excitatory neurons")
+    parser.add_argument("--thread-counts", type=int, nargs="+", default=[1, 2], help="threads: OpenMP threads")
     parser.add_argument("--dt-ms", type=float, default=0.5)
     parser.add_argument("--rng-seed", type=int, default=42)
     args = parser.parse_args(argv)
+    if args.kind == "threads":
+        args.which = "project"
     if args.which != "project" and not args.seed_script.is_file():
         parser.error(f"seed script not found: {args.seed_script}")
     if args.kind == "speed" and args.seed_samples < 3:
@@ -228,7 +276,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     mnist_dir = out / "mnist_idx"
     export_data(mnist_dir)
-    res = (run_speed if args.kind == "speed" else run_accuracy)(args, out, mnist_dir)
+    res = {"speed": run_speed, "accuracy": run_accuracy, "threads": run_threads}[args.kind](args, out, mnist_dir)
     res["mnist_dir"] = str(mnist_dir)
     res["command"] = " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])])
     write_results(out, res)

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from conftest import ROOT  # noqa: E402
+from conftest import ROOT, assert_one_line_error  # noqa: E402
 
 
 def data_axes(fig):
@@ -255,6 +255,27 @@ def test_sweep_errorbars_state_n_and_mark_points_with_missing_runs(probe_sweep):
     hollow = [line for line in ax.get_lines() if line.get_markerfacecolor() == "none" and len(line.get_xdata())]
     assert [float(line.get_xdata()[0]) for line in hollow] == [1.0]        # the point standing on 2 of 3 runs
     plt.close(fig)
+
+
+def test_sweep_errorbars_draw_reference_points_beside_ours(probe_sweep):
+    """--reference (e.g. a paper's figures): its points at their x, the x axis widened to hold them."""
+    from brainsim.plotting.sweep import errorbar_figure, prepare
+
+    frame, x, series = prepare(probe_sweep, "x", ["y"])
+    fig = errorbar_figure(frame, x, ["y"], series, reference=[(4.0, 0.95), (0.0, 0.5)], reference_label="paper")
+    (ax,) = data_axes(fig)
+    assert "paper" in legend_texts(ax)
+    (ref,) = [line for line in ax.get_lines() if line.get_label() == "paper"]
+    assert list(ref.get_xdata()) == [0.0, 4.0] and list(ref.get_ydata()) == [0.5, 0.95]   # sorted by x
+    assert ax.get_xlim()[1] > 4.0
+    plt.close(fig)
+
+
+def test_sweep_plot_reference_needs_numbers_and_error_bars(run_cli, probe_sweep):
+    assert_one_line_error(run_cli("sweep-plot", probe_sweep, "--y", "y", "--x", "x", "--reference", "4"),
+                          "--reference '4': give X=Y")
+    assert_one_line_error(run_cli("sweep-plot", probe_sweep, "--y", "y", "--x", "x", "--kind", "box",
+                                  "--reference", "4=1"), "--reference needs the error-bar plot")
 
 
 def test_sweep_boxes_state_n_and_mark_boxes_with_missing_runs(probe_sweep):

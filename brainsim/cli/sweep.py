@@ -48,7 +48,11 @@ PLOT_EPILOG = """\
 examples:
   brainsim sweep-plot runs/envelope --x envelope_power --y test_accuracy --y train_accuracy
   brainsim sweep-plot runs/readouts --y test_accuracy --kind box            # one box per setting
-  brainsim sweep-plot runs/jeffress --x n_detectors --y mae_deg --where duration_ms=100 --out mae.svg"""
+  brainsim sweep-plot runs/jeffress --x n_detectors --y mae_deg --where duration_ms=100 --out mae.svg
+  brainsim sweep-plot runs/mnist_sizes --x n_neurons --y accuracy --kind errorbar --logx \
+      --reference 100=0.829 --reference 400=0.870 --reference 1600=0.919 --reference 6400=0.950 \
+      --reference-label "Diehl & Cook 2015"
+"""
 
 
 def add_parser(subparsers) -> None:
@@ -84,6 +88,10 @@ def add_parser(subparsers) -> None:
                    help="figure path (.png, .svg or .pdf; default DIR/plots/Y_vs_X_KIND.png)")
     q.add_argument("--logx", action="store_true", help="symmetric-log x axis (e.g. envelope power 0..100)")
     q.add_argument("--title", default="", help="figure title")
+    q.add_argument("--reference", action="append", default=[], metavar="X=Y",
+                   help="a reference point drawn beside the error bars, e.g. a paper's figure (repeatable)")
+    q.add_argument("--reference-label", default="reference", metavar="TEXT",
+                   help="legend entry of the --reference points (default: reference)")
     q.add_argument("--json", action="store_true", help="print the figure path and statistics as JSON")
     q.set_defaults(func=run_plot_command)
 
@@ -182,7 +190,8 @@ def run_plot_command(args) -> int:
     from ..plotting.sweep import plot_sweep
 
     result = plot_sweep(args.dir, args.x, ys, kind=args.kind, path=args.out, where=args.where,
-                        title=args.title, logx=args.logx)
+                        title=args.title, logx=args.logx, reference=_reference_points(args.reference),
+                        reference_label=args.reference_label)
     if args.json:
         print(to_json(result, indent=None))
         return 0
@@ -195,6 +204,19 @@ def run_plot_command(args) -> int:
                  else "no value")
         print(f"  {row['metric']:>16s}  {label}: n={row['n']}{short}  {stats}")
     return 0
+
+
+def _reference_points(texts: list[str]) -> list[tuple[float, float]]:
+    from ..errors import UserError
+
+    points = []
+    for text in texts:
+        try:
+            x, y = (float(part) for part in text.split("="))
+        except ValueError:
+            raise UserError(f"--reference {text!r}: give X=Y with two numbers, e.g. --reference 400=0.87") from None
+        points.append((x, y))
+    return points
 
 
 def _fmt(value) -> str:

@@ -326,13 +326,15 @@ def box_figure(frame, x: str, ys: list[str], series: list[str], title: str = "")
 
 
 def errorbar_plot(frame, x: str, ys: list[str], series: list[str], path, title: str = "",
-                  logx: bool = False) -> Path:
+                  logx: bool = False, reference=None, reference_label: str = "reference") -> Path:
     """Mean +- std (ddof=1) over seeds against x, one series per metric and other varying parameter;
-    every point labelled with its n, points with fewer runs than they should have marked."""
-    return _save(errorbar_figure(frame, x, ys, series, title, logx), path)
+    every point labelled with its n, points with fewer runs than they should have marked;
+    ``reference``: (x, y) points drawn beside them (e.g. a paper's figures)."""
+    return _save(errorbar_figure(frame, x, ys, series, title, logx, reference, reference_label), path)
 
 
-def errorbar_figure(frame, x: str, ys: list[str], series: list[str], title: str = "", logx: bool = False):
+def errorbar_figure(frame, x: str, ys: list[str], series: list[str], title: str = "", logx: bool = False,
+                    reference=None, reference_label: str = "reference"):
     xs, groups = _groups(frame, x, ys, series)
     numeric = _numeric(frame, x)
     label_points = not _uniform(groups)
@@ -355,21 +357,27 @@ def errorbar_figure(frame, x: str, ys: list[str], series: list[str], title: str 
             if label_points:
                 ax.annotate(_n_text(n, expected), (xp, mean + std), textcoords="offset points", xytext=(0, 5),
                             ha="center", fontsize=7, color=MISSING_COLOR if short else color)
+    ref = sorted(reference or [])
+    if ref:
+        if not numeric:    # categorical x: a reference point sits on its category
+            ref = [(xs.index(rx), ry) for rx, ry in ref if rx in xs]
+        ax.plot([r[0] for r in ref], [r[1] for r in ref], "s--", color="0.45", mfc="white", label=reference_label)
     if not numeric:
         ax.set_xticks(range(len(xs)))
         ax.set_xticklabels([_label(v) for v in xs])
         ax.set_xlim(-0.5, len(xs) - 0.5)
+    span = sorted(set(xs) | {r[0] for r in ref}) if numeric else xs
     if logx:
         ax.set_xscale("symlog", linthresh=1.0)
-    elif numeric and len(xs) > 1:      # every x of the sweep, also those without any value
-        pad = 0.05 * (max(xs) - min(xs))
-        ax.set_xlim(min(xs) - pad, max(xs) + pad)
+    elif numeric and len(span) > 1:    # every x of the sweep (also those without any value) and of the reference
+        pad = 0.05 * (max(span) - min(span))
+        ax.set_xlim(min(span) - pad, max(span) + pad)
     ax.set_xlabel(x)
     ax.set_ylabel(f"{_ylabel(ys)} (mean +/- std)")
     n_text, short = _n_summary(groups)
     if short:
         ax.plot([], [], "o", ms=10, mfc="none", mec=MISSING_COLOR, mew=2, ls="none", label=MISSING_LABEL)
-    if len(groups) > 1 or short:
+    if len(groups) > 1 or short or ref:
         ax.legend(loc="best", fontsize="small")
     stated = f"mean +/- std over n = {n_text} runs per point" + (
         f"; {short} point{'s' if short > 1 else ''} with fewer runs than the spec's seeds" if short else "")
@@ -388,10 +396,11 @@ def _save(fig, path) -> Path:
 
 
 def plot_sweep(out_dir, x: str | None, ys: list[str], *, kind: str = "auto", path=None,
-               where: list[str] | None = None, title: str = "", logx: bool = False) -> dict:
+               where: list[str] | None = None, title: str = "", logx: bool = False,
+               reference=None, reference_label: str = "reference") -> dict:
     """Draw one figure of a sweep table; returns the figure path, the kind drawn and the summary rows.
     The summary (n, runs, missing, mean, std, median, min, max per point) is written beside the
-    figure as CSV."""
+    figure as CSV. ``reference``: (x, y) points drawn beside the error bars (error-bar plot only)."""
     from ..io import write_text
 
     if kind not in KINDS:
@@ -400,6 +409,8 @@ def plot_sweep(out_dir, x: str | None, ys: list[str], *, kind: str = "auto", pat
     kind = choose_kind(kind, frame, x)
     if kind == "errorbar" and x == SETTING:
         raise UserError("the error-bar plot needs --x PARAMETER")
+    if reference and kind != "errorbar":
+        raise UserError("--reference needs the error-bar plot: give --x PARAMETER --kind errorbar")
     if path is None:
         path = Path(out_dir) / "plots" / f"{'+'.join(ys)}_vs_{x}_{kind}.png"
     path = Path(path)
@@ -413,7 +424,8 @@ def plot_sweep(out_dir, x: str | None, ys: list[str], *, kind: str = "auto", pat
     if kind == "box":
         box_plot(frame, x, ys, series, path, title)
     else:
-        errorbar_plot(frame, x, ys, series, path, title, logx=logx)
+        errorbar_plot(frame, x, ys, series, path, title, logx=logx, reference=reference,
+                      reference_label=reference_label)
     summary_path = path.with_name(path.stem + "_summary.csv")
     write_text(summary_path, summary.to_csv(index=False))
     return {"figure": str(path), "summary_csv": str(summary_path), "kind": kind, "x": x, "series": series,
