@@ -44,6 +44,14 @@ def test_four_stages_end_to_end(run_cli, tmp_path, device):
     summary = json.loads((data_dir / "training.json").read_text())
     assert summary["done"] == 3 and summary["data"]["source"] == "embedded"
     assert sorted(p.name for p in (data_dir / "snapshots").iterdir())  # weight snapshots written
+    # the statistics are append-only chunk files (samples 0-1, then 2 and its boost repeats), not in
+    # the checkpoint, which holds only the network and so does not grow with the samples done
+    chunks = sorted((data_dir / "train_stats.chunks").iterdir())
+    assert [p.name for p in chunks][:1] == ["samples_000000000.npz"] and len(chunks) >= 2
+    joined = np.concatenate([np.load(p)["spikes"] for p in chunks])
+    np.testing.assert_array_equal(joined, stats["spikes"])
+    with np.load(data_dir / "train_checkpoint.npz") as checkpoint:
+        assert sorted(checkpoint.files) == ["delays_ms", "meta", "theta", "weights"]
 
     res = run_cli(*_tiny("observe", data_dir, "--device", device))
     assert res.returncode == 0, res

@@ -13,7 +13,7 @@ MODES = ("train", "observe", "test", "plot")
 DESCRIPTION = """\
 Diehl & Cook (2015) unsupervised STDP network on MNIST, stage by stage:
   train    learn input weights by STDP (writes weights.npy, theta.npy, delays.npy, train_stats.npz,
-           training.json, snapshots/)
+           training.json, snapshots/, train_stats.chunks/)
   observe  label each excitatory neuron with its preferred digit on training images (assign.npy)
   test     classify unseen test images, print 'Accuracy: 0.xxx', write results.json, confusion.npy
   plot     PNG figures: confusion matrix, receptive fields, training statistics, theta

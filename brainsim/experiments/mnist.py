@@ -58,6 +58,10 @@ CHECKPOINT = "{stage}_checkpoint.npz"
 #: the file that marks a stage as finished (brainsim.outdir refuses to replace it without --force)
 STAGE_RESULT = {"train": "training.json", "observe": "observe.json", "test": "results.json"}
 SNAPSHOT_DIR = "snapshots"
+#: per-sample training statistics, one file per chunk, each written once (append-only: memory and the
+#: checkpoint do not grow with the samples done); train_stats.npz joins them at the end of a stage
+STATS_DIR = "train_stats.chunks"
+STATS_FIELDS = ("spikes", "presentations", "intensity")
 STAGE_CODES = {"train": 1, "observe": 2, "test": 3}
 SHUFFLE_STREAM = 4   # SeedSequence([seed, SHUFFLE_STREAM, pass]) orders a shuffled pass (apart from chunk keys)
 ORDERS = ("seed", "shuffled")
@@ -376,9 +380,10 @@ def _checkpoint_problem(meta, arrays: dict) -> str | None:
         return f"{meta['done']} of {meta['n']} samples done"
     n_neurons, n_synapses = params["n_neurons"], params["n_input"] * params["n_neurons"]
     if stage == "train":
-        expected = {"weights": ((n_synapses,), "f"), "delays_ms": ((n_synapses,), "f"), "theta": ((n_neurons,), "f"),
-                    "stats_spikes": ((meta["done"],), "i"), "stats_presentations": (None, "i"),
-                    "stats_intensity": (None, "f")}
+        expected = {"weights": ((n_synapses,), "f"), "delays_ms": ((n_synapses,), "f"), "theta": ((n_neurons,), "f")}
+        if any(f"stats_{k}" in arrays for k in STATS_FIELDS):   # a checkpoint of earlier versions
+            expected.update({"stats_spikes": ((meta["done"],), "i"), "stats_presentations": (None, "i"),
+                             "stats_intensity": (None, "f")})
     else:
         expected = {k: (shape, np.dtype(dtype).kind)
                     for k, (shape, dtype, _) in _accumulator_layout(stage, n_neurons, meta["n"]).items()}
@@ -599,7 +604,7 @@ def train(params: DiehlCookParams, data: MnistData, n_train: int, opts: StageOpt
         state = {"done": 0, "weights": initial_weights(params, rng), "delays_ms": initial_delays_ms(params, rng),
                  "theta": initial_theta(params), "intensity": float(params.intensity), "new_sample": 1,
                  "pending": 0, "chunk_index": 0, "sim_seconds": 0.0, "build_seconds": 0.0}
-        stats = {k: [] for k in ("spikes", "presentations", "intensity")}
+        _clear_stats_chunks(data_dir)
         resumed_from = 0
     else:
         state = {"done": meta["done"], "weights": arrays["weights"], "delays_ms": arrays["delays_ms"],
@@ -607,9 +612,12 @@ def train(params: DiehlCookParams, data: MnistData, n_train: int, opts: StageOpt
                  "pending": meta["pending"], "chunk_index": meta["chunk_index"],
                  "sim_seconds": meta["sim_seconds"], "cpu_seconds": meta.get("cpu_seconds", 0.0),
                  "build_seconds": meta["build_seconds"]}
-        stats = {k: list(arrays[f"stats_{k}"]) for k in ("spikes", "presentations", "intensity")}
         resumed_from = meta["done"]
         _drop_snapshots_after(data_dir, state["done"])
+        if "stats_spikes" in arrays:     # an earlier checkpoint held the statistics: they become the first chunk
+            _clear_stats_chunks(data_dir)
+            _write_stats_chunk(data_dir, 0, {k: arrays[f"stats_{k}"] for k in STATS_FIELDS})
+        _drop_stats_chunks_after(data_dir, state["done"])
     saturation = max_spikes_per_presentation(params) * params.n_neurons
     snapshot_points = set(np.linspace(0, n_total, opts.n_snapshots + 1)[1:].round().astype(int).tolist()) \
         if opts.n_snapshots else set()
@@ -619,7 +627,7 @@ def train(params: DiehlCookParams, data: MnistData, n_train: int, opts: StageOpt
         meta_ = _train_meta(params, n_total, st, data, opts, schedule)
         if stopped is not None:
             meta_["stopped"] = stopped
-        _save_checkpoint(path, meta_, _train_arrays(st, stats))
+        _save_checkpoint(path, meta_, _train_arrays(st))
 
     warned: set = set()
 
@@ -632,9 +640,9 @@ def train(params: DiehlCookParams, data: MnistData, n_train: int, opts: StageOpt
 
     def on_chunk(rep: Replay, st: dict, outcome: ChunkOutcome) -> None:
         first = st["done"]
-        stats["spikes"].extend(int(pat.sum()) for pat in rep.patterns)
-        stats["presentations"].extend(rep.presentations)
-        stats["intensity"].extend(rep.intensities)
+        if rep.patterns:    # written before the checkpoint that counts these samples as done
+            _write_stats_chunk(data_dir, first, {"spikes": [int(pat.sum()) for pat in rep.patterns],
+                                                 "presentations": rep.presentations, "intensity": rep.intensities})
         st["done"] += len(rep.patterns)
         saturated = sum(int(pat.sum()) >= saturation for pat in rep.patterns)
         if saturated:
@@ -654,6 +662,7 @@ def train(params: DiehlCookParams, data: MnistData, n_train: int, opts: StageOpt
     if timing["generated_only"]:
         return {"stage": "train", "generated_only": True, "project_dir": timing["project_dir"]}
     state["build_seconds"] += timing["build_seconds"]
+    stats = _read_stats_chunks(data_dir, state["done"])
     done = len(stats["spikes"])
     summary = _train_meta(params, n_total, state, data, opts, schedule)
     done_here = state["done"] - resumed_from
@@ -664,7 +673,7 @@ def train(params: DiehlCookParams, data: MnistData, n_train: int, opts: StageOpt
         "cpu_seconds_per_sample": state["cpu_seconds"] / max(state["done"], 1) if "cpu_seconds" in state else None,
         "seconds_per_sample_first_chunk": (chunk_s[0] / min(opts.chunk_samples, n_total)) if chunk_s else None,
         "samples_this_run": done_here, "resumed_from": resumed_from,
-        "mean_presentations_per_sample": float(np.mean(stats["presentations"])) if stats["presentations"] else None,
+        "mean_presentations_per_sample": float(np.mean(stats["presentations"])) if len(stats["presentations"]) else None,
         "cycled_training_set": n_train > n_images,
         "max_spikes_per_sample": saturation,
         "saturated_samples": int((spikes >= saturation).sum()),
@@ -701,12 +710,63 @@ def _train_meta(params, n_total, st, data: MnistData, opts: StageOptions, schedu
             "chunk_samples": opts.chunk_samples, "params": _params_meta(params), "data": data.describe()}
 
 
-def _train_arrays(st, stats) -> dict:
+def _train_arrays(st) -> dict:
     return {"weights": np.asarray(st["weights"]), "theta": np.asarray(st["theta"]),
-            "delays_ms": np.asarray(st["delays_ms"]),
-            "stats_spikes": np.asarray(stats["spikes"], np.int64),
-            "stats_presentations": np.asarray(stats["presentations"], np.int64),
-            "stats_intensity": np.asarray(stats["intensity"], float)}
+            "delays_ms": np.asarray(st["delays_ms"])}
+
+
+def _stats_chunk_first(path: Path) -> int | None:
+    try:
+        return int(path.stem.split("_")[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def _write_stats_chunk(data_dir: Path, first: int, values: dict) -> None:
+    """The statistics of samples first, first + 1, ... in their own file (atomic, never rewritten)."""
+    (data_dir / STATS_DIR).mkdir(parents=True, exist_ok=True)
+    save_npz(data_dir / STATS_DIR / f"samples_{first:09d}.npz",
+             spikes=np.asarray(values["spikes"], np.int64), presentations=np.asarray(values["presentations"], np.int64),
+             intensity=np.asarray(values["intensity"], float))
+
+
+def _clear_stats_chunks(data_dir: Path) -> None:
+    for chunk in (data_dir / STATS_DIR).glob("samples_*.npz"):
+        chunk.unlink()
+
+
+def _drop_stats_chunks_after(data_dir: Path, done: int) -> None:
+    """Chunks a killed run wrote after its last checkpoint (their samples are done again), and what a
+    kill during a write left."""
+    for stale in (data_dir / STATS_DIR).glob(".samples_*"):
+        stale.unlink(missing_ok=True)
+    for chunk in (data_dir / STATS_DIR).glob("samples_*.npz"):
+        first = _stats_chunk_first(chunk)
+        if first is not None and first >= done:
+            chunk.unlink()
+
+
+def _read_stats_chunks(data_dir: Path, done: int) -> dict:
+    """The per-sample statistics of samples 0..done-1 from the chunk files, in order."""
+    chunks = sorted((first, chunk) for chunk in (data_dir / STATS_DIR).glob("samples_*.npz")
+                    if (first := _stats_chunk_first(chunk)) is not None)
+    parts = {k: [] for k in STATS_FIELDS}
+    expected = 0
+    for first, chunk in chunks:
+        arrays = load_npz(chunk)
+        n = len(arrays.get("spikes", ()))
+        if first != expected or any(len(arrays.get(k, ())) != n for k in STATS_FIELDS):
+            raise UserError(f"the training statistics in {data_dir / STATS_DIR} do not cover samples 0-{done - 1} "
+                            f"in order ({chunk.name}): train again with a new --data-dir or --force")
+        for k in STATS_FIELDS:
+            parts[k].append(arrays[k])
+        expected += n
+    if expected != done:
+        raise UserError(f"the training statistics in {data_dir / STATS_DIR} cover {expected} samples, not the "
+                        f"{done} done: train again with a new --data-dir or --force")
+    dtypes = {"spikes": np.int64, "presentations": np.int64, "intensity": float}
+    return {k: np.concatenate(parts[k]).astype(dtypes[k]) if parts[k] else np.zeros(0, dtypes[k])
+            for k in STATS_FIELDS}
 
 
 def _drop_snapshots_after(data_dir: Path, done: int) -> None:
