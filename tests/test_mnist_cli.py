@@ -91,8 +91,24 @@ def _checkpoint_done(path: Path) -> int:
         return -1
 
 
-@pytest.mark.parametrize("device", ["runtime", COMPILED])
-def test_resume_after_kill_matches_uninterrupted_run(run_cli, tmp_path, device):
+def _as_earlier_checkpoint(data_dir: Path) -> None:
+    """Rewrite a train checkpoint as earlier versions wrote it: the statistics inside, no chunk files."""
+    import shutil
+
+    chunks = sorted((data_dir / "train_stats.chunks").glob("samples_*.npz"))
+    with np.load(data_dir / "train_checkpoint.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    done = json.loads(str(arrays["meta"]))["done"]
+    for key in ("spikes", "presentations", "intensity"):
+        arrays[f"stats_{key}"] = np.concatenate([np.load(c)[key] for c in chunks])[:done]
+    np.savez(data_dir / "train_checkpoint.npz", **arrays)
+    shutil.rmtree(data_dir / "train_stats.chunks")
+
+
+@pytest.mark.parametrize("device,earlier_checkpoint", [("runtime", False), ("runtime", True),
+                                                        pytest.param("cpp_standalone", False, marks=pytest.mark.slow)])
+def test_resume_after_kill_matches_uninterrupted_run(run_cli, tmp_path, device, earlier_checkpoint):
+    """Also from a checkpoint of earlier versions (statistics in the checkpoint, not in chunk files)."""
     args = ["--n-train", "2", "--chunk", "1", "--seed", "7", *TINY, "--device", device]
     # uninterrupted reference
     ref = run_cli("mnist", "train", "--data-dir", tmp_path / "ref", *args)
@@ -117,6 +133,8 @@ def test_resume_after_kill_matches_uninterrupted_run(run_cli, tmp_path, device):
     lines = [ln for ln in again.stderr.splitlines() if ln.strip() and not ln.startswith("taking over the lock")]
     assert again.returncode == 2 and len(lines) == 1 and "Traceback" not in again.stderr, again
     assert "unfinished" in lines[0] and "--resume" in lines[0]
+    if earlier_checkpoint:
+        _as_earlier_checkpoint(data_dir)
     res = run_cli("mnist", "train", "--data-dir", data_dir, "--resume", *args)
     assert res.returncode == 0, res
     summary = json.loads((data_dir / "training.json").read_text())
