@@ -56,7 +56,8 @@ def recurrent_net(torch, snn):
     return net, (100,)
 
 
-def convolutional_net(torch, snn):
+def convolutional_net(torch, snn, n_out: int = 10):
+    """The convolutional graph (also tests/test_nir.py's snnTorch export test, with n_out = 5)."""
     def leaky(*shape):   # snnTorch's export needs per-neuron parameters of the layer's shape
         return snn.Leaky(beta=torch.rand(*shape) * 0.3 + 0.6, threshold=torch.ones(*shape), init_hidden=True)
 
@@ -67,7 +68,7 @@ def convolutional_net(torch, snn):
             self.pool = torch.nn.AvgPool2d(2)
             self.conv2, self.lif2 = torch.nn.Conv2d(4, 6, 3, stride=2, padding=1), leaky(6, 9, 9)
             self.flat = torch.nn.Flatten()
-            self.fc, self.lif3 = torch.nn.Linear(6 * 9 * 9, 10), leaky(10)
+            self.fc, self.lif3 = torch.nn.Linear(6 * 9 * 9, n_out), leaky(n_out)
 
         def forward(self, x):
             x = self.lif2(self.conv2(self.pool(self.lif1(self.conv1(x)))))

@@ -263,14 +263,19 @@ def test_snntorch_export_runs_identically(tmp_path, run_cli):
     np.testing.assert_array_equal(y, expected)
 
 
-def _snntorch_run(net, x):
-    """snnTorch's own output spikes for x (T, B, ...), from a reset state."""
-    import torch
-    from snntorch import utils as snn_utils
+def _bench_nir():
+    """bench/bench_nir.py as a module: its snnTorch graphs are the ones the tests run."""
+    import importlib.util
 
-    snn_utils.reset(net)
-    with torch.no_grad():
-        return torch.stack([net(x[t]) for t in range(x.shape[0])]).numpy()
+    spec = importlib.util.spec_from_file_location("bench_nir", ROOT / "bench" / "bench_nir.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _snntorch_run(net, x):
+    """snnTorch's own output spikes for x (T, B, ...), from a reset state (the benchmark's runner)."""
+    return _bench_nir().snntorch_run(net, x)[0]
 
 
 @pytest.mark.parametrize("layer", ["RLeaky", "RSynaptic"])
@@ -325,28 +330,7 @@ def test_snntorch_convolutional_export_runs_identically(tmp_path):
     from snntorch.export_nir import export_to_nir
 
     torch.manual_seed(2)
-    side = 34
-
-    def leaky(*shape):   # snnTorch's export needs per-neuron parameters of the layer's shape
-        return snn.Leaky(beta=torch.rand(*shape) * 0.3 + 0.6, threshold=torch.ones(*shape), init_hidden=True)
-
-    class Net(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1, self.lif1 = torch.nn.Conv2d(2, 4, 3, padding=1), leaky(4, side, side)
-            self.pool = torch.nn.AvgPool2d(2)
-            self.conv2, self.lif2 = torch.nn.Conv2d(4, 6, 3, stride=2, padding=1), leaky(6, 9, 9)
-            self.flat = torch.nn.Flatten()
-            self.fc, self.lif3 = torch.nn.Linear(6 * 9 * 9, 5), leaky(5)
-
-        def forward(self, x):
-            x = self.lif2(self.conv2(self.pool(self.lif1(self.conv1(x)))))
-            return self.lif3(self.fc(self.flat(x)))
-
-    net = Net()
-    with torch.no_grad():
-        for layer in (net.conv1, net.conv2, net.fc):
-            layer.weight.mul_(4.0)
+    net, (_, side, _) = _bench_nir().convolutional_net(torch, snn, n_out=5)   # the benchmark's graph
     x = (torch.rand(30, 2, 2, side, side) < 0.3).float()
     nir.write(str(tmp_path / "conv.nir"), export_to_nir(net, x[0, :1], ignore_dims=[0]))
     expected = _snntorch_run(net, x)
