@@ -157,6 +157,50 @@ def test_coba_conductance_mapping_matches_threshold_condition():
     assert v_inf == pytest.approx(p.v_th_mv)
 
 
+@pytest.mark.parametrize("weight, torch_spikes", [(3.0, 2), (1.5, 1)])
+def test_coba_fires_torch_pairs_as_real_spikes(weight, torch_spikes):
+    """One input spike of weight w (threshold units) onto a tau = 2 ms neuron: torch's membrane crosses at
+    once and is still above threshold one step later iff w * alpha > theta (alpha = exp(-1/2)), which gives
+    a pair of spikes (w = 3) or one spike (w = 1.5). The coba neuron fires the same number of real spikes,
+    the second exactly one torch step after the first (its output synapses see both)."""
+    import brian2 as b2
+
+    from brainsim.circuits.ipd_network import CobaParams, build_coba, read_results
+    from brainsim.devices import BrianSession, DeviceConfig
+    from brainsim.experiments.compare import run_torch
+    from brainsim.snn import IPDNet
+
+    n_in, theta = SMALL_STIMULUS.n_fibres, 1.0
+    net = NetConfig(model="snn", readout="oc", n_inputs=n_in, n_hidden=1, threshold=theta)
+    W1 = np.zeros((n_in, 1), np.float32)
+    W1[0, 0] = weight
+    spec = IPDNetworkSpec(net=net, W1=W1, W2=np.zeros((1, 12), np.float32), tau_hidden_ms=np.array([2.0], np.float32),
+                          tau_out_ms=np.full(12, 20.0, np.float32), stimulus=SMALL_STIMULUS, source="test")
+    assert (weight * np.exp(-0.5) > theta) == (torch_spikes == 2)      # the closed-form expectation
+    T = SMALL_STIMULUS.n_steps
+    spikes = np.zeros((1, T, n_in), np.float32)
+    spikes[0, 10, 0] = 1
+    assert run_torch(IPDNet.from_spec(spec), spikes).hidden_counts.sum() == torch_spikes
+    idx, t_ms = to_spike_times(spikes, SMALL_STIMULUS.dt_ms)
+    with BrianSession(DeviceConfig("runtime", target="numpy")) as session:
+        handles = build_coba(spec, idx, t_ms, 1, T, CobaParams())
+        session.run(handles.network, T * net.dt_ms * b2.ms)
+        times_ms = np.asarray(handles.hidden_spikes.t[:] / b2.ms)
+        out = read_results(handles, spec)
+    assert out.hidden_counts.sum() == torch_spikes == len(times_ms)
+    assert 10.0 <= times_ms[0] < 11.0                                  # the crossing: within the input's step
+    if torch_spikes == 2:
+        assert times_ms[1] - times_ms[0] == pytest.approx(net.dt_ms)
+
+
+def test_coba_refractory_period_must_exceed_the_second_spike():
+    from brainsim.circuits.ipd_network import CobaParams, build_coba
+
+    spec = small_spec("oc")
+    with pytest.raises(UserError, match="refractory_ms"):
+        build_coba(spec, np.array([0]), np.array([0.0]), 1, 10, CobaParams(refractory_ms=1.0))
+
+
 def _write_model(directory, spec, fmt="brainsim.ipd-model", version=1):
     """A model directory as written before decay factors were stored (time constants only)."""
     directory.mkdir(parents=True, exist_ok=True)

@@ -29,9 +29,10 @@ presynaptic feature), so no per-synapse array of the size of the batch is writte
     Integrate-and-fire neurons with excitatory and inhibitory conductances (in units of the leak
     conductance) and reversal potentials::
 
-        dv/dt = (E_L - v + g_e (E_e - v) + g_i (E_i - v)) / tau_m      (not while refractory)
+        dv/dt = (E_L - v + g_e (E_e - v) + g_i (E_i - v)) / tau_m      (clamped while refractory)
         dg_e/dt = -g_e / tau_s,   dg_i/dt = -g_i / tau_s                (tau_s = the torch neuron's tau)
         v > V_th  ->  spike, v = V_reset, g_i = max(g_i, g_e (E_e - V_th) / (V_th - E_i))
+        one torch step later, if drive > V_th - E_L  ->  the pair's second spike
 
     Weight -> conductance mapping ("threshold matching"). The torch neuron's state v is a linear
     filter (time constant tau) of its input; here the two conductances are that filter, and the
@@ -46,17 +47,17 @@ presynaptic feature), so no per-synapse array of the size of the batch is writte
     (sum of filtered weights above theta) exactly at steady state. Torch's reset (v -> 0) is a
     spike-triggered inhibitory conductance that cancels the net drive (the ``g_i`` line of the
     reset; it shares g_i's reversal potential and decay, like an after-hyperpolarisation). The
-    membrane is held at V_reset for ``t_ref`` = 3 ms and input spikes arriving meanwhile are lost
-    (torch's multiplicative reset discards the input of the three steps after a crossing that
-    yields a pair of spikes). A torch threshold crossing usually
-    yields a pair of spikes (the spike follows the crossing by one step; a second one follows if v is
-    still above threshold one step later, before the reset; ~1.9 spikes per crossing on the seed
-    model, and the pairs carry information: counting every crossing twice costs torch itself 1.5 to
-    3 points of accuracy). A coba neuron spikes once; its synapses onto the outputs act again one
-    torch step later if the neuron's ``drive`` (its net drive at the spike plus all input since,
-    decaying with tau_s, i.e. the torch membrane without the reset) is still above threshold then
-    (``second_spike``; without it every spike counts twice). Spiking outputs (fr / pop) count their
-    own second spikes the same way.
+    membrane is held at V_reset for ``t_ref`` = 3 ms after a crossing and input spikes arriving
+    meanwhile are lost (torch's multiplicative reset discards the input of the steps after a
+    crossing). Firing rates: a torch threshold crossing usually yields a pair of spikes (the spike
+    follows the crossing by one step; a second one follows if v is still above threshold one step
+    later, before the reset; ~1.9 spikes per crossing on the seed model, and the pairs carry
+    information). The coba neuron fires that second spike too, as a real spike: one torch step after
+    the crossing if its ``drive`` (the net drive at the crossing plus all input since, decaying with
+    tau_s: the torch membrane without the reset) is still above threshold then. Its synapses act on
+    both spikes, and the hidden spike counts match torch's (within 4 % on the shipped models).
+    Refractoriness is therefore written out (``t_cross``, ``free``) instead of Brian2's
+    ``refractory``, under which no spike can occur while refractory.
 
     Passive outputs (``oc``/``max``) use the same neuron without threshold; their conductances are
     matched at rest (``dg = |w| U_out / |E_syn - E_L|``) with a small ``U_out`` (0.1 mV per torch
@@ -116,34 +117,46 @@ CUBA_ON_PRE = "I_post += w"
 
 # --- coba: conductance-based neurons in physical units ----------------------------------------------
 COBA_EQUATIONS = """
-dv/dt = (E_L - v + g_e*(E_e - v) + g_i*(E_i - v)) / tau_m : volt (unless refractory)
+dv/dt = (E_L - v + g_e*(E_e - v) + g_i*(E_i - v)) / tau_m : volt
 dg_e/dt = -g_e / tau_s : 1
 dg_i/dt = -g_i / tau_s : 1
 tau_m : second (constant)
 tau_s : second (constant)
-ddrive/dt = -drive / tau_s : volt   # net drive g_e (E_e - V_th) - g_i (V_th - E_i) at the last spike plus all input since
-v_sum : 1      # spiking: spike count; passive: sum over steps of (v - E_L) / U_out
-v_max : 1      # passive: maximum of (v - E_L) / U_out
+ddrive/dt = -drive / tau_s : volt   # net drive g_e (E_e - V_th) - g_i (V_th - E_i) at the last crossing plus all input since
+t_cross : second   # time of the last threshold crossing (its first spike)
+free : 1           # 1 unless within t_ref of the last crossing (membrane clamped, input lost)
+v_sum : 1          # spiking: spike count; passive: sum over steps of (v - E_L) / U_out
+v_max : 1          # passive: maximum of (v - E_L) / U_out
 """
-COBA_THRESHOLD = "v > V_th"
-COBA_RESET = """
-drive = g_e*(E_e - V_th) - g_i*(V_th - E_i)
+# Refractoriness is written out (not Brian2's ``refractory``, which forbids any spike while refractory)
+# because torch's second spike of a pair falls inside it: one torch step after the crossing, if the
+# drive (torch's membrane without the reset) is still above threshold then.
+COBA_SECOND_SPIKE_DUE = "abs(t - t_cross - T_step) < 0.5*dt"
+COBA_THRESHOLD = f"(v > V_th and free > 0.5) or ({COBA_SECOND_SPIKE_DUE} and drive > V_th - E_L)"
+COBA_THRESHOLD_ONE_SPIKE = "v > V_th and free > 0.5"
+COBA_RESET = f"""
+crossing = 1 - int({COBA_SECOND_SPIKE_DUE})
+drive = crossing*(g_e*(E_e - V_th) - g_i*(V_th - E_i)) + (1 - crossing)*drive
+g_i = crossing*clip(g_e*(E_e - V_th)/(V_th - E_i), g_i, inf) + (1 - crossing)*g_i
+t_cross = crossing*t + (1 - crossing)*t_cross
+free = 0
 v = V_reset
-g_i = clip(g_e*(E_e - V_th)/(V_th - E_i), g_i, inf)
 v_sum += 1
 """
-COBA_SECOND_SPIKE = "int(drive_pre > V_th - E_L)"   # torch's pair: still above threshold one step later
-COBA_DRIVE = {"e": "drive_post += {} * (E_e - V_th)", "i": "drive_post -= {} * (V_th - E_i)"}
+# after the state update: the clamp of the refractory period
+COBA_REFRACTORY = """
+free = int(t - t_cross > t_ref - 0.5*dt)
+v = free*v + (1 - free)*V_reset
+"""
+COBA_DRIVE = {"e": "drive_post += w * (E_e - V_th)", "i": "drive_post -= w * (V_th - E_i)"}
 
 
-def coba_on_pre(kind: str, spiking_target: bool, second_spike: bool = False) -> str:
+def coba_on_pre(kind: str, spiking_target: bool) -> str:
     """Synaptic event code: conductance increment (lost while a spiking target is refractory; its
-    ``drive`` sees every input) and, for the delayed copy of a hidden spike, only if torch would have
-    emitted a second spike."""
-    amount = "w" + (f" * {COBA_SECOND_SPIKE}" if second_spike else "")
+    ``drive`` sees every input)."""
     if not spiking_target:
-        return f"g_{kind}_post += {amount}"
-    return f"g_{kind}_post += {amount} * int(not_refractory_post)\n" + COBA_DRIVE[kind].format(amount)
+        return f"g_{kind}_post += w"
+    return f"g_{kind}_post += w * free_post\n" + COBA_DRIVE[kind]
 
 COBA_PASSIVE_RECORD = """
 v_sum += (v - E_L) / U_out
@@ -167,7 +180,8 @@ class CobaParams:
     refractory_ms: float = param(3.0, "refractory period (torch drops the input of ~3 steps after a crossing: "
                                  "pair + reset)", unit="ms", ge=0)
     out_mv_per_unit: float = param(0.1, "U_out of passive outputs: small to stay near-linear", unit="mV", gt=0)
-    second_spike: bool = param(True, "emulate torch's second spike (false: every spike counts twice)")
+    second_spike: bool = param(True, "fire torch's second spike of a pair (false: one spike per crossing, whose "
+                               "output synapses count twice)")
 
     def __post_init__(self):
         check_fields(self)
@@ -306,10 +320,9 @@ def build_cuba(spec: IPDNetworkSpec, indices, times_ms, n_samples: int, n_steps:
 
 
 def _coba_synapses(pre, post, dg_e, dg_i, n_pre: int, n_post: int, name: str, dt, spiking_target: bool,
-                   ns: dict, second_spike: bool = False, delay_ms: float = 0.0,
-                   delays: IPDNetworkSpec | None = None) -> list:
+                   ns: dict, delays: IPDNetworkSpec | None = None) -> list:
     """Excitatory and inhibitory synapses of one projection (only the pairs with an increment);
-    ``delays``: the spec whose learned input-to-hidden delays the synapses get (else ``delay_ms``)."""
+    ``delays``: the spec whose learned input-to-hidden delays the synapses get (else none)."""
     import brian2 as b2
 
     objects = []
@@ -317,8 +330,7 @@ def _coba_synapses(pre, post, dg_e, dg_i, n_pre: int, n_post: int, name: str, dt
         if not np.any(dg > 0):
             continue
         table = _table(dg, f"{name}_{kind}_table")
-        syn = b2.Synapses(pre, post, "w : 1 (constant)", on_pre=coba_on_pre(kind, spiking_target, second_spike),
-                          delay=None if delays is not None else delay_ms * b2.ms, dt=dt,
+        syn = b2.Synapses(pre, post, "w : 1 (constant)", on_pre=coba_on_pre(kind, spiking_target), dt=dt,
                           namespace={table.name: table, **ns, **(_delay_namespace(delays) if delays is not None else {})}, name=f"{name}_{kind}")
         lookup = f"{table.name}((i % {n_pre}) * second, j % {n_post})"
         _connect_per_sample(syn, n_pre, n_post, condition=f"{lookup} > 0")
@@ -334,12 +346,15 @@ def _coba_group(n: int, tau_torch_ms: np.ndarray, n_samples: int, spiking: bool,
     import brian2 as b2
 
     if spiking:
-        group = b2.NeuronGroup(n * n_samples, COBA_EQUATIONS, threshold=COBA_THRESHOLD, reset=COBA_RESET,
-                               refractory=params.refractory_ms * b2.ms, method="exponential_euler", dt=dt,
-                               namespace=ns, name=name)
-    else:
-        group = b2.NeuronGroup(n * n_samples, COBA_EQUATIONS.replace(" (unless refractory)", ""),
+        threshold = COBA_THRESHOLD if params.second_spike else COBA_THRESHOLD_ONE_SPIKE
+        group = b2.NeuronGroup(n * n_samples, COBA_EQUATIONS, threshold=threshold, reset=COBA_RESET,
                                method="exponential_euler", dt=dt, namespace=ns, name=name)
+        group.run_regularly(COBA_REFRACTORY, when="groups", order=1, name=f"{name}_refractory")
+        group.t_cross = -1 * b2.second   # no crossing yet
+        group.free = 1
+    else:
+        group = b2.NeuronGroup(n * n_samples, COBA_EQUATIONS, method="exponential_euler", dt=dt, namespace=ns,
+                               name=name)
         group.run_regularly(COBA_PASSIVE_RECORD, when="end", name=f"{name}_record")
     group.v = params.e_l_mv * b2.mV
     group.tau_s = np.tile(np.asarray(tau_torch_ms, dtype=float), n_samples) * b2.ms
@@ -353,23 +368,21 @@ def build_coba(spec: IPDNetworkSpec, indices, times_ms, n_samples: int, n_steps:
     ``params.dt_ms``; inputs as :func:`build_cuba` (``n_steps`` steps of the spec's dt)."""
     import brian2 as b2
 
+    if params.second_spike and not params.refractory_ms > spec.net.dt_ms:
+        raise UserError(f"coba refractory_ms ({params.refractory_ms:g}) must exceed the model's time step "
+                        f"({spec.net.dt_ms:g} ms), where the second spike of a pair falls")
     dt = params.dt_ms * b2.ms
     U = (params.v_th_mv - params.e_l_mv) / spec.net.threshold
     ns = {"E_L": params.e_l_mv * b2.mV, "E_e": params.e_e_mv * b2.mV, "E_i": params.e_i_mv * b2.mV,
           "V_th": params.v_th_mv * b2.mV, "V_reset": params.v_reset_mv * b2.mV,
-          "U_out": params.out_mv_per_unit * b2.mV}
+          "U_out": params.out_mv_per_unit * b2.mV, "t_ref": params.refractory_ms * b2.ms,
+          "T_step": spec.net.dt_ms * b2.ms}
     fibres = _input_group(indices, times_ms, n_samples, spec.n_inputs, dt)
     spiking = spec.net.spiking_output
     output = _coba_group(spec.n_out, spec.tau_out_ms, n_samples, spiking, params, ns, "output", dt)
     # spiking outputs: threshold matching; passive outputs: matched at rest with the small U_out
     out_unit, out_reference = (U, params.v_th_mv) if spiking else (params.out_mv_per_unit, params.e_l_mv)
     objects = [fibres, output]
-    if spiking and params.second_spike:
-        # count torch's second output spike: one torch step after a spike, if the drive is still above threshold
-        second = b2.Synapses(output, output, on_pre=f"v_sum_post += {COBA_SECOND_SPIKE}", delay=spec.net.dt_ms * b2.ms,
-                             dt=dt, namespace=ns, name="output_second_count")
-        second.connect(j="i")
-        objects.append(second)
     hidden = hidden_spikes = None
     if spec.has_hidden:
         hidden = _coba_group(spec.n_hidden, spec.tau_hidden_ms, n_samples, True, params, ns, "hidden", dt)
@@ -377,12 +390,9 @@ def build_coba(spec: IPDNetworkSpec, indices, times_ms, n_samples: int, n_steps:
         objects += _coba_synapses(fibres, hidden, *params.conductance(spec.W1, U, params.v_th_mv),
                                   spec.n_inputs, spec.n_hidden, "input", dt, True, ns,
                                   delays=spec if spec.delay_steps is not None else None)
-        w2 = spec.W2.astype(float) * (1.0 if params.second_spike else 2.0)
-        dg_out = params.conductance(w2, out_unit, out_reference)
-        objects += _coba_synapses(hidden, output, *dg_out, spec.n_hidden, spec.n_out, "output", dt, spiking, ns)
-        if params.second_spike:  # the same synapses, one torch step later, if torch would spike again
-            objects += _coba_synapses(hidden, output, *dg_out, spec.n_hidden, spec.n_out, "output_second", dt,
-                                      spiking, ns, second_spike=True, delay_ms=spec.net.dt_ms)
+        w2 = spec.W2.astype(float) * (1.0 if params.second_spike else 2.0)   # one spike per crossing: counts twice
+        objects += _coba_synapses(hidden, output, *params.conductance(w2, out_unit, out_reference),
+                                  spec.n_hidden, spec.n_out, "output", dt, spiking, ns)
         if record_hidden:
             hidden_spikes = b2.SpikeMonitor(hidden, record=True, name="hidden_spikes")
             objects.append(hidden_spikes)

@@ -48,8 +48,8 @@ def spike_count_lines(r: dict) -> list[str]:
             lines.append(f"    {layer:<11} {t:>10,} {b:>10,}   " + (f"{ratio:.3f}" if ratio is not None else "-"))
     ratio = r["hidden_spike_ratio"]
     if r["neuron"] == "coba" and ratio is not None and abs(ratio - 1) > 0.1:
-        lines.append(f"  note: Brian2's hidden layer fires {ratio:.2f}x torch's spikes: a coba neuron spikes once per "
-                     "threshold crossing where torch usually fires a pair (docs/bridge.md, 'Spike counts')")
+        lines.append(f"  note: Brian2's hidden layer fires {ratio:.2f}x torch's spikes, more than 10 % off "
+                     "(the shipped models: 0.97-1.01; docs/bridge.md, 'Spike counts')")
     return lines
 
 
