@@ -231,6 +231,8 @@ def flatten_graph(graph) -> tuple[dict, list[tuple[str, str]]]:
         local = dict(g.nodes)
         for name, node in local.items():
             full = prefix + name
+            if node is None:   # None marks pass-throughs here: an empty node of the file must not become one
+                raise UserError(f"NIR node {full!r} is empty (its exporter could not translate that layer)")
             kind = kind_of(node)
             if kind == "NIRGraph":
                 inline(node, full + ".", False)
