@@ -182,6 +182,49 @@ def test_export_import_round_trip(tmp_path):
     assert y.shape == (30, 2, 12) and np.all(np.isfinite(y))
 
 
+def test_learned_delays_export_as_delay_nodes(tmp_path, run_cli):
+    """A network with learned input-to-hidden delays exports as fanout (Linear) -> delays (Delay) -> fc1
+    (Linear): the Delay node holds every synapse's delay in seconds (delay_steps x dt), the import
+    recovers W1 and the delays bit for bit, and `brainsim compare --model GRAPH.nir` (cuba) gives
+    torch's predictions and hidden spike trains exactly (the delays as Brian2 synaptic delays)."""
+    import dataclasses
+
+    from brainsim.bridge.nir_export import export_nir
+    from brainsim.bridge.sources import load_network
+    from test_bridge import small_spec
+
+    base = small_spec("oc", n_hidden=6)
+    rng = np.random.default_rng(3)
+    steps = rng.integers(0, 8, size=base.W1.shape)
+    net = dataclasses.replace(base.net, learn_delays=True, max_delay_ms=8.0)
+    spec = dataclasses.replace(base, net=net, delay_steps=steps)
+    graph_path, _ = export_nir(spec, tmp_path / "delays.nir")
+    graph = nir.read(str(graph_path))
+    assert [type(graph.nodes[k]).__name__ for k in ("fanout", "delays", "fc1", "hidden")] == ["Linear", "Delay", "Linear", "LIF"]
+    n_in, n_h = base.W1.shape
+    i, j = 4, 5
+    feature = i * n_h + j
+    assert graph.nodes["fanout"].weight[feature, i] == 1 and graph.nodes["fanout"].weight.sum() == n_in * n_h
+    assert graph.nodes["delays"].delay[feature] == pytest.approx(steps[i, j] * 1e-3)
+    assert graph.nodes["fc1"].weight[j, feature] == pytest.approx(base.W1[i, j])
+    back = load_network(graph_path)
+    np.testing.assert_array_equal(back.W1, spec.W1)
+    np.testing.assert_array_equal(back.delay_steps, steps)
+    assert back.net == spec.net
+    # the real model through the CLI: cuba on the exported graph is exact
+    model = ROOT / "models" / "ipd_delays"
+    if not (model / "manifest.json").is_file():
+        pytest.skip("models/ipd_delays is not shipped in this checkout")
+    export = run_cli("nir-run", tmp_path / "ipd_delays.nir", "--export-from", model)
+    assert export.returncode == 0, export
+    result = run_cli("compare", "--model", tmp_path / "ipd_delays.nir", "--neuron", "cuba", "--n-test", 16,
+                     "--device", "runtime", "--json")
+    assert result.returncode == 0, result
+    data = result.json()
+    assert data["identical_predictions"] == 1.0 and data["hidden_spike_trains_identical"] is True
+    assert data["torch_hidden_spikes"] > 0
+
+
 def test_graph_without_side_file_is_not_a_model(tmp_path):
     from brainsim.bridge.nir_export import export_nir
     from brainsim.bridge.sources import load_network
@@ -200,17 +243,10 @@ def test_every_shipped_model_exports_and_reads_back(tmp_path, model):
     from brainsim.bridge.nir_export import export_nir
     from brainsim.bridge.sources import load_network
 
-    from brainsim.errors import UserError
-
     spec = load_network(ROOT / "models" / model)
-    if spec.delay_steps is not None:   # learned delays: no NIR encoding yet (issue 16), refused in one line
-        with pytest.raises(UserError, match="learned delays is not supported yet"):
-            export_nir(spec, tmp_path / f"{model}.nir")
-        assert not list(tmp_path.iterdir())
-        return
     graph_path, _ = export_nir(spec, tmp_path / f"{model}.nir")
     back = load_network(graph_path)
-    for name in ("W1", "W2", "alpha_hidden", "alpha_out"):
+    for name in ("W1", "W2", "alpha_hidden", "alpha_out", "delay_steps"):
         if getattr(spec, name) is None:
             assert getattr(back, name) is None
         else:

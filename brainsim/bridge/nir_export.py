@@ -4,6 +4,13 @@ Graph (node names fixed)::
 
     input (Input, n_in) -> fc1 (Affine, W1^T, bias 0) -> hidden (LIF) -> fc2 (Affine, W2^T) -> output (LI or LIF) -> out (Output)
     membrane-only model:   input -> fc2 -> output -> out
+    learned delays:        input -> fanout (Linear) -> delays (Delay) -> fc1 (Linear, W1^T) -> hidden -> ...
+
+With learned input-to-hidden delays (``spec.delay_steps``), every synapse gets its own feature:
+``fanout`` copies input ``i`` to feature ``i * n_hidden + j`` (weight 1), ``delays`` delays that
+feature by ``delay_steps[i, j] * dt`` seconds, and ``fc1`` weights it by ``W1[i, j]`` onto hidden
+neuron ``j``. Any NIR reader that implements Delay runs the delays; brainsim's import of the export
+recovers W1 and the delays.
 
 Neuron parameters follow snnTorch's convention, so that one Euler step of NIR's ODE with the model's
 dt is the torch update's decay: ``tau = dt / (1 - alpha)``, ``r = tau / dt``, ``v_leak = 0``,
@@ -41,13 +48,25 @@ def _lif_like(alpha: np.ndarray, dt_s: float):
     return tau, tau / dt_s
 
 
+def _delayed_input_nodes(spec: IPDNetworkSpec, dt_s: float) -> dict:
+    """fanout / delays / fc1 of a network with learned input-to-hidden delays (module docstring)."""
+    import nir
+
+    n_in, n_h = spec.n_inputs, spec.n_hidden
+    synapse = np.arange(n_in * n_h)                      # feature i * n_h + j: synapse i -> j
+    fanout = np.zeros((n_in * n_h, n_in))
+    fanout[synapse, synapse // n_h] = 1.0
+    weights = np.zeros((n_h, n_in * n_h))
+    weights[synapse % n_h, synapse] = spec.W1.astype(np.float64).ravel()
+    return {"fanout": nir.Linear(weight=fanout),
+            "delays": nir.Delay(delay=spec.delay_steps.astype(np.float64).ravel() * dt_s),
+            "fc1": nir.Linear(weight=weights)}
+
+
 def spec_to_graph(spec: IPDNetworkSpec):
     """The NIR graph of a trained IPD network (see the module docstring)."""
     import nir
 
-    if spec.delay_steps is not None:   # issue 16: per-synapse delays have no NIR encoding here yet
-        raise UserError("NIR export of networks with learned delays is not supported yet (the delays would be "
-                        "lost); run them in Brian2 with brainsim compare")
     dt_s = spec.net.dt_ms * 1e-3
     nodes = {"input": nir.Input(input_type={"input": np.array([spec.n_inputs])})}
     edges = []
@@ -55,10 +74,14 @@ def spec_to_graph(spec: IPDNetworkSpec):
     if spec.has_hidden:
         tau, r = _lif_like(spec.alpha_hidden, dt_s)
         n = spec.n_hidden
-        nodes["fc1"] = nir.Affine(weight=spec.W1.T.astype(np.float64), bias=np.zeros(n))
         nodes["hidden"] = nir.LIF(tau=tau, r=r, v_leak=np.zeros(n), v_threshold=np.full(n, float(spec.net.threshold)),
                                   v_reset=np.zeros(n))
-        edges += [("input", "fc1"), ("fc1", "hidden")]
+        if spec.delay_steps is None:
+            nodes["fc1"] = nir.Affine(weight=spec.W1.T.astype(np.float64), bias=np.zeros(n))
+            edges += [("input", "fc1"), ("fc1", "hidden")]
+        else:
+            nodes.update(_delayed_input_nodes(spec, dt_s))
+            edges += [("input", "fanout"), ("fanout", "delays"), ("delays", "fc1"), ("fc1", "hidden")]
         previous = "hidden"
     tau, r = _lif_like(spec.alpha_out, dt_s)
     n = spec.n_out

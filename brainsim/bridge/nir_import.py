@@ -568,12 +568,23 @@ def spec_from_nir(path) -> IPDNetworkSpec:
     kinds = [p.kind for p in chain]
     spiking_output = meta.get("readout") in SPIKING_READOUTS
     expected = [["Input", "LIF", "LIF" if spiking_output else "LI"], ["Input", "LIF" if spiking_output else "LI"]]
-    if kinds not in expected or len(plan.projections) != len(chain) - 1:
+    links = {(p.source, p.target) for p in plan.projections}   # a delayed layer: one projection per delay
+    if kinds not in expected or links != {(a.name, b.name) for a, b in zip(chain, chain[1:])}:
         raise UserError(f"{path}: the graph ({' -> '.join(kinds)}) is not the layout of a brainsim IPD model")
 
     def weight_into(name):
-        proj = next(p for p in plan.projections if p.target == name)
-        return proj.dense_weight().T.astype(np.float32)
+        return sum(p.dense_weight() for p in plan.projections if p.target == name).T.astype(np.float32)
+
+    def delays_into(name, dt_s):
+        """Learned delays (steps) of the synapses into ``name``, or None if the graph has no Delay."""
+        into = [p for p in plan.projections if p.target == name]
+        if all(p.delay_s is None for p in into):
+            return None
+        steps = np.zeros((plan.populations[into[0].source].size, plan.populations[name].size), dtype=np.int64)
+        for p in into:
+            post, pre = p.weight.nonzero()
+            steps[pre, post] = int(round((p.delay_s or 0.0) / dt_s))
+        return steps
 
     try:
         dt_s = float(meta["dt_ms"]) * 1e-3
@@ -596,6 +607,7 @@ def spec_from_nir(path) -> IPDNetworkSpec:
             alpha_hidden=None if hidden is None else (1.0 - dt_s / hidden.params["tau"]).astype(np.float32),
             alpha_out=(1.0 - dt_s / out.params["tau"]).astype(np.float32),
             stimulus=dataclass_from(IPDStimulusParams, meta.get("stimulus")),
-            classes=dataclass_from(IPDClasses, meta.get("classes")), source=str(path))
+            classes=dataclass_from(IPDClasses, meta.get("classes")), source=str(path),
+            delay_steps=None if hidden is None else delays_into(hidden.name, dt_s))
     except (KeyError, TypeError, ValueError) as exc:
         raise UserError(f"{side}: invalid model description ({exc})") from None
