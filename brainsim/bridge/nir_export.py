@@ -48,19 +48,26 @@ def _lif_like(alpha: np.ndarray, dt_s: float):
     return tau, tau / dt_s
 
 
-def _delayed_input_nodes(spec: IPDNetworkSpec, dt_s: float) -> dict:
-    """fanout / delays / fc1 of a network with learned input-to-hidden delays (module docstring)."""
+def delayed_projection_nodes(weight: np.ndarray, delay_s: np.ndarray, names=("fanout", "delays", "fc1")) -> dict:
+    """A projection with one delay per synapse as NIR nodes: ``fanout`` (Linear) copies input ``i`` to
+    feature ``i * n_post + j``, ``delays`` (Delay) delays it by ``delay_s[i, j]`` seconds, and the last
+    (Linear) weights it by ``weight[i, j]`` onto ``j``. ``weight``, ``delay_s``: (n_pre, n_post)."""
     import nir
 
-    n_in, n_h = spec.n_inputs, spec.n_hidden
-    synapse = np.arange(n_in * n_h)                      # feature i * n_h + j: synapse i -> j
-    fanout = np.zeros((n_in * n_h, n_in))
-    fanout[synapse, synapse // n_h] = 1.0
-    weights = np.zeros((n_h, n_in * n_h))
-    weights[synapse % n_h, synapse] = spec.W1.astype(np.float64).ravel()
-    return {"fanout": nir.Linear(weight=fanout),
-            "delays": nir.Delay(delay=spec.delay_steps.astype(np.float64).ravel() * dt_s),
-            "fc1": nir.Linear(weight=weights)}
+    n_pre, n_post = weight.shape
+    synapse = np.arange(n_pre * n_post)
+    fanout = np.zeros((n_pre * n_post, n_pre))
+    fanout[synapse, synapse // n_post] = 1.0
+    weights = np.zeros((n_post, n_pre * n_post))
+    weights[synapse % n_post, synapse] = np.asarray(weight, dtype=np.float64).ravel()
+    fan, delay, linear = names
+    return {fan: nir.Linear(weight=fanout), delay: nir.Delay(delay=np.asarray(delay_s, dtype=np.float64).ravel()),
+            linear: nir.Linear(weight=weights)}
+
+
+def _delayed_input_nodes(spec: IPDNetworkSpec, dt_s: float) -> dict:
+    """fanout / delays / fc1 of a network with learned input-to-hidden delays (module docstring)."""
+    return delayed_projection_nodes(spec.W1, spec.delay_steps.astype(np.float64) * dt_s)
 
 
 def spec_to_graph(spec: IPDNetworkSpec):

@@ -17,6 +17,12 @@ examples:
   brainsim jeffress --ipd 45 --json
   brainsim jeffress --ipd 30 --device cpp_standalone --threads 2
   brainsim jeffress --ipd 30 --device cuda_standalone --build-only --build-dir cuda_project
+  brainsim jeffress --ipd 30 --refractory-ms 0 --export-nir jeffress.nir    # the detector array as NIR
+
+--export-nir writes the circuit as a NIR graph (delay lines as Delay nodes, detectors as LIF; one input
+bin = one simulation step, the fibres in the stimulus's order), which brainsim nir-run or another NIR
+reader runs. NIR's LIF has no refractory period: with --refractory-ms 0 the graph is the circuit that
+was simulated, up to the input a detector loses in its spike's own step (docs/nir.md).
 """
 
 
@@ -33,6 +39,7 @@ def add_parser(subparsers) -> None:
                    help="interaural phase difference in degrees, -180..180 (positive: ear 1 leads)")
     p.add_argument("--plot", metavar="FILE.png", help="write the tuning curve with the estimate, and rasters")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
+    p.add_argument("--export-nir", metavar="FILE.nir", help="also write the detector array as a NIR graph")
     p.set_defaults(func=run, config_options=add_options(p, JeffressConfig))
 
 
@@ -45,6 +52,15 @@ def run(args) -> int:
 
     config = args.config_options.build(args)
     config.device.check_applies(args.config_options.given(args))
+    if args.export_nir:
+        import sys
+
+        from ..bridge.nir_jeffress import export_jeffress_nir
+
+        export_jeffress_nir(config.circuit, config.stimulus, args.export_nir)
+        note = (f"; its detectors are not refractory (the circuit's are, for {config.circuit.refractory_ms:g} ms: "
+                "--refractory-ms 0 exports the circuit as simulated)" if config.circuit.refractory_ms > 0 else "")
+        print(f"jeffress: wrote the NIR graph {args.export_nir}{note}", file=sys.stderr)
     run_ = simulate_jeffress(args.ipd, config, progress=True)
     device = config.device
     if not run_.ran:
