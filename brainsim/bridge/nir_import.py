@@ -86,8 +86,8 @@ class NIRImportOptions:
                        "zero/value or subtract, else zero)", choices=RESET_MODES)
     cuba_current: str = param("same", "CubaLIF / CubaLI: the membrane integrates the synaptic current of the same "
                               "step (same: snnTorch's Synaptic / RSynaptic, syn = alpha syn + x, mem = beta mem + syn) "
-                              "or of the previous step (previous: the current before this step's input, as Norse's "
-                              "LIF cells order their update)", choices=CUBA_CURRENTS)
+                              "(also Norse 1.1's LIFCell) or of the previous step (previous: the current before this "
+                              "step's input, a one-step synaptic delay)", choices=CUBA_CURRENTS)
     integrator_input: str = param("dt", "IF / I: per step v <- v + dt*r*I (dt: the forward-Euler step of NIR's "
                                   "dv/dt = r I, I a current) or v <- v + r*I (step: I the input of one step, as "
                                   "Sinabs' IAF and Norse's IAF cells integrate; their graphs store r = 1 and are "

@@ -31,11 +31,14 @@ Where NIR 1.0 leaves a choice open (defaults first; which exporters expect which
                                snnTorch's export does not say which it was). auto: the graph's
                                metadata "reset_method" if set, else zero.
   --cuba-current same|previous CubaLIF/CubaLI membrane driven by the synaptic current of the same step
-                               (snnTorch Synaptic/RSynaptic) or of the previous one (Norse's LIF order).
+                               (snnTorch Synaptic/RSynaptic, Norse 1.1 LIFCell) or of the previous one
+                               (a one-step synaptic delay; no exporter checked needs it).
   --integrator-input dt|step   IF/I: v += dt*r*I (Euler step of NIR's ODE) or v += r*I per step
                                (Sinabs IAF, Norse IAF: graphs with r = 1 that are silent under dt).
 Supported nodes: Input, Output, Affine, Linear, Scale, Flatten, Conv1d, Conv2d, SumPool2d, AvgPool2d,
 Delay (on paths from spiking nodes), I, IF, LI, LIF, CubaLI, CubaLIF, Threshold, nested NIRGraph.
+Norse 1.1's to_nir writes every time constant as dt*tau (Norse issue #411) and CubaLIF without
+w_in = tau_syn/dt: correct those fields before running its graphs (docs/nir.md, "Norse").
 See docs/nir.md.
 """
 
