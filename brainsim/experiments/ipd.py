@@ -504,6 +504,67 @@ def analyse_model(model_dir, out_dir=None, params: IPDEvaluation = IPDEvaluation
             "mae_deg": metrics["mae_deg"], "out_dir": str(out_dir), **delay_result}
 
 
+def jeffress_array_spec(protocol: IPDProtocol, stimulus: IPDStimulusParams = TUTORIAL, weight: float = 0.007,
+                        seed: int = 0):
+    """A hand-wired Jeffress array in the network shape of ``protocol`` (its hidden size, time
+    constants, readout, ``max_delay_ms``), for comparison with learned delays: hidden neuron j is a
+    coincidence detector for the ITD D_j, the D_j evenly spaced over the classes' ITD range (clipped
+    to +-max_delay). Every synapse has weight ``weight`` (one ear alone stays below threshold with
+    tau 1 ms; 0.007 gave the best readout of 0.005 .. 0.013, docs/ipd_training.md) and the delay
+    ``max_delay / 2 -+ D_j / 2`` (ear 0 / ear 1) plus the fibre's phase lead (so that :func:`delay_map`'s effective delay difference is D_j), rounded to
+    whole steps and clipped to 0 .. max_delay. The output weights are the untrained network's (seed
+    ``seed``). Returns an :class:`~brainsim.netspec.ipd.IPDNetworkSpec` (float32 / int32 arrays)."""
+    from ..snn.models import IPDNet
+
+    stimulus = protocol.stimulus(stimulus)
+    net = replace(protocol.net_config(stimulus, DEFAULT_CLASSES), learn_delays=True, tau_hetero=False)
+    period_ms = 1e3 / stimulus.freq_hz
+    itd_max_ms = min(max(abs(DEFAULT_CLASSES.low), abs(DEFAULT_CLASSES.high)) / (2 * np.pi) * period_ms,
+                     net.max_delay_ms)
+    itd_ms = np.linspace(-itd_max_ms, itd_max_ms, net.n_hidden)
+    lead_ms = stimulus.fibre_phase_delays / (2 * np.pi) * period_ms
+    sign = np.where(stimulus.fibre_ear == 0, -0.5, 0.5)
+    delay_ms = net.max_delay_ms / 2 + sign[:, None] * itd_ms[None, :] + lead_ms[:, None]
+    delay_steps = np.clip(np.round(delay_ms / net.dt_ms), 0, net.max_delay_steps).astype(np.int32)
+    untrained = IPDNet(net, seed=seed).to_spec(stimulus, DEFAULT_CLASSES)
+    return replace(untrained, W1=np.full((net.n_inputs, net.n_hidden), weight, np.float32), delay_steps=delay_steps,
+                   source="hand-wired Jeffress array")
+
+
+def train_readout(spec, protocol: IPDProtocol, progress: bool = False) -> dict:
+    """Train only the output layer of ``spec`` (its hidden layer and delays frozen: a hand-wired
+    array, :func:`jeffress_array_spec`) with ``protocol``'s optimiser, epochs and training stimuli
+    (streams ``[seed, 0(, epoch)]``), on ``spec.stimulus``; scored on ``protocol.n_test`` fresh test
+    stimuli (stream ``[seed, 1]``). Returns ``spec`` (the trained network), ``test_accuracy``
+    (fraction), ``test_mae_deg``, ``hidden_spikes`` and ``test_ipd`` (for :func:`delay_map`)."""
+    import torch
+
+    from ..snn.metrics import classification_metrics, predicted_classes
+    from ..snn.models import IPDNet
+    from ..snn.training import predict, train_epochs
+
+    model = IPDNet.from_spec(spec)
+    frozen = [model.W1, model.tau_hidden.tau_ms] + ([model.delay_raw] if spec.delay_steps is not None else [])
+    for tensor in frozen:
+        tensor.requires_grad_(False)
+    stimulus = spec.stimulus
+
+    def epoch_data(epoch: int):
+        stim = training_stimuli(stimulus, protocol.seed, protocol.n_train, epoch if protocol.fresh_data else None)
+        return stim.spikes, DEFAULT_CLASSES.to_class(stim.ipd)
+
+    torch.manual_seed(protocol.seed)
+    with Progress(protocol.epochs, "readout:", "epochs", enabled=progress) as bar:
+        train_epochs(model, epoch_data, protocol.optim_config(), seed=protocol.seed,
+                     on_epoch_end=lambda epoch, hist, optimizer: bar.update(epoch + 1))
+    test = test_stimuli(stimulus, protocol.seed, protocol.n_test)
+    out = predict(model, test.spikes, keep_traces=True)
+    metrics = classification_metrics(test.ipd, predicted_classes(out["scores"]))
+    trained = model.to_spec(stimulus, DEFAULT_CLASSES, source=spec.source)
+    return {"spec": trained, "test_accuracy": metrics["accuracy"], "test_mae_deg": metrics["mae_deg"],
+            "hidden_spikes": out["hidden_spikes"], "test_ipd": test.ipd}
+
+
 def delay_map(spec, hidden_spikes: np.ndarray, ipd_rad: np.ndarray, n_bins: int = 12) -> dict:
     """The Jeffress reading of a network with learned delays. Per hidden neuron and ear, the
     effective delay (ms) is the mean over its excitatory synapses (weighted by W1 > 0) of the learned

@@ -123,9 +123,10 @@ class IPDNet(nn.Module):
         width of the delay taps shrinks geometrically from ``delay_sigma_ms`` to
         :data:`DELAY_SIGMA_FINAL` steps over the first :data:`DELAY_SOFT_FRACTION` of the epochs; the
         remaining epochs train the weights with the integer delays the saved network has.
-        ``epoch == epochs``: the trained network (integer delays)."""
-        if not self.config.learn_delays:
-            return
+        ``epoch == epochs``: the trained network (integer delays). Frozen delays (``requires_grad``
+        off) keep width 0."""
+        if not self.config.learn_delays or not self.delay_raw.requires_grad:
+            return   # frozen delays (a hand-wired array) stay integer
         soft = max(1, int(math.ceil(DELAY_SOFT_FRACTION * epochs)))
         start = self.config.delay_sigma_ms / self.config.dt_ms
         final = min(DELAY_SIGMA_FINAL, start)
