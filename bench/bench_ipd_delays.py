@@ -23,7 +23,8 @@ Time is the CPU and wall time of each variant's training and test (one torch thr
 CPU ~ wall on an idle machine). For the delay models the Jeffress correlation (best ITD against
 the ear 1 - ear 0 delay difference, brainsim.experiments.ipd.delay_map) is reported too. With
 ``--out`` every finished (variant, seed) is kept in DIR/results.json and skipped when the command is
-run again, so an interrupted benchmark resumes. ``--epochs / --n-train / --n-test`` shrink the
+run again, so an interrupted benchmark resumes, and the delay models are saved as model directories
+DIR/models/VARIANT_seedS (``brainsim ipd analyse --model ...`` draws their Jeffress figure). ``--epochs / --n-train / --n-test`` shrink the
 protocol for a quick look (the figures in docs/ipd_training.md use the defaults).
 """
 from __future__ import annotations
@@ -32,6 +33,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -70,8 +72,19 @@ def _jeffress_r(spec, hidden_spikes, ipd) -> float:
     return delay_map(spec, hidden_spikes, ipd)["correlation"]
 
 
+def _save_model(directory: Path, spec, protocol, accuracy: float, variant: str) -> None:
+    """The trained network as a brainsim model directory (for ``brainsim ipd analyse / evaluate``)."""
+    from brainsim.netspec.modeldir import write_model
+
+    command = f"python bench/bench_ipd_delays.py --variants {variant} --seeds {protocol.seed} --out DIR"
+    write_model(directory, spec, {"command": command, "seed": protocol.seed, "protocol": protocol.to_dict(),
+                                  "scores": {"test_accuracy": accuracy, "n_test": protocol.n_test,
+                                             "test_seed": protocol.seed}})
+
+
 def run_variant(variant: str, seed: int, args) -> dict:
-    """Train and score one variant; returns accuracy (fraction), error (deg), CPU and wall seconds."""
+    """Train and score one variant; returns accuracy (fraction), error (deg), CPU and wall seconds.
+    With ``args.out``, a delay model (dcls-*, jeffress-plain) is saved in OUT/models/VARIANT_seedS."""
     from brainsim.experiments.delays import IPDDelayParams, run_ipd_delays
     from brainsim.experiments.ipd import IPDExecution, jeffress_array_spec, train_ipd, train_readout
     from brainsim.snn.training import predict
@@ -79,7 +92,7 @@ def run_variant(variant: str, seed: int, args) -> dict:
 
     protocol = _protocol(variant, seed, args)
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    r = None
+    r, spec = None, None
     if variant == "layer-plain":
         params = IPDDelayParams(preset="best", hidden=protocol.net.n_hidden, epochs=protocol.epochs,
                                 n_train=protocol.n_train, n_test=protocol.n_test, max_delay_ms=protocol.net.max_delay_ms,
@@ -90,7 +103,8 @@ def run_variant(variant: str, seed: int, args) -> dict:
     elif variant == "jeffress-plain":
         result = train_readout(jeffress_array_spec(protocol, seed=seed), protocol)
         accuracy, mae = result["test_accuracy"], result["test_mae_deg"]
-        r = _jeffress_r(result["spec"], result["hidden_spikes"], result["test_ipd"])
+        spec = result["spec"]
+        r = _jeffress_r(spec, result["hidden_spikes"], result["test_ipd"])
     else:
         result = train_ipd(protocol, None, execution=IPDExecution(threads=args.threads), progress=False)
         accuracy, mae = result.scores["test_accuracy"], result.scores["test_mae_deg"]
@@ -99,8 +113,11 @@ def run_variant(variant: str, seed: int, args) -> dict:
             spec = result.model.to_spec(stimulus)
             test = test_stimuli(stimulus, seed, protocol.n_test)
             r = _jeffress_r(spec, predict(result.model, test.spikes, keep_traces=True)["hidden_spikes"], test.ipd)
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    if spec is not None and args.out is not None:
+        _save_model(args.out / "models" / f"{variant}_seed{seed}", replace(spec, source=""), protocol, accuracy, variant)
     return {"variant": variant, "seed": seed, "accuracy": accuracy, "mae_deg": mae, "n_test": protocol.n_test,
-            "cpu_s": time.process_time() - cpu0, "wall_s": time.perf_counter() - wall0,
+            "cpu_s": cpu, "wall_s": wall,
             "jeffress_r": r, "protocol": protocol.to_dict()}
 
 
