@@ -3,8 +3,9 @@
 For each model directory in models/ (or those given with --model), runs the ``command`` recorded
 in its manifest.json again, with ``--out`` in a scratch directory, and compares weights and scores
 with the shipped ones (``brainsim.experiments.reproduce``): bit-identical weights are required where
-the training is deterministic (CPU, same versions and torch CPU capability), otherwise the test
-accuracy within --tolerance-points. Prints a table and exits 1 if any model fails.
+the training is deterministic (CPU, same versions, torch CPU capability and processor), otherwise the
+test accuracy within --tolerance-points (default: three standard errors of the shipped test accuracy,
+at least 0.5 points). Prints a table and exits 1 if any model fails.
 
     python bench/bench_reproduce.py                                   # all shipped models (~4 min CPU)
     python bench/bench_reproduce.py --model models/ipd_seed           # the quick one (~15 s)
@@ -53,8 +54,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", action="append", help="model directory (repeatable; default: every one in models/)")
     ap.add_argument("--python", default=sys.executable, help="interpreter that runs the commands (default: this one)")
-    ap.add_argument("--tolerance-points", type=float, default=0.5,
-                    help="allowed test-accuracy difference where bit identity is not required (default 0.5)")
+    ap.add_argument("--tolerance-points", type=float,
+                    help="allowed test-accuracy difference where bit identity is not required (default: three "
+                         "standard errors of the shipped model's test accuracy, at least 0.5)")
     ap.add_argument("--work-dir", help="keep the reproductions here (default: a temporary directory, removed)")
     ap.add_argument("--json", metavar="FILE", help="also write the rows as JSON here")
     ap.add_argument("--markdown", metavar="FILE", help="also write the table as markdown here")
@@ -69,7 +71,7 @@ def main(argv=None) -> int:
         for model in models:
             print(f"reproducing {model} ...", file=sys.stderr, flush=True)
             try:
-                row = reproduce_model(model, work, python=args.python, tolerance=args.tolerance_points / 100)
+                row = reproduce_model(model, work, python=args.python, tolerance=None if args.tolerance_points is None else args.tolerance_points / 100)
             except UserError as exc:
                 sys.exit(f"bench_reproduce: {exc}")
             rows.append(row)

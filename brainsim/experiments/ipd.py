@@ -212,12 +212,15 @@ class TrainingResult:
 def _machine(device: str = "cpu") -> dict:
     """What a bit-exact repeat of a CPU training run needs besides the versions (recorded in its
     manifest): torch dispatches its kernels by the CPU's vector instruction set (AVX2, AVX512, ...),
-    and the two give other roundings (docs/ipd_training.md, "Determinism")."""
+    and even processors of one instruction set round differently (docs/ipd_training.md, "Determinism")."""
     import platform
 
     import torch
 
-    machine = {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "architecture": platform.machine()}
+    from ..snn.determinism import cpu_identity
+
+    machine = {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "architecture": platform.machine(),
+               "cpu": cpu_identity()}
     if device == "cuda":
         machine["gpu"] = torch.cuda.get_device_name()
     return machine

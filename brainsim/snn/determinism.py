@@ -11,15 +11,43 @@ default kernels add with atomics in a varying order.
 (an operation without a deterministic implementation then raises, reported as a UserError), cuDNN
 without autotuning and cuBLAS with a fixed workspace (``CUBLAS_WORKSPACE_CONFIG``, read when CUDA
 starts, so it is set here only if CUDA has not started yet in this process).
+
+Across machines, even with the same versions and the same torch CPU capability (AVX512), the
+rounding differs with the processor model (measured 2026-12-04: ``models/ipd_seed`` retrained on a
+second AVX512 machine differs from the first epoch's loss on), so a manifest records
+:func:`cpu_identity` too.
 """
 from __future__ import annotations
 
+import hashlib
 import os
+import platform
 from contextlib import contextmanager
 
 from ..errors import UserError
 
 CUBLAS_WORKSPACE = ":4096:8"
+
+
+def cpu_identity() -> str:
+    """The processor model as a short string: vendor, family / model / stepping and a hash of the
+    instruction-set flags from /proc/cpuinfo on Linux (a virtual machine's model name is often
+    generic), else :func:`platform.processor`. Two machines with the same identity round alike."""
+    fields: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if not line.strip():
+                    break   # the first processor is enough
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
+    except OSError:
+        pass
+    if "flags" not in fields:
+        return platform.processor() or platform.machine() or "unknown"
+    flags = hashlib.sha256(" ".join(sorted(fields["flags"].split())).encode()).hexdigest()[:12]
+    return (f"{fields.get('vendor_id', '?')} {fields.get('cpu family', '?')}/{fields.get('model', '?')}/"
+            f"{fields.get('stepping', '?')} flags {flags}")
 
 
 @contextmanager
