@@ -2,7 +2,7 @@
 on the tutorial's input and on plain ears, in one run.
 
     python bench/bench_ipd_delays.py [--seeds 0 1 2] [--variants ...] [--out DIR] [--epochs N]
-                                     [--n-train N] [--n-test N] [--threads 1]
+                                     [--n-train N] [--n-test N] [--threads 1] [--jeffress-weight W]
 
 Every variant trains on the protocol of ``--preset delays`` (64 hidden, hidden tau 1 ms, output tau
 2 ms, oc readout, 20 epochs of 8192 fresh stimuli, batch 128, Adam 0.005 with cosine decay) with the
@@ -101,7 +101,7 @@ def run_variant(variant: str, seed: int, args) -> dict:
         entry = result.summary["results"]["delays"]
         accuracy, mae = entry["test_accuracy"], entry["test_mae_deg"]
     elif variant == "jeffress-plain":
-        result = train_readout(jeffress_array_spec(protocol, seed=seed), protocol)
+        result = train_readout(jeffress_array_spec(protocol, weight=args.jeffress_weight, seed=seed), protocol)
         accuracy, mae = result["test_accuracy"], result["test_mae_deg"]
         spec = result["spec"]
         r = _jeffress_r(spec, result["hidden_spikes"], result["test_ipd"])
@@ -164,6 +164,8 @@ def main(argv=None) -> int:
     ap.add_argument("--n-train", type=int, help="training stimuli per epoch (default: the preset's, 8192)")
     ap.add_argument("--n-test", type=int, help="test stimuli (default: the preset's, 8192)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
+    ap.add_argument("--jeffress-weight", type=float, default=0.007,
+                    help="jeffress-plain: the weight of every synapse (default: 0.007)")
     args = ap.parse_args(argv)
     for name in ("epochs", "n_train", "n_test", "threads"):
         value = getattr(args, name)
@@ -171,10 +173,14 @@ def main(argv=None) -> int:
             ap.error(f"--{name.replace('_', '-')} must be positive")
     if min(args.seeds) < 0:
         ap.error("--seeds must be >= 0")
+    if not args.jeffress_weight > 0:
+        ap.error("--jeffress-weight must be positive")
     import torch
 
     torch.set_num_threads(args.threads)
     settings = {"epochs": args.epochs, "n_train": args.n_train, "n_test": args.n_test}
+    if args.jeffress_weight != 0.007:   # results files of the default weight do not record it
+        settings["jeffress_weight"] = args.jeffress_weight
     results = None if args.out is None else args.out / "results.json"
     try:
         rows = _load(results, settings)
