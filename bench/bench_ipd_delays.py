@@ -12,8 +12,10 @@ training seed S, and is scored on the 8192 fresh test stimuli of stream [S, 1]:
   dcls-tutorial    tutorial input, DCLS-style learned delays (= brainsim ipd train --preset delays)
   none-plain       plain ears, no learned delays (the delays' lower bound)
   dcls-plain       plain ears, DCLS-style learned delays (= --preset delays-plain)
-  layer-plain      plain ears, issue 5's differentiable delay layer (linear interpolation between
-                   the two neighbouring steps, brainsim.snn.delays.DelayedIPDNet), max delay 20 ms
+  layer-tutorial   tutorial input, issue 5's differentiable delay layer (linear interpolation between
+                   the two neighbouring steps, brainsim.snn.delays.DelayedIPDNet), max delay 20 ms;
+                   its real-valued delays are also rounded to whole steps and scored again ("rounded")
+  layer-plain      the same on plain ears
   jeffress-plain   plain ears, a hand-wired Jeffress array (64 coincidence detectors for ITDs
                    evenly spaced over +-12.5 ms, fixed delays and weights) with only the readout
                    trained (brainsim.experiments.ipd.jeffress_array_spec, train_readout)
@@ -49,7 +51,8 @@ VARIANTS = {
     "dcls-tutorial": ("delays", True, "tutorial input, DCLS-style learned delays"),
     "none-plain": ("delays-plain", False, "plain ears, no learned delays"),
     "dcls-plain": ("delays-plain", True, "plain ears, DCLS-style learned delays"),
-    "layer-plain": ("delays-plain", None, "plain ears, issue 5's delay layer (linear interpolation)"),
+    "layer-tutorial": ("delays", False, "tutorial input, issue 5's delay layer (linear interpolation)"),
+    "layer-plain": ("delays-plain", False, "plain ears, issue 5's delay layer (linear interpolation)"),
     "jeffress-plain": ("delays-plain", None, "plain ears, hand-wired Jeffress array, readout trained"),
     "best-tutorial": ("best", False, "--preset best (no delays, 128 hidden, 40 epochs)"),
 }
@@ -82,10 +85,45 @@ def _save_model(directory: Path, spec, protocol, accuracy: float, variant: str) 
                                              "test_seed": protocol.seed}})
 
 
+def _train_delay_layer(protocol):
+    """Issue 5's delay layer (:class:`brainsim.snn.delays.DelayedIPDNet`) trained on ``protocol``
+    (streams as ``brainsim delays --task ipd``); returns test accuracy, error (deg), the network with
+    its delays rounded to whole steps as a spec, and that spec's test accuracy."""
+    import torch
+
+    from brainsim.netspec.ipd import IPDNetworkSpec
+    from brainsim.snn.delays import DelayedIPDNet
+    from brainsim.snn.metrics import classification_metrics, predicted_classes
+    from brainsim.snn.models import IPDNet
+    from brainsim.snn.training import predict, train_epochs
+    from brainsim.stimuli.ipd import DEFAULT_CLASSES, test_stimuli, training_stimuli
+
+    stimulus, seed = protocol.stimulus(), protocol.seed
+    config = protocol.net_config(stimulus)
+    max_steps = config.max_delay_steps
+    model = DelayedIPDNet(config, max_steps, seed=seed)
+
+    def epoch_data(epoch):
+        stim = training_stimuli(stimulus, seed, protocol.n_train, epoch if protocol.fresh_data else None)
+        return stim.spikes, DEFAULT_CLASSES.to_class(stim.ipd)
+
+    torch.manual_seed(seed)
+    train_epochs(model, epoch_data, protocol.optim_config(), seed=seed)
+    test = test_stimuli(stimulus, seed, protocol.n_test)
+    metrics = classification_metrics(test.ipd, predicted_classes(predict(model, test.spikes)["scores"]))
+    plain = model.to_spec(stimulus)
+    steps = np.clip(np.round(model.delays.detach().numpy()), 0, max_steps).astype(np.int32)
+    spec = IPDNetworkSpec(net=replace(plain.net, learn_delays=True), W1=plain.W1, W2=plain.W2,
+                          tau_hidden_ms=plain.tau_hidden_ms, tau_out_ms=plain.tau_out_ms, stimulus=stimulus,
+                          delay_steps=steps)
+    rounded = classification_metrics(test.ipd, predicted_classes(predict(IPDNet.from_spec(spec), test.spikes)["scores"]))
+    return metrics["accuracy"], metrics["mae_deg"], spec, rounded["accuracy"]
+
+
 def run_variant(variant: str, seed: int, args) -> dict:
     """Train and score one variant; returns accuracy (fraction), error (deg), CPU and wall seconds.
-    With ``args.out``, a delay model (dcls-*, jeffress-plain) is saved in OUT/models/VARIANT_seedS."""
-    from brainsim.experiments.delays import IPDDelayParams, run_ipd_delays
+    With ``args.out``, a delay model (dcls-*, layer-* with rounded delays, jeffress-plain) is saved in
+    OUT/models/VARIANT_seedS."""
     from brainsim.experiments.ipd import IPDExecution, jeffress_array_spec, train_ipd, train_readout
     from brainsim.snn.training import predict
     from brainsim.stimuli.ipd import test_stimuli
@@ -93,13 +131,8 @@ def run_variant(variant: str, seed: int, args) -> dict:
     protocol = _protocol(variant, seed, args)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     r, spec = None, None
-    if variant == "layer-plain":
-        params = IPDDelayParams(preset="best", hidden=protocol.net.n_hidden, epochs=protocol.epochs,
-                                n_train=protocol.n_train, n_test=protocol.n_test, max_delay_ms=protocol.net.max_delay_ms,
-                                conditions="delays")
-        result = run_ipd_delays(seed, params)
-        entry = result.summary["results"]["delays"]
-        accuracy, mae = entry["test_accuracy"], entry["test_mae_deg"]
+    if variant.startswith("layer-"):
+        accuracy, mae, spec, rounded = _train_delay_layer(protocol)
     elif variant == "jeffress-plain":
         result = train_readout(jeffress_array_spec(protocol, weight=args.jeffress_weight, seed=seed), protocol)
         accuracy, mae = result["test_accuracy"], result["test_mae_deg"]
@@ -117,6 +150,7 @@ def run_variant(variant: str, seed: int, args) -> dict:
     if spec is not None and args.out is not None:
         _save_model(args.out / "models" / f"{variant}_seed{seed}", replace(spec, source=""), protocol, accuracy, variant)
     return {"variant": variant, "seed": seed, "accuracy": accuracy, "mae_deg": mae, "n_test": protocol.n_test,
+            "accuracy_rounded_delays": rounded if variant.startswith("layer-") else None,
             "cpu_s": cpu, "wall_s": wall,
             "jeffress_r": r, "protocol": protocol.to_dict()}
 
@@ -131,6 +165,13 @@ def _load(path: Path | None, settings: dict) -> list[dict]:
         return list(saved["rows"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UserError(f"{path}: not a results file of this benchmark ({exc})") from None
+
+
+def _rounded_note(rows: list[dict]) -> str:
+    values = [r.get("accuracy_rounded_delays") for r in rows]
+    if not values or None in values:
+        return ""
+    return "; delays rounded to whole steps: " + " ".join(f"{100 * v:.2f} %" for v in values)
 
 
 def summary_table(rows: list[dict], variants: list[str]) -> list[str]:
@@ -149,7 +190,7 @@ def summary_table(rows: list[dict], variants: list[str]) -> list[str]:
         r_text = " ".join(f"{x:.2f}" for x in rs) if rs else "-"
         lines.append(f"{v:<16} {100 * pooled:9.2f}% {per_seed:<24} {np.mean([r['mae_deg'] for r in mine]):7.2f} "
                      f"{np.mean([r['cpu_s'] for r in mine]):7.0f} {np.mean([r['wall_s'] for r in mine]):7.0f}  "
-                     f"{r_text:<10} {VARIANTS[v][2]}")
+                     f"{r_text:<10} {VARIANTS[v][2]}{_rounded_note(mine)}")
     return lines
 
 

@@ -176,9 +176,15 @@ def test_hand_wired_jeffress_array_is_a_place_code_and_only_its_readout_learns(p
     lead_steps = stim.fibre_phase_delays / (2 * np.pi) * (1e3 / stim.freq_hz) / stim.dt_ms
     effective = spec.delay_steps - lead_steps[:, None]
     unclipped = (spec.delay_steps > 0) & (spec.delay_steps < spec.net.max_delay_steps)
-    expected = np.linspace(-12.5, 12.5, 16) * np.where(stim.fibre_ear == 0, -0.5, 0.5)[:, None] + 10.0
+    itd = np.linspace(-12.5, 12.5, 16)
+    ear0 = np.round(10.0 - itd / 2)
+    expected = np.where(stim.fibre_ear[:, None] == 0, ear0, ear0 + np.round(itd))   # whole-step difference
     assert np.all(np.abs(effective - expected)[unclipped] <= 0.5 + 1e-9)
+    assert np.all(np.abs(ear0 - (10.0 - itd / 2)) <= 0.5)
     assert unclipped.mean() > (0.99 if plain else 0.6)
+    if plain:   # every odd and even difference of the range, not only even ones
+        diffs = spec.delay_steps[stim.fibre_ear == 1][0] - spec.delay_steps[stim.fibre_ear == 0][0]
+        assert np.array_equal(diffs, np.round(itd)) and len(np.unique(diffs)) == 16
     if not plain:
         return
     result = train_readout(spec, protocol)

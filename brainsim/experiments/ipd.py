@@ -513,9 +513,10 @@ def jeffress_array_spec(protocol: IPDProtocol, stimulus: IPDStimulusParams = TUT
     constants, readout, ``max_delay_ms``), for comparison with learned delays: hidden neuron j is a
     coincidence detector for the ITD D_j, the D_j evenly spaced over the classes' ITD range (clipped
     to +-max_delay). Every synapse has weight ``weight`` (one ear alone stays below threshold with
-    tau 1 ms; 0.007 gave the best readout of 0.005 .. 0.013, docs/ipd_training.md) and the delay
-    ``max_delay / 2 -+ D_j / 2`` (ear 0 / ear 1) plus the fibre's phase lead (so that :func:`delay_map`'s effective delay difference is D_j), rounded to
-    whole steps and clipped to 0 .. max_delay. The output weights are the untrained network's (seed
+    tau 1 ms; 0.007 gave the best readout of 0.005 .. 0.013, docs/ipd_training.md). Delays in whole
+    steps: ear 0's synapses ``round(max_delay / 2 - D_j / 2)``, ear 1's that plus ``round(D_j)``, each
+    plus the fibre's phase lead rounded (so that :func:`delay_map`'s effective delay difference is
+    D_j to the step), clipped to 0 .. max_delay. The output weights are the untrained network's (seed
     ``seed``). Returns an :class:`~brainsim.netspec.ipd.IPDNetworkSpec` (float32 / int32 arrays)."""
     from ..snn.models import IPDNet
 
@@ -526,9 +527,11 @@ def jeffress_array_spec(protocol: IPDProtocol, stimulus: IPDStimulusParams = TUT
                      net.max_delay_ms)
     itd_ms = np.linspace(-itd_max_ms, itd_max_ms, net.n_hidden)
     lead_ms = stimulus.fibre_phase_delays / (2 * np.pi) * period_ms
-    sign = np.where(stimulus.fibre_ear == 0, -0.5, 0.5)
-    delay_ms = net.max_delay_ms / 2 + sign[:, None] * itd_ms[None, :] + lead_ms[:, None]
-    delay_steps = np.clip(np.round(delay_ms / net.dt_ms), 0, net.max_delay_steps).astype(np.int32)
+    # whole steps per ear first, so that the ear 1 - ear 0 difference is round(D_j) (odd ones included)
+    difference = np.round(itd_ms / net.dt_ms)
+    ear0 = np.round((net.max_delay_ms / 2 - itd_ms / 2) / net.dt_ms)
+    per_ear = np.where(stimulus.fibre_ear[:, None] == 0, ear0[None, :], (ear0 + difference)[None, :])
+    delay_steps = np.clip(per_ear + np.round(lead_ms / net.dt_ms)[:, None], 0, net.max_delay_steps).astype(np.int32)
     untrained = IPDNet(net, seed=seed).to_spec(stimulus, DEFAULT_CLASSES)
     return replace(untrained, W1=np.full((net.n_inputs, net.n_hidden), weight, np.float32), delay_steps=delay_steps,
                    source="hand-wired Jeffress array")
