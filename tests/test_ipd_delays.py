@@ -194,3 +194,31 @@ def test_hand_wired_jeffress_array_is_a_place_code_and_only_its_readout_learns(p
     assert result["test_accuracy"] > 2 / 12, result["test_accuracy"]    # chance: 1/12 (measured 0.24)
     dmap = delay_map(trained, result["hidden_spikes"], result["test_ipd"])
     assert len(dmap["neurons"]) >= 12 and dmap["correlation"] > 0.9, dmap
+
+
+def test_bench_ipd_delays_runs_resumes_and_saves_models(tmp_path):
+    """bench/bench_ipd_delays.py on a tiny protocol: a table row per variant, results.json, the delay
+    models as model directories that brainsim can read, and a second run that trains nothing."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from brainsim.netspec import read_model
+
+    bench = Path(__file__).resolve().parents[1] / "bench" / "bench_ipd_delays.py"
+    cmd = [sys.executable, str(bench), "--epochs", "1", "--n-train", "128", "--n-test", "128",
+           "--variants", "none-plain", "layer-plain", "jeffress-plain", "--out", str(tmp_path / "b")]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    rows = json.loads((tmp_path / "b" / "results.json").read_text())["rows"]
+    assert [r["variant"] for r in rows] == ["none-plain", "layer-plain", "jeffress-plain"]
+    assert all(0 <= r["accuracy"] <= 1 and r["n_test"] == 128 and r["cpu_s"] > 0 for r in rows)
+    assert rows[1]["accuracy_rounded_delays"] is not None and rows[2]["jeffress_r"] is not None
+    for name in ("layer-plain_seed0", "jeffress-plain_seed0"):
+        spec = read_model(tmp_path / "b" / "models" / name).spec
+        assert spec.delay_steps is not None and spec.delay_steps.max() <= spec.net.max_delay_steps
+    assert sum(line.startswith(("none-plain ", "layer-plain ", "jeffress-plain ")) for line in first.stdout.splitlines()) == 3
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "-- " not in again.stderr and again.stdout == first.stdout
+    bad = subprocess.run(cmd[:2] + ["--epochs", "0"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--epochs must be positive" in bad.stderr
