@@ -26,8 +26,9 @@ CPU ~ wall on an idle machine). For the delay models the Jeffress correlation (b
 the ear 1 - ear 0 delay difference, brainsim.experiments.ipd.delay_map) is reported too. With
 ``--out`` every finished (variant, seed) is kept in DIR/results.json and skipped when the command is
 run again, so an interrupted benchmark resumes, and the delay models are saved as model directories
-DIR/models/VARIANT_seedS (``brainsim ipd analyse --model ...`` draws their Jeffress figure). ``--epochs / --n-train / --n-test`` shrink the
-protocol for a quick look (the figures in docs/ipd_training.md use the defaults).
+DIR/models/VARIANT_seedS (``brainsim ipd analyse --model ...`` draws their Jeffress figure).
+``--epochs / --n-train / --n-test`` shrink the protocol for a quick look (the figures in
+docs/ipd_training.md use the defaults).
 """
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from brainsim.errors import UserError  # noqa: E402
+from brainsim.experiments.ipd import JEFFRESS_ARRAY_WEIGHT  # noqa: E402
 from brainsim.io import write_json  # noqa: E402
 
 VARIANTS = {
@@ -86,38 +88,29 @@ def _save_model(directory: Path, spec, protocol, accuracy: float, variant: str) 
 
 
 def _train_delay_layer(protocol):
-    """Issue 5's delay layer (:class:`brainsim.snn.delays.DelayedIPDNet`) trained on ``protocol``
-    (streams as ``brainsim delays --task ipd``); returns test accuracy, error (deg), the network with
-    its delays rounded to whole steps as a spec, and that spec's test accuracy."""
-    import torch
-
-    from brainsim.netspec.ipd import IPDNetworkSpec
+    """Issue 5's delay layer (:class:`brainsim.snn.delays.DelayedIPDNet`) trained on ``protocol``;
+    returns test accuracy, error (deg), the network with its delays rounded to whole steps (a spec)
+    and that spec's test accuracy."""
+    from brainsim.experiments.ipd import train_network
     from brainsim.snn.delays import DelayedIPDNet
     from brainsim.snn.metrics import classification_metrics, predicted_classes
     from brainsim.snn.models import IPDNet
-    from brainsim.snn.training import predict, train_epochs
-    from brainsim.stimuli.ipd import DEFAULT_CLASSES, test_stimuli, training_stimuli
+    from brainsim.snn.training import predict
 
-    stimulus, seed = protocol.stimulus(), protocol.seed
+    stimulus = protocol.stimulus()
     config = protocol.net_config(stimulus)
-    max_steps = config.max_delay_steps
-    model = DelayedIPDNet(config, max_steps, seed=seed)
+    model = DelayedIPDNet(config, config.max_delay_steps, seed=protocol.seed)
+    result = train_network(model, protocol, stimulus)
+    spec = model.to_spec(stimulus)
+    rounded = predict(IPDNet.from_spec(spec), _test_spikes(protocol, stimulus))["scores"]
+    accuracy_rounded = classification_metrics(result["test_ipd"], predicted_classes(rounded))["accuracy"]
+    return result["test_accuracy"], result["test_mae_deg"], spec, accuracy_rounded
 
-    def epoch_data(epoch):
-        stim = training_stimuli(stimulus, seed, protocol.n_train, epoch if protocol.fresh_data else None)
-        return stim.spikes, DEFAULT_CLASSES.to_class(stim.ipd)
 
-    torch.manual_seed(seed)
-    train_epochs(model, epoch_data, protocol.optim_config(), seed=seed)
-    test = test_stimuli(stimulus, seed, protocol.n_test)
-    metrics = classification_metrics(test.ipd, predicted_classes(predict(model, test.spikes)["scores"]))
-    plain = model.to_spec(stimulus)
-    steps = np.clip(np.round(model.delays.detach().numpy()), 0, max_steps).astype(np.int32)
-    spec = IPDNetworkSpec(net=replace(plain.net, learn_delays=True), W1=plain.W1, W2=plain.W2,
-                          tau_hidden_ms=plain.tau_hidden_ms, tau_out_ms=plain.tau_out_ms, stimulus=stimulus,
-                          delay_steps=steps)
-    rounded = classification_metrics(test.ipd, predicted_classes(predict(IPDNet.from_spec(spec), test.spikes)["scores"]))
-    return metrics["accuracy"], metrics["mae_deg"], spec, rounded["accuracy"]
+def _test_spikes(protocol, stimulus):
+    from brainsim.stimuli.ipd import test_stimuli
+
+    return test_stimuli(stimulus, protocol.seed, protocol.n_test).spikes
 
 
 def run_variant(variant: str, seed: int, args) -> dict:
@@ -130,7 +123,7 @@ def run_variant(variant: str, seed: int, args) -> dict:
 
     protocol = _protocol(variant, seed, args)
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    r, spec = None, None
+    r, spec, rounded = None, None, None
     if variant.startswith("layer-"):
         accuracy, mae, spec, rounded = _train_delay_layer(protocol)
     elif variant == "jeffress-plain":
@@ -148,9 +141,10 @@ def run_variant(variant: str, seed: int, args) -> dict:
             r = _jeffress_r(spec, predict(result.model, test.spikes, keep_traces=True)["hidden_spikes"], test.ipd)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     if spec is not None and args.out is not None:
-        _save_model(args.out / "models" / f"{variant}_seed{seed}", replace(spec, source=""), protocol, accuracy, variant)
+        _save_model(args.out / "models" / f"{variant}_seed{seed}", replace(spec, source=""), protocol, accuracy,
+                    variant)
     return {"variant": variant, "seed": seed, "accuracy": accuracy, "mae_deg": mae, "n_test": protocol.n_test,
-            "accuracy_rounded_delays": rounded if variant.startswith("layer-") else None,
+            "accuracy_rounded_delays": rounded,
             "cpu_s": cpu, "wall_s": wall,
             "jeffress_r": r, "protocol": protocol.to_dict()}
 
@@ -205,8 +199,8 @@ def main(argv=None) -> int:
     ap.add_argument("--n-train", type=int, help="training stimuli per epoch (default: the preset's, 8192)")
     ap.add_argument("--n-test", type=int, help="test stimuli (default: the preset's, 8192)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
-    ap.add_argument("--jeffress-weight", type=float, default=0.007,
-                    help="jeffress-plain: the weight of every synapse (default: 0.007)")
+    ap.add_argument("--jeffress-weight", type=float, default=JEFFRESS_ARRAY_WEIGHT,
+                    help=f"jeffress-plain: the weight of every synapse (default: {JEFFRESS_ARRAY_WEIGHT})")
     args = ap.parse_args(argv)
     for name in ("epochs", "n_train", "n_test", "threads"):
         value = getattr(args, name)
@@ -216,12 +210,13 @@ def main(argv=None) -> int:
         ap.error("--seeds must be >= 0")
     if not args.jeffress_weight > 0:
         ap.error("--jeffress-weight must be positive")
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        ap.error(f"--out {args.out} is not a directory")   # before the training, not after
     import torch
 
     torch.set_num_threads(args.threads)
-    settings = {"epochs": args.epochs, "n_train": args.n_train, "n_test": args.n_test}
-    if args.jeffress_weight != 0.007:   # results files of the default weight do not record it
-        settings["jeffress_weight"] = args.jeffress_weight
+    settings = {"epochs": args.epochs, "n_train": args.n_train, "n_test": args.n_test,
+                "jeffress_weight": args.jeffress_weight}
     results = None if args.out is None else args.out / "results.json"
     try:
         rows = _load(results, settings)
@@ -237,7 +232,7 @@ def main(argv=None) -> int:
                 if results is not None:
                     results.parent.mkdir(parents=True, exist_ok=True)
                     write_json(results, {"settings": settings, "rows": rows})
-    except UserError as exc:
+    except (UserError, OSError) as exc:   # OSError: --out not a writable directory
         print(f"error: {exc}", file=sys.stderr)
         return 2
     chosen = [r for r in rows if r["seed"] in args.seeds and r["variant"] in args.variants]

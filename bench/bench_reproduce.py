@@ -71,7 +71,8 @@ def main(argv=None) -> int:
         for model in models:
             print(f"reproducing {model} ...", file=sys.stderr, flush=True)
             try:
-                row = reproduce_model(model, work, python=args.python, tolerance=None if args.tolerance_points is None else args.tolerance_points / 100)
+                tolerance = None if args.tolerance_points is None else args.tolerance_points / 100
+                row = reproduce_model(model, work, python=args.python, tolerance=tolerance)
             except UserError as exc:
                 sys.exit(f"bench_reproduce: {exc}")
             rows.append(row)

@@ -182,11 +182,11 @@ def test_hand_wired_jeffress_array_is_a_place_code_and_only_its_readout_learns(p
     assert np.all(np.abs(effective - expected)[unclipped] <= 0.5 + 1e-9)
     assert np.all(np.abs(ear0 - (10.0 - itd / 2)) <= 0.5)
     assert unclipped.mean() > (0.99 if plain else 0.6)
-    if plain:   # every odd and even difference of the range, not only even ones
-        diffs = spec.delay_steps[stim.fibre_ear == 1][0] - spec.delay_steps[stim.fibre_ear == 0][0]
-        assert np.array_equal(diffs, np.round(itd)) and len(np.unique(diffs)) == 16
     if not plain:
         return
+    # every odd and even difference of the range, not only even ones
+    diffs = spec.delay_steps[stim.fibre_ear == 1][0] - spec.delay_steps[stim.fibre_ear == 0][0]
+    assert np.array_equal(diffs, np.round(itd)) and len(np.unique(diffs)) == 16
     result = train_readout(spec, protocol)
     trained = result["spec"]
     assert np.array_equal(trained.W1, spec.W1) and np.array_equal(trained.delay_steps, spec.delay_steps)
@@ -194,6 +194,30 @@ def test_hand_wired_jeffress_array_is_a_place_code_and_only_its_readout_learns(p
     assert result["test_accuracy"] > 2 / 12, result["test_accuracy"]    # chance: 1/12 (measured 0.24)
     dmap = delay_map(trained, result["hidden_spikes"], result["test_ipd"])
     assert len(dmap["neurons"]) >= 12 and dmap["correlation"] > 0.9, dmap
+
+
+def test_delay_layer_spec_carries_its_delays_rounded():
+    """DelayedIPDNet.to_spec: with whole-step delays the spec's IPDNet computes the layer's network
+    exactly (same hidden spikes and scores); a fractional delay moves to the nearer step."""
+    from brainsim.snn.delays import DelayedIPDNet
+
+    net = NetConfig(n_inputs=200, n_hidden=6, tau_hidden_ms=1.0)   # the stimulus's 200 fibres
+    layer = DelayedIPDNet(net, max_delay_steps=8, seed=1, backend="torch")
+    with torch.no_grad():
+        layer.delay_raw.copy_(torch.round(layer.delays) / layer.delay_scale)
+        layer.W1.mul_(10.0)   # so that the hidden neurons fire
+    x = (torch.rand(5, 30, 200, generator=torch.Generator().manual_seed(0)) < 0.05).float()
+    spec = layer.to_spec()
+    assert spec.net.learn_delays and spec.net.max_delay_steps == 8 and spec.delay_steps.dtype == np.int32
+    rebuilt = IPDNet.from_spec(spec, backend="torch")
+    with torch.no_grad():
+        ours, theirs = layer(x), rebuilt(x)
+    assert ours["hidden_spikes"].sum() > 20 and torch.equal(ours["hidden_spikes"], theirs["hidden_spikes"])
+    assert torch.allclose(ours["scores"], theirs["scores"], atol=1e-6)
+    with torch.no_grad():
+        layer.delay_raw[0, 0] = 2.4 / layer.delay_scale
+        layer.delay_raw[1, 0] = 2.6 / layer.delay_scale
+    assert layer.to_spec().delay_steps[0, 0] == 2 and layer.to_spec().delay_steps[1, 0] == 3
 
 
 def test_bench_ipd_delays_runs_resumes_and_saves_models(tmp_path):
@@ -217,7 +241,8 @@ def test_bench_ipd_delays_runs_resumes_and_saves_models(tmp_path):
     for name in ("layer-plain_seed0", "jeffress-plain_seed0"):
         spec = read_model(tmp_path / "b" / "models" / name).spec
         assert spec.delay_steps is not None and spec.delay_steps.max() <= spec.net.max_delay_steps
-    assert sum(line.startswith(("none-plain ", "layer-plain ", "jeffress-plain ")) for line in first.stdout.splitlines()) == 3
+    table = first.stdout.splitlines()
+    assert sum(line.startswith(("none-plain ", "layer-plain ", "jeffress-plain ")) for line in table) == 3
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "-- " not in again.stderr and again.stdout == first.stdout
     bad = subprocess.run(cmd[:2] + ["--epochs", "0"], capture_output=True, text=True, timeout=60)

@@ -507,13 +507,18 @@ def analyse_model(model_dir, out_dir=None, params: IPDEvaluation = IPDEvaluation
             "mae_deg": metrics["mae_deg"], "out_dir": str(out_dir), **delay_result}
 
 
-def jeffress_array_spec(protocol: IPDProtocol, stimulus: IPDStimulusParams = TUTORIAL, weight: float = 0.007,
-                        seed: int = 0):
+#: Synaptic weight of the hand-wired Jeffress array: one ear alone stays below threshold with tau 1 ms;
+#: the best readout of 0.005 .. 0.013 in a scan (docs/ipd_training.md, "The learned map against a
+#: hand-wired Jeffress array").
+JEFFRESS_ARRAY_WEIGHT = 0.007
+
+
+def jeffress_array_spec(protocol: IPDProtocol, stimulus: IPDStimulusParams = TUTORIAL,
+                        weight: float = JEFFRESS_ARRAY_WEIGHT, seed: int = 0):
     """A hand-wired Jeffress array in the network shape of ``protocol`` (its hidden size, time
     constants, readout, ``max_delay_ms``), for comparison with learned delays: hidden neuron j is a
     coincidence detector for the ITD D_j, the D_j evenly spaced over the classes' ITD range (clipped
-    to +-max_delay). Every synapse has weight ``weight`` (one ear alone stays below threshold with
-    tau 1 ms; 0.007 gave the best readout of 0.005 .. 0.013, docs/ipd_training.md). Delays in whole
+    to +-max_delay). Every synapse has weight ``weight`` (:data:`JEFFRESS_ARRAY_WEIGHT`). Delays in whole
     steps: ear 0's synapses ``round(max_delay / 2 - D_j / 2)``, ear 1's that plus ``round(D_j)``, each
     plus the fibre's phase lead rounded (so that :func:`delay_map`'s effective delay difference is
     D_j to the step), clipped to 0 .. max_delay. The output weights are the untrained network's (seed
@@ -537,38 +542,44 @@ def jeffress_array_spec(protocol: IPDProtocol, stimulus: IPDStimulusParams = TUT
                    source="hand-wired Jeffress array")
 
 
-def train_readout(spec, protocol: IPDProtocol, progress: bool = False) -> dict:
-    """Train only the output layer of ``spec`` (its hidden layer and delays frozen: a hand-wired
-    array, :func:`jeffress_array_spec`) with ``protocol``'s optimiser, epochs and training stimuli
-    (streams ``[seed, 0(, epoch)]``), on ``spec.stimulus``; scored on ``protocol.n_test`` fresh test
-    stimuli (stream ``[seed, 1]``). Returns ``spec`` (the trained network), ``test_accuracy``
-    (fraction), ``test_mae_deg``, ``hidden_spikes`` and ``test_ipd`` (for :func:`delay_map`)."""
+def train_network(model, protocol: IPDProtocol, stimulus: IPDStimulusParams, progress: bool = False) -> dict:
+    """Train the parameters of ``model`` that require gradients with ``protocol``'s optimiser, epochs
+    and training stimuli of ``stimulus`` (streams ``[seed, 0(, epoch)]``), then score it on
+    ``protocol.n_test`` fresh test stimuli (stream ``[seed, 1]``). For networks that ``ipd train``
+    does not build (a hand-wired array, issue 5's delay layer). Returns ``test_accuracy`` (fraction),
+    ``test_mae_deg``, ``hidden_spikes`` and ``test_ipd`` (for :func:`delay_map`)."""
     import torch
 
     from ..snn.metrics import classification_metrics, predicted_classes
-    from ..snn.models import IPDNet
     from ..snn.training import predict, train_epochs
-
-    model = IPDNet.from_spec(spec)
-    frozen = [model.W1, model.tau_hidden.tau_ms] + ([model.delay_raw] if spec.delay_steps is not None else [])
-    for tensor in frozen:
-        tensor.requires_grad_(False)
-    stimulus = spec.stimulus
 
     def epoch_data(epoch: int):
         stim = training_stimuli(stimulus, protocol.seed, protocol.n_train, epoch if protocol.fresh_data else None)
         return stim.spikes, DEFAULT_CLASSES.to_class(stim.ipd)
 
     torch.manual_seed(protocol.seed)
-    with Progress(protocol.epochs, "readout:", "epochs", enabled=progress) as bar:
+    with Progress(protocol.epochs, "train:", "epochs", enabled=progress) as bar:
         train_epochs(model, epoch_data, protocol.optim_config(), seed=protocol.seed,
                      on_epoch_end=lambda epoch, hist, optimizer: bar.update(epoch + 1))
     test = test_stimuli(stimulus, protocol.seed, protocol.n_test)
     out = predict(model, test.spikes, keep_traces=True)
     metrics = classification_metrics(test.ipd, predicted_classes(out["scores"]))
-    trained = model.to_spec(stimulus, DEFAULT_CLASSES, source=spec.source)
-    return {"spec": trained, "test_accuracy": metrics["accuracy"], "test_mae_deg": metrics["mae_deg"],
+    return {"test_accuracy": metrics["accuracy"], "test_mae_deg": metrics["mae_deg"],
             "hidden_spikes": out["hidden_spikes"], "test_ipd": test.ipd}
+
+
+def train_readout(spec, protocol: IPDProtocol, progress: bool = False) -> dict:
+    """Train only the output layer of ``spec`` (its hidden layer and delays frozen: a hand-wired
+    array, :func:`jeffress_array_spec`) by :func:`train_network` on ``spec.stimulus``. Returns
+    :func:`train_network`'s dict and ``spec``, the trained network."""
+    from ..snn.models import IPDNet
+
+    model = IPDNet.from_spec(spec)
+    frozen = [model.W1, model.tau_hidden.tau_ms] + ([model.delay_raw] if spec.delay_steps is not None else [])
+    for tensor in frozen:
+        tensor.requires_grad_(False)
+    result = train_network(model, protocol, spec.stimulus, progress)
+    return {**result, "spec": model.to_spec(spec.stimulus, DEFAULT_CLASSES, source=spec.source)}
 
 
 def delay_map(spec, hidden_spikes: np.ndarray, ipd_rad: np.ndarray, n_bins: int = 12) -> dict:

@@ -6,9 +6,9 @@ Every trained model directory records in ``manifest.json`` the command that made
 its path), and :func:`compare_model_dirs` compares the result with the original:
 
 * **bit-identical weights are required** where the training is deterministic: on the CPU (either
-  backend, any ``--threads``; on CUDA only with ``--deterministic`` and the same GPU), with the same versions (Python, torch, numpy, numba), the same
-  torch CPU capability (the vector instruction set torch's kernels were dispatched to, e.g.
-  ``AVX512`` or ``AVX2``: the same program gives other roundings on the other one, and IPD training
+  backend, any ``--threads``; on CUDA only with ``--deterministic`` and the same GPU), with the same
+  versions (Python, torch, numpy, numba), the same torch CPU capability (the vector instruction set
+  torch's kernels were dispatched to, e.g. ``AVX512`` or ``AVX2``: the same program gives other roundings on the other one, and IPD training
   amplifies a last-bit difference into a different network) and the same processor model
   (:func:`brainsim.snn.determinism.cpu_identity`: two AVX512 machines were measured to round
   differently too). docs/ipd_training.md, "Determinism", has the measurements;

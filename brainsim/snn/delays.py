@@ -219,6 +219,19 @@ class DelayedIPDNet(_ipd_net_class()):
         super().project()
         self.delay_raw.clamp_(0.0, self.delay_params.max_delay / self.delay_scale)
 
+    def to_spec(self, *args, **kwargs):
+        """The network as an :class:`~brainsim.netspec.ipd.IPDNetworkSpec` with its delays rounded to
+        whole steps (``delay_steps``; ``net.learn_delays`` on, ``max_delay_ms`` this layer's), i.e.
+        what a model directory, Brian2 synapses and NIR Delay nodes carry. Exact for integer delays;
+        a fractional delay, which the layer splits over two steps, moves to the nearer one."""
+        from dataclasses import replace
+
+        spec = super().to_spec(*args, **kwargs)
+        top = self.delay_params.max_delay
+        steps = torch.round(self.delays.detach()).clamp(0, top).to(torch.int32).cpu().numpy()
+        net = replace(spec.net, learn_delays=True, max_delay_ms=top * spec.net.dt_ms)
+        return replace(spec, net=net, delay_steps=steps)
+
 
 # -- DCLS-style learnable delays of the IPD network (issue 16) -------------------------------------
 # Every synapse's delay d (steps, real) spreads its weight over the taps k = 0 .. max_delay as a
